@@ -1,0 +1,284 @@
+//! Configuration from the environment, parsed once at start-up into a struct and validated: a
+//! bad value stops the process with a message naming the variable. [`VARIABLES`] documents
+//! every variable; a test checks the README's configuration table against it.
+
+use std::fmt;
+
+use crate::domain::script::Voice;
+use crate::domain::{Keys, Phone};
+use crate::error::{Error, Result};
+
+/// One environment variable: name, default, bounds and purpose, as the README shows them.
+#[derive(Debug)]
+pub struct Var {
+    pub name: &'static str,
+    pub default: &'static str,
+    pub bounds: &'static str,
+    pub purpose: &'static str,
+}
+
+macro_rules! vars {
+    ($( $name:literal, $default:literal, $bounds:literal, $purpose:literal; )*) => {
+        pub const VARIABLES: &[Var] = &[ $( Var { name: $name, default: $default, bounds: $bounds, purpose: $purpose } ),* ];
+    };
+}
+
+vars! {
+    "OTP_TABLE", "(none)", "table name", "DynamoDB table. Required on Lambda; the local server uses its in-memory store when unset.";
+    "OTP_SECRET", "(none)", "at least 32 bytes", "Server secret for code MACs, sealed codes and webhook tokens. Required on Lambda; the local server generates one per process when unset.";
+    "VOBIZ_AUTH_ID", "(none)", "non-empty", "Vobiz account auth id. Required by send-otp on Lambda; the local server simulates calls when unset.";
+    "VOBIZ_AUTH_TOKEN", "(none)", "non-empty", "Vobiz account auth token (set with VOBIZ_AUTH_ID).";
+    "FROM_NUMBER", "(none)", "E.164 number", "Caller id: a number on the Vobiz account (set with VOBIZ_AUTH_ID).";
+    "VOBIZ_API_URL", "https://api.vobiz.ai", "http(s) URL", "Vobiz API base URL (tests point it at a fake).";
+    "PUBLIC_URL", "(derived)", "http(s) URL", "Base URL Vobiz calls back on. On Lambda derived from the API Gateway request when unset; the local server uses http://127.0.0.1:HTTP_PORT.";
+    "HTTP_PORT", "8000", "1-65535", "Port of the local development server.";
+    "OTP_CREATE_TABLE", "0", "0 or 1", "Local server only: create OTP_TABLE (with TTL) when missing.";
+    "OTP_LENGTH", "6", "4-10", "Digits per code.";
+    "OTP_TTL_SECONDS", "300", "60-1800", "How long a code stays valid.";
+    "OTP_MAX_ATTEMPTS", "3", "1-10", "Wrong guesses allowed per code.";
+    "OTP_MAX_REPEATS", "3", "0-10", "Times a callee may press 1 to hear the code again.";
+    "CALL_TIME_LIMIT_SECONDS", "120", "30-600", "Vobiz time_limit: the longest a call may last after answer.";
+    "GATHER_TIMEOUT_SECONDS", "8", "5-60", "How long the call waits for a key after the prompt.";
+    "CALL_LANGUAGE", "en-US", "ll-CC", "Text-to-speech language.";
+    "CALL_VOICE", "WOMAN", "WOMAN or MAN", "Text-to-speech voice.";
+    "ALLOWED_COUNTRY_CODES", "91", "comma-separated calling codes", "Destinations a call may go to.";
+    "VOBIZ_TIMEOUT_MS", "8000", "1000-20000", "Timeout of one Vobiz API request.";
+    "VOBIZ_MAX_RETRIES", "2", "0-5", "Retries of a call create that Vobiz refused with 429.";
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Policy {
+    pub code_length: u32,
+    pub code_ttl_secs: i64,
+    pub max_attempts: u32,
+    pub max_repeats: u32,
+    pub call_time_limit: u32,
+    pub allowed_country_codes: Vec<u16>,
+}
+
+#[derive(Clone)]
+pub struct VobizConfig {
+    pub api_url: String,
+    pub auth_id: String,
+    pub auth_token: String,
+    pub from: Phone,
+    pub timeout_ms: u64,
+    pub max_retries: u32,
+}
+
+impl fmt::Debug for VobizConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VobizConfig")
+            .field("api_url", &self.api_url)
+            .field("auth_id", &"<redacted>")
+            .field("auth_token", &"<redacted>")
+            .field("from", &self.from)
+            .finish()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub table: Option<String>,
+    /// Keys derived from `OTP_SECRET`; `None` when it is unset.
+    pub keys: Option<Keys>,
+    pub public_url: Option<String>,
+    pub vobiz: Option<VobizConfig>,
+    pub vobiz_api_url: String,
+    pub http_port: u16,
+    pub create_table: bool,
+    pub policy: Policy,
+    pub voice: Voice,
+}
+
+fn default_of(name: &str) -> &'static str {
+    VARIABLES.iter().find(|v| v.name == name).map(|v| v.default).unwrap_or("")
+}
+
+struct Env<F>(F);
+
+impl<F: Fn(&str) -> Option<String>> Env<F> {
+    fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    }
+
+    fn number<T: std::str::FromStr + PartialOrd + fmt::Display>(&self, name: &str, min: T, max: T) -> Result<T> {
+        let raw = self.get(name).unwrap_or_else(|| default_of(name).to_owned());
+        let v: T = raw.parse().map_err(|_| Error::Config(format!("{name} must be a whole number, got {raw:?}")))?;
+        if v < min || v > max {
+            return Err(Error::Config(format!("{name} must be between {min} and {max}, got {v}")));
+        }
+        Ok(v)
+    }
+
+    fn url(&self, name: &str) -> Result<Option<String>> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(u) if (u.starts_with("https://") || u.starts_with("http://")) && !u.contains(char::is_whitespace) && !u.contains('?') && !u.contains('#') => {
+                Ok(Some(u.trim_end_matches('/').to_owned()))
+            }
+            Some(_) => Err(Error::Config(format!("{name} must be an http(s) URL without query or fragment"))),
+        }
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config> {
+        Config::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config> {
+        let env = Env(lookup);
+        let keys = match env.get("OTP_SECRET") {
+            None => None,
+            Some(s) => Some(Keys::derive(s.as_bytes()).ok_or_else(|| Error::Config("OTP_SECRET must be at least 32 bytes long".into()))?),
+        };
+        let vobiz_api_url = env.url("VOBIZ_API_URL")?.unwrap_or_else(|| default_of("VOBIZ_API_URL").to_owned());
+        let timeout_ms = env.number("VOBIZ_TIMEOUT_MS", 1000u64, 20_000)?;
+        let max_retries = env.number("VOBIZ_MAX_RETRIES", 0u32, 5)?;
+        let creds = [env.get("VOBIZ_AUTH_ID"), env.get("VOBIZ_AUTH_TOKEN"), env.get("FROM_NUMBER")];
+        let vobiz = match creds {
+            [None, None, None] => None,
+            [Some(auth_id), Some(auth_token), Some(from)] => Some(VobizConfig {
+                api_url: vobiz_api_url.clone(),
+                auth_id,
+                auth_token,
+                from: Phone::parse(&from).map_err(|_| Error::Config("FROM_NUMBER must be an E.164 number such as +918012345678".into()))?,
+                timeout_ms,
+                max_retries,
+            }),
+            _ => {
+                let missing: Vec<&str> = ["VOBIZ_AUTH_ID", "VOBIZ_AUTH_TOKEN", "FROM_NUMBER"]
+                    .iter()
+                    .zip(&creds)
+                    .filter(|(_, v)| v.is_none())
+                    .map(|(n, _)| *n)
+                    .collect();
+                return Err(Error::Config(format!("{} must be set together with the other Vobiz credentials", missing.join(", "))));
+            }
+        };
+        let allowed_country_codes = env
+            .get("ALLOWED_COUNTRY_CODES")
+            .unwrap_or_else(|| default_of("ALLOWED_COUNTRY_CODES").to_owned())
+            .split(',')
+            .map(|c| {
+                let c = c.trim().trim_start_matches('+');
+                c.parse::<u16>()
+                    .ok()
+                    .filter(|n| (1..=999).contains(n) && c.len() <= 3)
+                    .ok_or_else(|| Error::Config(format!("ALLOWED_COUNTRY_CODES must be calling codes such as 91,44; got {c:?}")))
+            })
+            .collect::<Result<Vec<u16>>>()?;
+        let language = env.get("CALL_LANGUAGE").unwrap_or_else(|| "en-US".into());
+        let lb = language.as_bytes();
+        if !(lb.len() == 5 && lb[..2].iter().all(u8::is_ascii_lowercase) && lb[2] == b'-' && lb[3..].iter().all(u8::is_ascii_uppercase)) {
+            return Err(Error::Config(format!("CALL_LANGUAGE must look like en-US, got {language:?}")));
+        }
+        let voice = env.get("CALL_VOICE").unwrap_or_else(|| "WOMAN".into());
+        if voice != "WOMAN" && voice != "MAN" {
+            return Err(Error::Config(format!("CALL_VOICE must be WOMAN or MAN, got {voice:?}")));
+        }
+        let create_table = match env.get("OTP_CREATE_TABLE").as_deref() {
+            None | Some("0") => false,
+            Some("1") => true,
+            Some(other) => return Err(Error::Config(format!("OTP_CREATE_TABLE must be 0 or 1, got {other:?}"))),
+        };
+        let table = env.get("OTP_TABLE");
+        if let Some(t) = &table {
+            if t.len() < 3 || t.len() > 255 || !t.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)) {
+                return Err(Error::Config("OTP_TABLE must be a valid DynamoDB table name".into()));
+            }
+        }
+        Ok(Config {
+            table,
+            keys,
+            public_url: env.url("PUBLIC_URL")?,
+            vobiz,
+            vobiz_api_url,
+            http_port: env.number("HTTP_PORT", 1u16, 65535)?,
+            create_table,
+            policy: Policy {
+                code_length: env.number("OTP_LENGTH", 4u32, 10)?,
+                code_ttl_secs: env.number("OTP_TTL_SECONDS", 60i64, 1800)?,
+                max_attempts: env.number("OTP_MAX_ATTEMPTS", 1u32, 10)?,
+                max_repeats: env.number("OTP_MAX_REPEATS", 0u32, 10)?,
+                call_time_limit: env.number("CALL_TIME_LIMIT_SECONDS", 30u32, 600)?,
+                allowed_country_codes,
+            },
+            voice: Voice { voice, language, gather_timeout: env.number("GATHER_TIMEOUT_SECONDS", 5u32, 60)? },
+        })
+    }
+
+    /// The keys, or a configuration error naming `OTP_SECRET` (Lambda functions require it).
+    pub fn require_keys(&self) -> Result<Keys> {
+        self.keys.clone().ok_or_else(|| Error::Config("OTP_SECRET is required".into()))
+    }
+
+    pub fn require_table(&self) -> Result<String> {
+        self.table.clone().ok_or_else(|| Error::Config("OTP_TABLE is required".into()))
+    }
+
+    pub fn require_vobiz(&self) -> Result<VobizConfig> {
+        self.vobiz.clone().ok_or_else(|| Error::Config("VOBIZ_AUTH_ID, VOBIZ_AUTH_TOKEN and FROM_NUMBER are required".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(move |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.policy, Policy { code_length: 6, code_ttl_secs: 300, max_attempts: 3, max_repeats: 3, call_time_limit: 120, allowed_country_codes: vec![91] });
+        assert_eq!(c.voice, Voice { voice: "WOMAN".into(), language: "en-US".into(), gather_timeout: 8 });
+        assert_eq!(c.http_port, 8000);
+        assert_eq!(c.vobiz_api_url, "https://api.vobiz.ai");
+        assert!(c.vobiz.is_none() && c.keys.is_none() && c.table.is_none() && !c.create_table);
+        for v in VARIABLES.iter().filter(|v| !v.default.starts_with('(')) {
+            assert!(!v.default.is_empty(), "{}", v.name);
+        }
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (name, value) in [
+            ("OTP_LENGTH", "3"), ("OTP_LENGTH", "11"), ("OTP_LENGTH", "six"), ("OTP_TTL_SECONDS", "5"),
+            ("OTP_MAX_ATTEMPTS", "0"), ("OTP_MAX_REPEATS", "11"), ("CALL_TIME_LIMIT_SECONDS", "9999"),
+            ("GATHER_TIMEOUT_SECONDS", "4"), ("HTTP_PORT", "0"), ("HTTP_PORT", "70000"), ("CALL_LANGUAGE", "english"),
+            ("CALL_VOICE", "ROBOT"), ("ALLOWED_COUNTRY_CODES", "91,abc"), ("ALLOWED_COUNTRY_CODES", "1234"),
+            ("OTP_SECRET", "short"), ("PUBLIC_URL", "ftp://x"), ("PUBLIC_URL", "https://x/?a=1"),
+            ("VOBIZ_API_URL", "not a url"), ("OTP_CREATE_TABLE", "yes"), ("OTP_TABLE", "a b"),
+            ("VOBIZ_TIMEOUT_MS", "10"), ("VOBIZ_MAX_RETRIES", "9"),
+        ] {
+            let err = cfg(&[(name, value)]).unwrap_err().to_string();
+            assert!(err.contains(name), "{name}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn vobiz_credentials_come_together() {
+        let c = cfg(&[("VOBIZ_AUTH_ID", "MA123"), ("VOBIZ_AUTH_TOKEN", "tok"), ("FROM_NUMBER", "+918012345678"), ("VOBIZ_API_URL", "http://127.0.0.1:9/")]).unwrap();
+        let v = c.vobiz.unwrap();
+        assert_eq!(v.api_url, "http://127.0.0.1:9");
+        assert_eq!(v.from.e164(), "+918012345678");
+        let dbg = format!("{v:?}");
+        assert!(!dbg.contains("MA123") && !dbg.contains("tok\""), "{dbg}");
+        let err = cfg(&[("VOBIZ_AUTH_ID", "MA123"), ("VOBIZ_AUTH_TOKEN", "tok")]).unwrap_err().to_string();
+        assert!(err.contains("FROM_NUMBER"), "{err}");
+    }
+
+    #[test]
+    fn lists_and_urls_are_normalised() {
+        let c = cfg(&[("ALLOWED_COUNTRY_CODES", " 91, +44 ,1"), ("PUBLIC_URL", "https://abc.example/prod/"), ("OTP_SECRET", &"s".repeat(32))]).unwrap();
+        assert_eq!(c.policy.allowed_country_codes, vec![91, 44, 1]);
+        assert_eq!(c.public_url.as_deref(), Some("https://abc.example/prod"));
+        assert!(c.keys.is_some());
+    }
+}

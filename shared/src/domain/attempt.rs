@@ -1,0 +1,303 @@
+//! One verification attempt for one phone number: the facts the table holds, the rules every
+//! state change obeys, and the status derived from the facts.
+//!
+//! The record is a set of facts, each written by the one step that learns it (the call was
+//! placed, answered, ended; the code was verified), never a status field that two webhooks could
+//! race to overwrite. The predicates below are the conditions of the conditional writes: the
+//! in-memory store evaluates them directly and the DynamoDB store states the same conditions as
+//! condition expressions; the store contract tests run one body against both.
+
+use rand::Rng;
+use serde::Serialize;
+
+use super::call::{CallOutcome, Telephony};
+use super::phone::Phone;
+use super::secrets::ct_eq;
+
+/// A fresh code: `length` digits, uniform over all `10^length` values (leading zeros kept).
+pub fn generate_code(rng: &mut impl Rng, length: u32) -> String {
+    let upper = 10u64.pow(length);
+    let n = rng.random_range(0..upper);
+    format!("{n:0width$}", width = length as usize)
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attempt {
+    pub phone: Phone,
+    pub attempt_id: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    /// `SHA-256` of the webhook token, base64.
+    pub token_hash: String,
+    /// `HMAC` of the code, base64: what verify compares.
+    pub code_mac: String,
+    /// The sealed code the call reads; gone once the call ends or the code is consumed.
+    pub code_sealed: Option<String>,
+    pub wrong_attempts: u32,
+    pub max_attempts: u32,
+    /// Vobiz's `request_uuid` once the call was accepted.
+    pub request_uuid: Option<String>,
+    /// Why Vobiz refused or failed to place the call.
+    pub call_failed: Option<String>,
+    /// When the answer webhook served the code.
+    pub answered_at: Option<i64>,
+    /// Vobiz's `CallUUID`, bound by the first answer webhook.
+    pub call_uuid: Option<String>,
+    pub repeats: u32,
+    pub ended_at: Option<i64>,
+    /// What the telephony said at hangup.
+    pub hangup: Option<Telephony>,
+    pub hangup_cause: Option<String>,
+    pub verified_at: Option<i64>,
+}
+
+/// What the app sees in `/otp-status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Calling,
+    Answered,
+    Delivered,
+    NotDelivered,
+    Failed,
+    Verified,
+    Expired,
+    Locked,
+}
+
+/// Why a verify did not succeed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Refusal {
+    Invalid,
+    Expired,
+    NotFound,
+    AlreadyUsed,
+    TooManyAttempts,
+}
+
+impl Attempt {
+    pub fn is_live(&self, now: i64) -> bool {
+        self.verified_at.is_none()
+            && self.call_failed.is_none()
+            && self.wrong_attempts < self.max_attempts
+            && now < self.expires_at
+    }
+
+    pub fn attempts_remaining(&self) -> u32 {
+        self.max_attempts.saturating_sub(self.wrong_attempts)
+    }
+
+    fn call_in_progress(&self) -> bool {
+        self.code_sealed.is_some() && self.ended_at.is_none()
+    }
+
+    /// The answer webhook may serve the code: live attempt, its token, the call not ended, and
+    /// either the first answer or a retry for the same call.
+    pub fn can_answer(&self, token_hash: &str, call_uuid: &str, now: i64) -> bool {
+        ct_eq(&self.token_hash, token_hash)
+            && self.is_live(now)
+            && self.call_in_progress()
+            && self.call_uuid.as_deref().is_none_or(|bound| bound == call_uuid)
+    }
+
+    /// "Press 1" may read the code again: the answered call, with repeats left.
+    pub fn can_repeat(&self, token_hash: &str, call_uuid: &str, max_repeats: u32, now: i64) -> bool {
+        ct_eq(&self.token_hash, token_hash)
+            && self.is_live(now)
+            && self.call_in_progress()
+            && self.call_uuid.as_deref() == Some(call_uuid)
+            && self.repeats < max_repeats
+    }
+
+    /// The hangup webhook records the outcome once; retries find it already recorded.
+    pub fn can_hang_up(&self, token_hash: &str) -> bool {
+        ct_eq(&self.token_hash, token_hash) && self.ended_at.is_none()
+    }
+
+    /// The code may be consumed: live, and the MAC matches.
+    pub fn can_consume(&self, code_mac: &str, now: i64) -> bool {
+        self.is_live(now) && ct_eq(&self.code_mac, code_mac)
+    }
+
+    /// A wrong guess may be counted against this attempt.
+    pub fn can_count_wrong(&self, attempt_id: &str, now: i64) -> bool {
+        self.attempt_id == attempt_id && self.is_live(now)
+    }
+
+    /// Why a consume of this attempt was refused, when the code itself was not the reason.
+    /// `None` means the attempt is live: the code was wrong.
+    pub fn refusal(&self, now: i64) -> Option<Refusal> {
+        if self.verified_at.is_some() {
+            Some(Refusal::AlreadyUsed)
+        } else if self.wrong_attempts >= self.max_attempts {
+            Some(Refusal::TooManyAttempts)
+        } else if self.call_failed.is_some() {
+            Some(Refusal::NotFound)
+        } else if now >= self.expires_at {
+            Some(Refusal::Expired)
+        } else {
+            None
+        }
+    }
+
+    /// The outcome of the call once it ended: delivered only if the answer webhook served the
+    /// code and the telephony confirms the call was answered.
+    pub fn call_outcome(&self) -> Option<CallOutcome> {
+        if self.call_failed.is_some() {
+            return Some(CallOutcome::Failed);
+        }
+        self.hangup.map(|t| t.delivery(self.answered_at.is_some()))
+    }
+
+    pub fn status(&self, now: i64) -> Status {
+        if self.verified_at.is_some() {
+            Status::Verified
+        } else if self.wrong_attempts >= self.max_attempts {
+            Status::Locked
+        } else if self.call_failed.is_some() {
+            Status::Failed
+        } else if now >= self.expires_at {
+            Status::Expired
+        } else if let Some(outcome) = self.call_outcome() {
+            if outcome == CallOutcome::Answered { Status::Delivered } else { Status::NotDelivered }
+        } else if self.answered_at.is_some() {
+            Status::Answered
+        } else {
+            Status::Calling
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    pub(crate) fn attempt(now: i64) -> Attempt {
+        Attempt {
+            phone: Phone::parse("+919876543210").unwrap(),
+            attempt_id: "att-1".into(),
+            created_at: now,
+            expires_at: now + 300,
+            token_hash: "th".into(),
+            code_mac: "mac".into(),
+            code_sealed: Some("sealed".into()),
+            wrong_attempts: 0,
+            max_attempts: 3,
+            request_uuid: None,
+            call_failed: None,
+            answered_at: None,
+            call_uuid: None,
+            repeats: 0,
+            ended_at: None,
+            hangup: None,
+            hangup_cause: None,
+            verified_at: None,
+        }
+    }
+
+    #[test]
+    fn codes_have_the_requested_length_and_keep_leading_zeros() {
+        let mut rng = StdRng::seed_from_u64(42);
+        for len in 4..=10 {
+            for _ in 0..200 {
+                let c = generate_code(&mut rng, len);
+                assert_eq!(c.len(), len as usize);
+                assert!(c.bytes().all(|b| b.is_ascii_digit()));
+            }
+        }
+    }
+
+    #[test]
+    fn codes_are_uniform_over_every_digit_position() {
+        // Chi-squared per position over 60 000 six-digit codes; the 0.1 % critical value for
+        // 9 degrees of freedom is 27.9. A biased generator (modulo bias, missing leading
+        // zeros) fails this.
+        let mut rng = StdRng::seed_from_u64(7);
+        let n = 60_000;
+        let mut counts = [[0u32; 10]; 6];
+        for _ in 0..n {
+            for (pos, b) in generate_code(&mut rng, 6).bytes().enumerate() {
+                counts[pos][(b - b'0') as usize] += 1;
+            }
+        }
+        let expected = n as f64 / 10.0;
+        for (pos, c) in counts.iter().enumerate() {
+            let chi2: f64 = c.iter().map(|&o| (o as f64 - expected).powi(2) / expected).sum();
+            assert!(chi2 < 27.9, "position {pos}: chi2 {chi2}");
+        }
+    }
+
+    #[test]
+    fn status_follows_the_facts() {
+        let now = 1_000;
+        let mut a = attempt(now);
+        assert_eq!(a.status(now), Status::Calling);
+        a.answered_at = Some(now + 5);
+        assert_eq!(a.status(now + 6), Status::Answered);
+        a.ended_at = Some(now + 40);
+        a.hangup = Some(Telephony::Answered);
+        assert_eq!(a.status(now + 41), Status::Delivered);
+        a.hangup = Some(Telephony::Busy);
+        assert_eq!(a.status(now + 41), Status::NotDelivered);
+        assert_eq!(a.status(now + 300), Status::Expired);
+        a.wrong_attempts = 3;
+        assert_eq!(a.status(now + 41), Status::Locked);
+        a.verified_at = Some(now + 50);
+        assert_eq!(a.status(now + 400), Status::Verified);
+    }
+
+    #[test]
+    fn answered_by_telephony_but_never_served_is_not_delivered() {
+        let now = 1_000;
+        let mut a = attempt(now);
+        a.ended_at = Some(now + 30);
+        a.hangup = Some(Telephony::Answered);
+        assert_eq!(a.call_outcome(), Some(CallOutcome::Failed));
+        assert_eq!(a.status(now + 31), Status::NotDelivered);
+    }
+
+    #[test]
+    fn consume_needs_a_live_attempt_and_the_right_mac() {
+        let now = 1_000;
+        let a = attempt(now);
+        assert!(a.can_consume("mac", now));
+        assert!(!a.can_consume("mad", now));
+        assert!(!a.can_consume("mac", now + 300), "expired at expires_at exactly");
+        let mut used = a.clone();
+        used.verified_at = Some(now);
+        assert!(!used.can_consume("mac", now));
+        assert_eq!(used.refusal(now), Some(Refusal::AlreadyUsed));
+        let mut locked = a.clone();
+        locked.wrong_attempts = 3;
+        assert!(!locked.can_consume("mac", now), "the right code after the cap still fails");
+        assert_eq!(locked.refusal(now), Some(Refusal::TooManyAttempts));
+        let mut failed = a.clone();
+        failed.call_failed = Some("http 402".into());
+        assert_eq!(failed.refusal(now), Some(Refusal::NotFound));
+        assert_eq!(a.refusal(now + 300), Some(Refusal::Expired));
+        assert_eq!(a.refusal(now), None);
+    }
+
+    #[test]
+    fn webhooks_need_the_token_and_a_call_in_progress() {
+        let now = 1_000;
+        let mut a = attempt(now);
+        assert!(a.can_answer("th", "c1", now));
+        assert!(!a.can_answer("tx", "c1", now));
+        a.call_uuid = Some("c1".into());
+        assert!(a.can_answer("th", "c1", now), "a retry of the same call");
+        assert!(!a.can_answer("th", "c2", now), "another call");
+        assert!(a.can_repeat("th", "c1", 3, now));
+        assert!(!a.can_repeat("th", "c2", 3, now));
+        a.repeats = 3;
+        assert!(!a.can_repeat("th", "c1", 3, now));
+        assert!(a.can_hang_up("th"));
+        a.ended_at = Some(now);
+        a.code_sealed = None;
+        assert!(!a.can_hang_up("th"));
+        assert!(!a.can_answer("th", "c1", now), "no code after the call ended");
+    }
+}

@@ -1,0 +1,13 @@
+//! The domain core: no AWS, no HTTP. Code policy, the attempt's state rules, the call script
+//! and the keys. Time is always an explicit `now` in epoch seconds.
+
+pub mod attempt;
+pub mod call;
+pub mod phone;
+pub mod script;
+pub mod secrets;
+
+pub use attempt::{Attempt, Refusal, Status, generate_code};
+pub use call::{CallOutcome, HangupReport, Telephony, classify_hangup};
+pub use phone::Phone;
+pub use secrets::Keys;

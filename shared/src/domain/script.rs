@@ -1,0 +1,157 @@
+//! The call script: what the callee hears, as VobizXML.
+//!
+//! The code is read the seed's proven way: one `<Speak>` per digit, each followed by a
+//! one-second `<Wait>`, then a `<Gather>` that offers "Press 1 to hear it again". Every text and
+//! attribute goes through `quick_xml::escape`, and every document ends in `<Hangup/>`.
+
+use quick_xml::escape::escape;
+use std::fmt::Write;
+
+/// How the call sounds; from configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Voice {
+    pub voice: String,
+    pub language: String,
+    /// Seconds the `<Gather>` waits for a key after its prompt (Vobiz allows 5–60).
+    pub gather_timeout: u32,
+}
+
+pub const INTRO: &str = "Your verification code is";
+pub const PROMPT: &str = "Press 1 to hear it again.";
+pub const GOODBYE: &str = "Thank you. Goodbye.";
+pub const APOLOGY: &str = "Sorry, this verification call is no longer valid. Goodbye.";
+
+/// One step of a call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    Speak(String),
+    Wait(u32),
+    /// Collect one key; `action` receives the result.
+    Gather { action: String, prompt: String },
+    Hangup,
+}
+
+/// Reads `code`; offers a repeat through `choice_url` when one is left.
+pub fn read_code(code: &str, choice_url: Option<&str>) -> Vec<Step> {
+    let mut steps = vec![Step::Speak(INTRO.into()), Step::Wait(1)];
+    for digit in code.chars() {
+        steps.push(Step::Speak(digit.to_string()));
+        steps.push(Step::Wait(1));
+    }
+    if let Some(action) = choice_url {
+        steps.push(Step::Gather { action: action.into(), prompt: PROMPT.into() });
+    }
+    steps.push(Step::Speak(GOODBYE.into()));
+    steps.push(Step::Hangup);
+    steps
+}
+
+/// Ends the call politely.
+pub fn goodbye() -> Vec<Step> {
+    vec![Step::Speak(GOODBYE.into()), Step::Hangup]
+}
+
+/// Ends a call that has no right to a code, without a hint of why.
+pub fn apology() -> Vec<Step> {
+    vec![Step::Speak(APOLOGY.into()), Step::Hangup]
+}
+
+/// Renders steps as a VobizXML document.
+pub fn render(steps: &[Step], voice: &Voice) -> String {
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response>\n");
+    let speak = |xml: &mut String, text: &str| {
+        let _ = writeln!(
+            xml,
+            "  <Speak voice=\"{}\" language=\"{}\">{}</Speak>",
+            escape(voice.voice.as_str()),
+            escape(voice.language.as_str()),
+            escape(text)
+        );
+    };
+    for step in steps {
+        match step {
+            Step::Speak(text) => speak(&mut xml, text),
+            Step::Wait(secs) => {
+                let _ = writeln!(xml, "  <Wait length=\"{secs}\"/>");
+            }
+            Step::Gather { action, prompt } => {
+                let _ = writeln!(
+                    xml,
+                    "  <Gather action=\"{}\" method=\"POST\" inputType=\"dtmf\" numDigits=\"1\" executionTimeout=\"{}\" finishOnKey=\"\" log=\"false\">",
+                    escape(action.as_str()),
+                    voice.gather_timeout
+                );
+                xml.push_str("  ");
+                speak(&mut xml, prompt);
+                xml.push_str("  </Gather>\n");
+            }
+            Step::Hangup => xml.push_str("  <Hangup/>\n"),
+        }
+    }
+    xml.push_str("</Response>\n");
+    xml
+}
+
+/// The words a callee would hear, in order (for the simulated call and for tests).
+pub fn transcript(steps: &[Step]) -> Vec<String> {
+    let mut out = Vec::new();
+    for step in steps {
+        match step {
+            Step::Speak(t) => out.push(t.clone()),
+            Step::Gather { prompt, .. } => out.push(prompt.clone()),
+            Step::Wait(_) | Step::Hangup => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn voice() -> Voice {
+        Voice { voice: "WOMAN".into(), language: "en-US".into(), gather_timeout: 8 }
+    }
+
+    #[test]
+    fn reads_each_digit_with_a_pause_then_offers_a_repeat() {
+        let xml = render(&read_code("610389", Some("https://x.example/otp-choice/tok")), &voice());
+        let expected_digits: Vec<String> = "610389".chars()
+            .map(|d| format!("<Speak voice=\"WOMAN\" language=\"en-US\">{d}</Speak>\n  <Wait length=\"1\"/>"))
+            .collect();
+        for d in &expected_digits {
+            assert!(xml.contains(d), "{xml}");
+        }
+        assert!(xml.contains("<Gather action=\"https://x.example/otp-choice/tok\" method=\"POST\" inputType=\"dtmf\" numDigits=\"1\" executionTimeout=\"8\""));
+        assert!(xml.contains(">Press 1 to hear it again.</Speak>\n  </Gather>"));
+        assert!(xml.trim_end().ends_with("<Hangup/>\n</Response>"));
+        assert!(xml.find("Your verification code is").unwrap() < xml.find(">6<").unwrap());
+    }
+
+    #[test]
+    fn without_repeats_left_there_is_no_gather() {
+        let xml = render(&read_code("1234", None), &voice());
+        assert!(!xml.contains("Gather"));
+        assert!(xml.contains("<Hangup/>"));
+    }
+
+    #[test]
+    fn apology_and_goodbye_carry_no_digit_and_hang_up() {
+        for steps in [apology(), goodbye()] {
+            let xml = render(&steps, &voice());
+            let body = &xml[xml.find("<Response>").unwrap()..];
+            assert!(!body.chars().any(|c| c.is_ascii_digit()), "{xml}");
+            assert!(xml.contains("<Hangup/>"));
+        }
+    }
+
+    #[test]
+    fn everything_is_escaped() {
+        let v = Voice { voice: "W\"O<MAN".into(), language: "en&US".into(), gather_timeout: 5 };
+        let xml = render(&[Step::Speak("<b>&'\"".into()), Step::Gather { action: "https://h/a?x=1&y=\"2\"".into(), prompt: "p<".into() }], &v);
+        assert!(!xml.contains("<b>"));
+        assert!(xml.contains("&lt;b&gt;&amp;&apos;&quot;"));
+        assert!(xml.contains("voice=\"W&quot;O&lt;MAN\" language=\"en&amp;US\""));
+        assert!(xml.contains("action=\"https://h/a?x=1&amp;y=&quot;2&quot;\""));
+    }
+}

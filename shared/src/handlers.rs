@@ -1,0 +1,381 @@
+//! The six handlers. Lambda functions and the local server call these same functions. Each
+//! returns `Ok(Response)` for every expected outcome and writes one structured log line per
+//! request (route, outcome, status, latency, masked phone; never a code, token or secret).
+
+use std::convert::Infallible;
+use std::time::Instant;
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use rand::TryRngCore;
+use rand::rngs::OsRng;
+use serde_json::json;
+use tracing::{Instrument, Span, field};
+
+use crate::config::{Config, Policy};
+use crate::domain::script::{self, Step, Voice};
+use crate::domain::secrets::{random_id, token_hash};
+use crate::domain::{Attempt, HangupReport, Keys, Phone, Refusal, classify_hangup, generate_code};
+use crate::error::{Error, Result};
+use crate::http::{Form, error_response, json_body, json_response, path_param, public_base, string_field, xml_response};
+use crate::ports::{CallPlacer, CallRequest, Clock, HangupFacts, Store, SystemClock, Write};
+
+/// What every handler needs: the store, the clock, the keys and the policy.
+#[derive(Debug)]
+pub struct Service<S, K = SystemClock> {
+    pub store: S,
+    pub clock: K,
+    pub keys: Keys,
+    pub policy: Policy,
+    pub voice: Voice,
+    /// `PUBLIC_URL`; on Lambda the API Gateway stage URL is used when this is `None`.
+    pub public_url: Option<String>,
+}
+
+impl<S: Store> Service<S, SystemClock> {
+    pub fn new(cfg: &Config, keys: Keys, store: S) -> Service<S, SystemClock> {
+        Service { store, clock: SystemClock, keys, policy: cfg.policy.clone(), voice: cfg.voice.clone(), public_url: cfg.public_url.clone() }
+    }
+}
+
+type Handled = Result<(Response<Body>, &'static str)>;
+
+/// Runs a handler inside a span that carries the route and (once known) the masked phone, maps
+/// its error, and logs the one line of the request.
+async fn run(route: &'static str, webhook: bool, inner: impl Future<Output = Handled>) -> Result<Response<Body>, Infallible> {
+    let span = tracing::info_span!("request", route, phone = field::Empty);
+    async move {
+        let started = Instant::now();
+        let (resp, outcome) = match inner.await {
+            Ok(done) => done,
+            Err(e) => {
+                if e.status().is_server_error() {
+                    tracing::warn!(error = %e, "request failed");
+                }
+                let resp = if webhook { webhook_refusal(&e) } else { error_response(&e) };
+                (resp, e.code())
+            }
+        };
+        tracing::info!(
+            outcome,
+            status = resp.status().as_u16(),
+            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "handled"
+        );
+        Ok(resp)
+    }
+    .instrument(span)
+    .await
+}
+
+fn note_phone(phone: &Phone) {
+    Span::current().record("phone", field::display(phone.masked()));
+}
+
+fn os_rng() -> impl rand::RngCore + rand::CryptoRng {
+    OsRng.unwrap_err()
+}
+
+// ---------------------------------------------------------------------------------------------
+// App routes
+
+/// `POST /send-otp {"phone"}`: mint a code and a call token, store the attempt, place the call.
+pub async fn send_otp<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, calls: &C, req: Request) -> Result<Response<Body>, Infallible> {
+    run("send-otp", false, send_otp_inner(svc, calls, req)).await
+}
+
+async fn send_otp_inner<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, calls: &C, req: Request) -> Handled {
+    let body = json_body(&req)?;
+    let phone = Phone::parse(string_field(&body, "phone")?)?;
+    note_phone(&phone);
+    phone.check_destination(&svc.policy.allowed_country_codes)?;
+    let base = public_base(&req, svc.public_url.as_deref())
+        .ok_or_else(|| Error::Config("PUBLIC_URL is not set and the request has no API Gateway context".into()))?;
+
+    let now = svc.clock.now();
+    let mut rng = os_rng();
+    let code = generate_code(&mut rng, svc.policy.code_length);
+    let token = svc.keys.mint_token(&mut rng, &phone);
+    let attempt_id = random_id(&mut rng);
+    let attempt = Attempt {
+        phone: phone.clone(),
+        attempt_id: attempt_id.clone(),
+        created_at: now,
+        expires_at: now + svc.policy.code_ttl_secs,
+        token_hash: token_hash(&token),
+        code_mac: svc.keys.code_mac(&phone, &code),
+        code_sealed: Some(svc.keys.seal_code(&mut rng, &phone, &attempt_id, &code)),
+        wrong_attempts: 0,
+        max_attempts: svc.policy.max_attempts,
+        request_uuid: None,
+        call_failed: None,
+        answered_at: None,
+        call_uuid: None,
+        repeats: 0,
+        ended_at: None,
+        hangup: None,
+        hangup_cause: None,
+        verified_at: None,
+    };
+    drop(code);
+    svc.store.put_attempt(&attempt).await?;
+
+    let call = CallRequest {
+        to: phone.clone(),
+        answer_url: format!("{base}/answer/{token}"),
+        hangup_url: format!("{base}/hangup/{token}"),
+        time_limit: svc.policy.call_time_limit,
+    };
+    match calls.place_call(&call).await {
+        Ok(placed) => {
+            if let Err(e) = svc.store.record_call_placed(&phone, &attempt_id, &placed.request_uuid).await {
+                // The call is ringing and its webhooks do not need the request id: carry on.
+                tracing::warn!(error = %e, "call placed but its request_uuid was not recorded");
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "call not placed");
+            if let Err(store_err) = svc.store.record_call_failed(&phone, &attempt_id, &e.to_string()).await {
+                tracing::warn!(error = %store_err, "could not mark the attempt failed");
+            }
+            return Err(e);
+        }
+    }
+    let reply = json!({
+        "status": "calling",
+        "phone": phone.e164(),
+        "expires_at": rfc3339(attempt.expires_at),
+        "expires_in_seconds": svc.policy.code_ttl_secs,
+        "max_attempts": attempt.max_attempts,
+    });
+    Ok((json_response(StatusCode::OK, &reply), "calling"))
+}
+
+/// `POST /verify-otp {"phone", "otp"}`: consume the code, or count a wrong guess; each one
+/// conditional write.
+pub async fn verify_otp<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Result<Response<Body>, Infallible> {
+    run("verify-otp", false, verify_otp_inner(svc, req)).await
+}
+
+async fn verify_otp_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Handled {
+    let body = json_body(&req)?;
+    let phone = Phone::parse(string_field(&body, "phone")?)?;
+    note_phone(&phone);
+    let otp = string_field(&body, "otp")?;
+    if otp.is_empty() || otp.len() > 10 || !otp.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::InvalidField { field: "otp", problem: "must be the digits of the code" });
+    }
+    if otp.len() != svc.policy.code_length as usize {
+        return Err(Error::InvalidField { field: "otp", problem: "has the wrong number of digits" });
+    }
+    let now = svc.clock.now();
+    let refused = |reason: Refusal, remaining: Option<u32>| {
+        let mut body = json!({"valid": false, "reason": reason});
+        if let Some(n) = remaining {
+            body["attempts_remaining"] = n.into();
+        }
+        let outcome = match reason {
+            Refusal::Invalid => "invalid",
+            Refusal::Expired => "expired",
+            Refusal::NotFound => "not_found",
+            Refusal::AlreadyUsed => "already_used",
+            Refusal::TooManyAttempts => "too_many_attempts",
+        };
+        Ok((json_response(StatusCode::BAD_REQUEST, &body), outcome))
+    };
+    let remaining_for = |a: &Attempt, r: Refusal| matches!(r, Refusal::Invalid | Refusal::TooManyAttempts).then(|| a.attempts_remaining());
+
+    let old = match svc.store.consume(&phone, &svc.keys.code_mac(&phone, otp), now).await? {
+        Write::Done(_) => return Ok((json_response(StatusCode::OK, &json!({"valid": true})), "valid")),
+        Write::Refused(None) => return refused(Refusal::NotFound, None),
+        Write::Refused(Some(old)) => old,
+    };
+    if let Some(reason) = old.refusal(now) {
+        return refused(reason, remaining_for(&old, reason));
+    }
+    // The attempt is live, so the code was wrong: count it against this very attempt.
+    match svc.store.count_wrong(&phone, &old.attempt_id, now).await? {
+        Write::Done(a) => refused(Refusal::Invalid, Some(a.attempts_remaining())),
+        Write::Refused(Some(now_state)) => {
+            // Something changed in between (another guess took the last attempt, a resend
+            // replaced the code): report the state as it is now.
+            let reason = now_state.refusal(now).unwrap_or(Refusal::Invalid);
+            refused(reason, remaining_for(&now_state, reason))
+        }
+        Write::Refused(None) => refused(Refusal::NotFound, None),
+    }
+}
+
+/// `GET /otp-status/{phone}`: delivery and verification state of the number's current code.
+pub async fn otp_status<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Result<Response<Body>, Infallible> {
+    run("otp-status", false, otp_status_inner(svc, req)).await
+}
+
+async fn otp_status_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Handled {
+    let raw = path_param(&req, "phone").ok_or(Error::MissingField("phone"))?;
+    let phone = Phone::parse_lenient(&raw)?;
+    note_phone(&phone);
+    let a = svc.store.get(&phone).await?.ok_or(Error::NotFound)?;
+    let now = svc.clock.now();
+    let body = json!({
+        "phone": phone.e164(),
+        "status": a.status(now),
+        "call": {
+            "placed": a.request_uuid.is_some(),
+            "answered": a.answered_at.is_some(),
+            "ended": a.ended_at.is_some(),
+            "outcome": a.call_outcome(),
+            "hangup_cause": a.hangup_cause,
+            "repeats": a.repeats,
+        },
+        "expires_at": rfc3339(a.expires_at),
+        "attempts_remaining": a.attempts_remaining(),
+    });
+    Ok((json_response(StatusCode::OK, &body), "found"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Vobiz webhooks
+
+/// A webhook that may not be served gets a polite hang-up with no hint of a code. Only a store
+/// outage answers 503 (Vobiz retries non-200 replies).
+fn webhook_refusal(e: &Error) -> Response<Body> {
+    let status = if matches!(e, Error::StoreUnavailable(_)) { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
+    xml_response(status, script::render(&script::apology(), &crate::domain::script::Voice {
+        voice: "WOMAN".into(),
+        language: "en-US".into(),
+        gather_timeout: 5,
+    }))
+}
+
+/// The caller of a webhook, once it proved itself: a token we minted, for a number the form's
+/// `To` confirms, on a call Vobiz named.
+struct Caller {
+    token_hash: String,
+    phone: Phone,
+    call_uuid: String,
+    form: Form,
+    base: Option<String>,
+    token: String,
+}
+
+/// `Ok(None)` means "refuse politely" (the reason is the second value, for the log).
+fn webhook_caller<S, K>(svc: &Service<S, K>, req: &Request) -> Result<Result<Caller, &'static str>> {
+    let Some(token) = path_param(req, "token") else { return Ok(Err("no_token")) };
+    let form = Form::parse(req)?;
+    let Some(phone) = svc.keys.open_token(&token) else { return Ok(Err("unknown_token")) };
+    note_phone(&phone);
+    let to = form.get("To").and_then(|t| Phone::parse_lenient(t).ok());
+    if to.as_ref() != Some(&phone) {
+        return Ok(Err("wrong_callee"));
+    }
+    let call_uuid = match form.get("CallUUID") {
+        Some(c) if !c.is_empty() && c.len() <= 128 && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => c.to_owned(),
+        _ => return Ok(Err("no_call_uuid")),
+    };
+    Ok(Ok(Caller { token_hash: token_hash(&token), phone, call_uuid, form, base: public_base(req, svc.public_url.as_deref()), token }))
+}
+
+fn speak<S, K>(svc: &Service<S, K>, steps: &[Step], outcome: &'static str) -> Handled {
+    Ok((xml_response(StatusCode::OK, script::render(steps, &svc.voice)), outcome))
+}
+
+/// The steps that read an attempt's code, with a repeat offered while repeats are left.
+fn read_code_steps<S, K>(svc: &Service<S, K>, caller: &Caller, a: &Attempt) -> Option<Vec<Step>> {
+    let code = svc.keys.open_code(&caller.phone, &a.attempt_id, a.code_sealed.as_deref()?)?;
+    let choice_url = caller.base.as_ref().map(|b| format!("{b}/otp-choice/{}", caller.token));
+    let offer = choice_url.as_deref().filter(|_| a.repeats < svc.policy.max_repeats);
+    Some(script::read_code(&code, offer))
+}
+
+/// `POST /answer/{token}` (and the bare `/answer`): read the code to a live call.
+pub async fn answer<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Result<Response<Body>, Infallible> {
+    run("answer", true, answer_inner(svc, req)).await
+}
+
+async fn answer_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Handled {
+    let caller = match webhook_caller(svc, &req)? {
+        Ok(c) => c,
+        Err(why) => return speak(svc, &script::apology(), why),
+    };
+    let now = svc.clock.now();
+    match svc.store.answer(&caller.phone, &caller.token_hash, &caller.call_uuid, now).await? {
+        Some(a) => match read_code_steps(svc, &caller, &a) {
+            Some(steps) => speak(svc, &steps, "served"),
+            None => speak(svc, &script::apology(), "unreadable_code"),
+        },
+        None => speak(svc, &script::apology(), "not_live"),
+    }
+}
+
+/// `POST /otp-choice/{token}`: `Digits=1` reads the code again; anything else says goodbye.
+pub async fn otp_choice<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Result<Response<Body>, Infallible> {
+    run("otp-choice", true, otp_choice_inner(svc, req)).await
+}
+
+async fn otp_choice_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Handled {
+    let caller = match webhook_caller(svc, &req)? {
+        Ok(c) => c,
+        Err(why) => return speak(svc, &script::apology(), why),
+    };
+    if caller.form.get("Digits") != Some("1") {
+        return speak(svc, &script::goodbye(), "goodbye");
+    }
+    let now = svc.clock.now();
+    match svc.store.repeat(&caller.phone, &caller.token_hash, &caller.call_uuid, svc.policy.max_repeats, now).await? {
+        Some(a) => match read_code_steps(svc, &caller, &a) {
+            Some(steps) => speak(svc, &steps, "repeated"),
+            None => speak(svc, &script::goodbye(), "unreadable_code"),
+        },
+        None => speak(svc, &script::goodbye(), "no_repeat"),
+    }
+}
+
+/// `POST /hangup/{token}`: record what the call did and erase the sealed code. Idempotent.
+pub async fn hangup<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Result<Response<Body>, Infallible> {
+    run("hangup", true, hangup_inner(svc, req)).await
+}
+
+async fn hangup_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Handled {
+    let caller = match webhook_caller(svc, &req)? {
+        Ok(c) => c,
+        Err(why) => return speak(svc, &[Step::Hangup], why),
+    };
+    let f = |k: &str| caller.form.get(k).unwrap_or("");
+    let telephony = classify_hangup(&HangupReport {
+        call_status: f("CallStatus"),
+        hangup_cause: f("HangupCause"),
+        hangup_cause_code: f("HangupCauseCode"),
+        answer_time: f("AnswerTime"),
+        duration: f("Duration"),
+        bill_duration: f("BillDuration"),
+    });
+    let cause: String = [f("HangupCauseCode"), f("HangupCause")]
+        .iter()
+        .find(|c| !c.is_empty())
+        .map(|c| c.chars().filter(|ch| ch.is_ascii_graphic() || *ch == ' ').take(64).collect())
+        .unwrap_or_default();
+    let facts = HangupFacts { telephony, cause };
+    let outcome = match svc.store.hang_up(&caller.phone, &caller.token_hash, &facts, svc.clock.now()).await? {
+        Write::Done(_) => "recorded",
+        Write::Refused(Some(_)) => "already_recorded",
+        Write::Refused(None) => "unknown_attempt",
+    };
+    tracing::info!(telephony = telephony.as_str(), "call ended");
+    speak(svc, &[Step::Hangup], outcome)
+}
+
+fn rfc3339(epoch: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(epoch)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339_is_utc() {
+        assert_eq!(super::rfc3339(1_764_067_200), "2025-11-25T10:40:00Z");
+    }
+}

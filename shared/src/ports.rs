@@ -1,0 +1,118 @@
+//! Ports: the small traits the handlers need from the outside world. Adapters live in
+//! [`crate::store`] and [`crate::vobiz`].
+
+use std::future::Future;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use crate::domain::{Attempt, Phone, Telephony};
+use crate::error::Result;
+
+/// Outcome of a conditional write that may be refused: on refusal, the record as it was (if
+/// there was one), so the caller can say why without a second read.
+#[derive(Debug)]
+pub enum Write {
+    Done(Attempt),
+    Refused(Option<Attempt>),
+}
+
+/// What the hangup webhook learnt.
+#[derive(Clone, Debug)]
+pub struct HangupFacts {
+    pub telephony: Telephony,
+    pub cause: String,
+}
+
+/// The attempt store. Every method is one conditional write (or one read) whose condition is
+/// the matching predicate on [`Attempt`]; the DynamoDB and memory adapters must agree exactly,
+/// which the store contract tests check.
+pub trait Store: Send + Sync {
+    /// Stores a new attempt, replacing the number's previous one (whose code and token stop
+    /// working at once).
+    fn put_attempt(&self, attempt: &Attempt) -> impl Future<Output = Result<()>> + Send;
+
+    /// Records Vobiz's `request_uuid`, if `attempt_id` is still the current attempt.
+    fn record_call_placed(&self, phone: &Phone, attempt_id: &str, request_uuid: &str) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Marks the attempt failed (not live) and erases its sealed code, if it is still current.
+    fn record_call_failed(&self, phone: &Phone, attempt_id: &str, reason: &str) -> impl Future<Output = Result<bool>> + Send;
+
+    /// [`Attempt::can_answer`]: binds `call_uuid`, notes the answer, returns the record.
+    fn answer(&self, phone: &Phone, token_hash: &str, call_uuid: &str, now: i64) -> impl Future<Output = Result<Option<Attempt>>> + Send;
+
+    /// [`Attempt::can_repeat`]: counts one repeat, returns the record.
+    fn repeat(&self, phone: &Phone, token_hash: &str, call_uuid: &str, max_repeats: u32, now: i64) -> impl Future<Output = Result<Option<Attempt>>> + Send;
+
+    /// [`Attempt::can_hang_up`]: records the end of the call and erases the sealed code.
+    fn hang_up(&self, phone: &Phone, token_hash: &str, facts: &HangupFacts, now: i64) -> impl Future<Output = Result<Write>> + Send;
+
+    /// [`Attempt::can_consume`]: marks the code used and erases the sealed code.
+    fn consume(&self, phone: &Phone, code_mac: &str, now: i64) -> impl Future<Output = Result<Write>> + Send;
+
+    /// [`Attempt::can_count_wrong`]: counts one wrong guess.
+    fn count_wrong(&self, phone: &Phone, attempt_id: &str, now: i64) -> impl Future<Output = Result<Write>> + Send;
+
+    /// The number's current attempt (strongly consistent).
+    fn get(&self, phone: &Phone) -> impl Future<Output = Result<Option<Attempt>>> + Send;
+}
+
+/// A request to place one OTP call.
+#[derive(Clone, Debug)]
+pub struct CallRequest {
+    pub to: Phone,
+    pub answer_url: String,
+    pub hangup_url: String,
+    pub time_limit: u32,
+}
+
+/// The call was accepted; `request_uuid` identifies it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlacedCall {
+    pub request_uuid: String,
+}
+
+/// Places outbound calls (Vobiz, or the local simulator).
+pub trait CallPlacer: Send + Sync {
+    fn place_call(&self, request: &CallRequest) -> impl Future<Output = Result<PlacedCall>> + Send;
+}
+
+/// The time, in epoch seconds.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> i64;
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)
+    }
+}
+
+/// A clock tests move by hand.
+#[derive(Debug, Default)]
+pub struct FakeClock(AtomicI64);
+
+impl FakeClock {
+    pub fn at(now: i64) -> FakeClock {
+        FakeClock(AtomicI64::new(now))
+    }
+    pub fn advance(&self, secs: i64) {
+        self.0.fetch_add(secs, Ordering::SeqCst);
+    }
+}
+
+impl Clock for FakeClock {
+    fn now(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl<T: Clock> Clock for std::sync::Arc<T> {
+    fn now(&self) -> i64 {
+        (**self).now()
+    }
+}

@@ -1,0 +1,346 @@
+//! The DynamoDB store: one item per phone number (`pk = "PHONE#+91…"`), every state change one
+//! conditional `UpdateItem` whose condition expression is the predicate of the same name on
+//! [`Attempt`]. A refused write returns the old item (`ReturnValuesOnConditionCheckFailure`),
+//! so the caller can tell "already used" from "expired" without a second read.
+//!
+//! Webhooks need no index: their token decrypts to the phone number, so they address the item
+//! by its key with a strongly consistent write right after send-otp wrote it.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
+};
+
+use crate::domain::{Attempt, Phone, Telephony};
+use crate::error::{Error, Result};
+use crate::ports::{HangupFacts, Store, Write};
+
+/// The TTL attribute (epoch seconds). DynamoDB deletes expired items lazily, within days; every
+/// read and condition checks `expires_at` itself.
+pub const TTL_ATTRIBUTE: &str = "ttl";
+/// How long a finished attempt stays for `/otp-status` and the audit trail after it expires.
+pub const RETENTION_SECS: i64 = 24 * 3600;
+
+/// The "live" condition: [`Attempt::is_live`].
+const LIVE: &str = "attribute_not_exists(#verified_at) AND attribute_not_exists(#call_failed) \
+                    AND #wrong_attempts < #max_attempts AND #expires_at > :now";
+
+#[derive(Clone, Debug)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> DynamoStore {
+        DynamoStore { client, table: table.into() }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// One conditional UpdateItem on the phone's item. Returns the new item, or on a failed
+    /// condition the old one (if any).
+    async fn update(&self, phone: &Phone, condition: &str, update: &str, values: Vec<(&str, AttributeValue)>) -> Result<Write> {
+        let names = names_in(&[condition, update]);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", key(phone))
+            .condition_expression(condition)
+            .update_expression(update)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(Write::Done(from_item(out.attributes.as_ref().ok_or_else(|| Error::Corrupt("no attributes returned".into()))?)?)),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                let old = match e.err() {
+                    aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => c.item.as_ref(),
+                    _ => None,
+                };
+                Ok(Write::Refused(old.filter(|i| !i.is_empty()).map(from_item).transpose()?))
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+}
+
+fn done(w: Write) -> Option<Attempt> {
+    match w {
+        Write::Done(a) => Some(a),
+        Write::Refused(_) => None,
+    }
+}
+
+impl Store for DynamoStore {
+    async fn put_attempt(&self, attempt: &Attempt) -> Result<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(attempt)))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn record_call_placed(&self, phone: &Phone, attempt_id: &str, request_uuid: &str) -> Result<bool> {
+        let w = self
+            .update(phone, "#attempt_id = :aid", "SET #request_uuid = :ru", vec![(":aid", s(attempt_id)), (":ru", s(request_uuid))])
+            .await?;
+        Ok(done(w).is_some())
+    }
+
+    async fn record_call_failed(&self, phone: &Phone, attempt_id: &str, reason: &str) -> Result<bool> {
+        let w = self
+            .update(phone, "#attempt_id = :aid", "SET #call_failed = :r REMOVE #code_sealed", vec![(":aid", s(attempt_id)), (":r", s(reason))])
+            .await?;
+        Ok(done(w).is_some())
+    }
+
+    async fn answer(&self, phone: &Phone, token_hash: &str, call_uuid: &str, now: i64) -> Result<Option<Attempt>> {
+        let condition = format!(
+            "#token_hash = :th AND {LIVE} AND attribute_exists(#code_sealed) AND attribute_not_exists(#ended_at) \
+             AND (attribute_not_exists(#call_uuid) OR #call_uuid = :cu)"
+        );
+        let w = self
+            .update(phone, &condition, "SET #call_uuid = :cu, #answered_at = if_not_exists(#answered_at, :now)",
+                vec![(":th", s(token_hash)), (":cu", s(call_uuid)), (":now", n(now))])
+            .await?;
+        Ok(done(w))
+    }
+
+    async fn repeat(&self, phone: &Phone, token_hash: &str, call_uuid: &str, max_repeats: u32, now: i64) -> Result<Option<Attempt>> {
+        let condition = format!(
+            "#token_hash = :th AND {LIVE} AND attribute_exists(#code_sealed) AND attribute_not_exists(#ended_at) \
+             AND #call_uuid = :cu AND #repeats < :max_repeats"
+        );
+        let w = self
+            .update(phone, &condition, "SET #repeats = #repeats + :one",
+                vec![(":th", s(token_hash)), (":cu", s(call_uuid)), (":now", n(now)), (":max_repeats", n(max_repeats)), (":one", n(1))])
+            .await?;
+        Ok(done(w))
+    }
+
+    async fn hang_up(&self, phone: &Phone, token_hash: &str, facts: &HangupFacts, now: i64) -> Result<Write> {
+        self.update(phone, "#token_hash = :th AND attribute_not_exists(#ended_at)",
+            "SET #ended_at = :now, #hangup = :t, #hangup_cause = :c REMOVE #code_sealed",
+            vec![(":th", s(token_hash)), (":now", n(now)), (":t", s(facts.telephony.as_str())), (":c", s(&facts.cause))])
+            .await
+    }
+
+    async fn consume(&self, phone: &Phone, code_mac: &str, now: i64) -> Result<Write> {
+        self.update(phone, &format!("{LIVE} AND #code_mac = :mac"), "SET #verified_at = :now REMOVE #code_sealed",
+            vec![(":mac", s(code_mac)), (":now", n(now))])
+            .await
+    }
+
+    async fn count_wrong(&self, phone: &Phone, attempt_id: &str, now: i64) -> Result<Write> {
+        self.update(phone, &format!("#attempt_id = :aid AND {LIVE}"), "SET #wrong_attempts = #wrong_attempts + :one",
+            vec![(":aid", s(attempt_id)), (":now", n(now)), (":one", n(1))])
+            .await
+    }
+
+    async fn get(&self, phone: &Phone) -> Result<Option<Attempt>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", key(phone))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        out.item.as_ref().map(from_item).transpose()
+    }
+}
+
+/// Creates the table (string key `pk`, on-demand, TTL on [`TTL_ATTRIBUTE`]) if it is missing,
+/// and waits until it is active. For local endpoints and tests; production tables come from
+/// `template.yaml`.
+pub async fn create_table_if_missing(client: &Client, table: &str) -> Result<()> {
+    let exists = client.describe_table().table_name(table).send().await;
+    match exists {
+        Ok(_) => return Ok(()),
+        Err(SdkError::ServiceError(e)) if e.err().is_resource_not_found_exception() => {}
+        Err(e) => return Err(unavailable(e)),
+    }
+    let built = (|| {
+        Ok::<_, aws_sdk_dynamodb::error::BuildError>((
+            AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build()?,
+            KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build()?,
+            TimeToLiveSpecification::builder().attribute_name(TTL_ATTRIBUTE).enabled(true).build()?,
+        ))
+    })();
+    let (attr, key_schema, ttl) = built.map_err(|e| Error::Config(e.to_string()))?;
+    client
+        .create_table()
+        .table_name(table)
+        .attribute_definitions(attr)
+        .key_schema(key_schema)
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .map_err(unavailable)?;
+    for _ in 0..120 {
+        let d = client.describe_table().table_name(table).send().await.map_err(unavailable)?;
+        if d.table.and_then(|t| t.table_status) == Some(TableStatus::Active) {
+            client
+                .update_time_to_live()
+                .table_name(table)
+                .time_to_live_specification(ttl)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Err(Error::StoreUnavailable(format!("table {table} did not become active")))
+}
+
+fn unavailable<E: std::error::Error + 'static>(e: E) -> Error {
+    Error::StoreUnavailable(DisplayErrorContext(e).to_string())
+}
+
+/// `#name` → `name` for every `#name` in the expressions (DynamoDB refuses unused names).
+fn names_in(exprs: &[&str]) -> HashMap<String, String> {
+    let mut names = HashMap::new();
+    for expr in exprs {
+        let mut rest = *expr;
+        while let Some(i) = rest.find('#') {
+            let word: String = rest[i + 1..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            rest = &rest[i + 1 + word.len()..];
+            names.insert(format!("#{word}"), word);
+        }
+    }
+    names
+}
+
+fn key(phone: &Phone) -> AttributeValue {
+    AttributeValue::S(format!("PHONE#{}", phone.e164()))
+}
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_owned())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+pub fn to_item(a: &Attempt) -> Item {
+    let mut item = Item::new();
+    item.insert("pk".into(), key(&a.phone));
+    item.insert("phone".into(), s(a.phone.e164()));
+    item.insert("attempt_id".into(), s(&a.attempt_id));
+    item.insert("created_at".into(), n(a.created_at));
+    item.insert("expires_at".into(), n(a.expires_at));
+    item.insert(TTL_ATTRIBUTE.into(), n(a.expires_at + RETENTION_SECS));
+    item.insert("token_hash".into(), s(&a.token_hash));
+    item.insert("code_mac".into(), s(&a.code_mac));
+    item.insert("wrong_attempts".into(), n(a.wrong_attempts));
+    item.insert("max_attempts".into(), n(a.max_attempts));
+    item.insert("repeats".into(), n(a.repeats));
+    let mut opt_s = |k: &str, v: &Option<String>| {
+        if let Some(v) = v {
+            item.insert(k.into(), s(v));
+        }
+    };
+    opt_s("code_sealed", &a.code_sealed);
+    opt_s("request_uuid", &a.request_uuid);
+    opt_s("call_failed", &a.call_failed);
+    opt_s("call_uuid", &a.call_uuid);
+    opt_s("hangup_cause", &a.hangup_cause);
+    opt_s("hangup", &a.hangup.map(|t| t.as_str().to_owned()));
+    for (k, v) in [("answered_at", a.answered_at), ("ended_at", a.ended_at), ("verified_at", a.verified_at)] {
+        if let Some(v) = v {
+            item.insert(k.into(), n(v));
+        }
+    }
+    item
+}
+
+pub fn from_item(item: &Item) -> Result<Attempt> {
+    let get_s = |k: &str| -> Option<String> { item.get(k).and_then(|v| v.as_s().ok()).cloned() };
+    let req_s = |k: &str| get_s(k).ok_or_else(|| Error::Corrupt(format!("missing string attribute {k}")));
+    let get_n = |k: &str| -> Result<Option<i64>> {
+        match item.get(k) {
+            None => Ok(None),
+            Some(v) => v
+                .as_n()
+                .ok()
+                .and_then(|x| x.parse::<i64>().ok())
+                .map(Some)
+                .ok_or_else(|| Error::Corrupt(format!("attribute {k} is not an integer"))),
+        }
+    };
+    let req_n = |k: &str| get_n(k)?.ok_or_else(|| Error::Corrupt(format!("missing number attribute {k}")));
+    let count = |k: &str| -> Result<u32> { u32::try_from(req_n(k)?).map_err(|_| Error::Corrupt(format!("attribute {k} out of range"))) };
+    let hangup = match get_s("hangup") {
+        None => None,
+        Some(t) => Some(Telephony::from_str(&t).ok_or_else(|| Error::Corrupt("unknown hangup outcome".into()))?),
+    };
+    Ok(Attempt {
+        phone: Phone::parse(&req_s("phone")?).map_err(|_| Error::Corrupt("stored phone is invalid".into()))?,
+        attempt_id: req_s("attempt_id")?,
+        created_at: req_n("created_at")?,
+        expires_at: req_n("expires_at")?,
+        token_hash: req_s("token_hash")?,
+        code_mac: req_s("code_mac")?,
+        code_sealed: get_s("code_sealed"),
+        wrong_attempts: count("wrong_attempts")?,
+        max_attempts: count("max_attempts")?,
+        request_uuid: get_s("request_uuid"),
+        call_failed: get_s("call_failed"),
+        answered_at: get_n("answered_at")?,
+        call_uuid: get_s("call_uuid"),
+        repeats: count("repeats")?,
+        ended_at: get_n("ended_at")?,
+        hangup,
+        hangup_cause: get_s("hangup_cause"),
+        verified_at: get_n("verified_at")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_collected_exactly() {
+        let names = names_in(&["#a = :x AND attribute_not_exists(#b_c)", "SET #a = #d + :one"]);
+        let mut keys: Vec<_> = names.keys().cloned().collect();
+        keys.sort();
+        assert_eq!(keys, ["#a", "#b_c", "#d"]);
+        assert_eq!(names["#b_c"], "b_c");
+    }
+
+    #[test]
+    fn items_round_trip() {
+        let mut a = crate::domain::attempt::tests::attempt(1_000);
+        assert_eq!(from_item(&to_item(&a)).unwrap(), a);
+        a.hangup = Some(Telephony::Busy);
+        a.hangup_cause = Some("USER_BUSY".into());
+        a.ended_at = Some(1_030);
+        a.code_sealed = None;
+        a.verified_at = Some(1_040);
+        let item = to_item(&a);
+        assert_eq!(item[TTL_ATTRIBUTE], n(1_000 + 300 + RETENTION_SECS));
+        assert!(!item.contains_key("code_sealed"));
+        assert_eq!(from_item(&item).unwrap(), a);
+    }
+}

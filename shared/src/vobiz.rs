@@ -1,0 +1,235 @@
+//! Placing calls: the Vobiz REST client, and the simulator the local server uses when no Vobiz
+//! credentials are set.
+
+use std::time::Duration;
+
+use rand::Rng;
+use serde_json::{Value, json};
+
+use crate::config::VobizConfig;
+use crate::domain::secrets::random_id;
+use crate::error::{Error, Result};
+use crate::ports::{CallPlacer, CallRequest, PlacedCall};
+
+/// Longest we wait before retrying a 429, whatever Vobiz asks for: the app is waiting.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(2);
+const BASE_RETRY_DELAY: Duration = Duration::from_millis(250);
+
+/// The Vobiz call API (`POST /api/v1/Account/{auth_id}/Call/`, `X-Auth-ID`/`X-Auth-Token`).
+#[derive(Clone, Debug)]
+pub struct VobizClient {
+    http: reqwest::Client,
+    cfg: VobizConfig,
+}
+
+impl VobizClient {
+    pub fn new(cfg: VobizConfig) -> Result<VobizClient> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_millis(cfg.timeout_ms))
+            .connect_timeout(Duration::from_millis(cfg.timeout_ms.min(3000)))
+            .build()
+            .map_err(|_| Error::Config("could not build the HTTP client for VOBIZ_API_URL".into()))?;
+        Ok(VobizClient { http, cfg })
+    }
+
+    fn calls_url(&self) -> String {
+        format!("{}/api/v1/Account/{}/Call/", self.cfg.api_url, self.cfg.auth_id)
+    }
+}
+
+impl CallPlacer for VobizClient {
+    async fn place_call(&self, req: &CallRequest) -> Result<PlacedCall> {
+        let body = json!({
+            "from": self.cfg.from.e164(),
+            "to": req.to.e164(),
+            "answer_url": req.answer_url,
+            "answer_method": "POST",
+            "hangup_url": req.hangup_url,
+            "hangup_method": "POST",
+            "time_limit": req.time_limit,
+        });
+        let mut retries = 0;
+        loop {
+            let sent = self
+                .http
+                .post(self.calls_url())
+                .header("X-Auth-ID", &self.cfg.auth_id)
+                .header("X-Auth-Token", &self.cfg.auth_token)
+                .json(&body)
+                .send()
+                .await;
+            // Never format a reqwest error: its text carries the URL, and the URL the account id.
+            let resp = match sent {
+                Ok(r) => r,
+                Err(e) if e.is_timeout() => return Err(Error::CallFailed("Vobiz did not answer in time; a call may have been placed".into())),
+                Err(_) => return Err(Error::CallFailed("could not reach Vobiz".into())),
+            };
+            let status = resp.status();
+            if status.is_success() {
+                let json: Value = resp.json().await.map_err(|_| Error::CallFailed(format!("Vobiz answered {status} with a body that is not JSON")))?;
+                return request_uuid(&json)
+                    .map(|request_uuid| PlacedCall { request_uuid })
+                    .ok_or_else(|| Error::CallFailed(format!("Vobiz answered {status} without a request_uuid")));
+            }
+            if status.as_u16() == 429 && retries < self.cfg.max_retries {
+                let header = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok());
+                let from_body = resp.json::<Value>().await.ok().and_then(|j| j.pointer("/error/details/retryAfter").and_then(Value::as_f64));
+                let asked = header.or(from_body).filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64);
+                let backoff = BASE_RETRY_DELAY * 2u32.pow(retries);
+                let jitter = Duration::from_millis(rand::rng().random_range(0..=BASE_RETRY_DELAY.as_millis() as u64));
+                let delay = asked.unwrap_or(backoff + jitter).min(MAX_RETRY_DELAY);
+                tracing::warn!(retry = retries + 1, delay_ms = delay.as_millis() as u64, "Vobiz rate-limited the call; retrying");
+                tokio::time::sleep(delay).await;
+                retries += 1;
+                continue;
+            }
+            // The body may name the account: it is never read into the error.
+            return Err(Error::CallFailed(format!("Vobiz refused the call with HTTP {}", status.as_u16())));
+        }
+    }
+}
+
+/// `request_uuid` identifies the call (`api_id` only identifies the API request).
+fn request_uuid(json: &Value) -> Option<String> {
+    let v = json.get("request_uuid")?;
+    let s = v.as_str().or_else(|| v.as_array()?.first()?.as_str())?;
+    (!s.is_empty() && s.len() <= 128).then(|| s.to_owned())
+}
+
+/// A pretend Vobiz for the local server: it "answers" the call by posting to the answer
+/// webhook like Vobiz would, prints what the callee would hear (code included) to the console
+/// only, and then posts the hangup webhook. Nothing it prints goes through `tracing`.
+#[derive(Clone, Debug)]
+pub struct SimulatedCalls {
+    http: reqwest::Client,
+}
+
+impl SimulatedCalls {
+    pub fn new() -> Result<SimulatedCalls> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|_| Error::Config("could not build the HTTP client for the call simulator".into()))?;
+        Ok(SimulatedCalls { http })
+    }
+}
+
+impl CallPlacer for SimulatedCalls {
+    async fn place_call(&self, req: &CallRequest) -> Result<PlacedCall> {
+        let request_uuid = format!("sim-{}", random_id(&mut rand::rng()));
+        let call_uuid = format!("sim-call-{}", random_id(&mut rand::rng()));
+        let (http, req2, ruuid) = (self.http.clone(), req.clone(), request_uuid.clone());
+        tokio::spawn(async move {
+            if let Err(why) = simulate(&http, &req2, &ruuid, &call_uuid).await {
+                println!("simulated call to {}: {why}", req2.to.masked());
+            }
+        });
+        Ok(PlacedCall { request_uuid })
+    }
+}
+
+async fn simulate(http: &reqwest::Client, req: &CallRequest, request_uuid: &str, call_uuid: &str) -> std::result::Result<(), String> {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let to = req.to.e164().trim_start_matches('+').to_owned();
+    let answer: Vec<(&str, &str)> = vec![
+        ("Event", "StartApp"), ("CallUUID", call_uuid), ("RequestUUID", request_uuid), ("From", "918000000000"),
+        ("To", &to), ("Direction", "outbound"), ("CallStatus", "in-progress"),
+    ];
+    let xml = http
+        .post(&req.answer_url)
+        .form(&answer)
+        .send()
+        .await
+        .map_err(|_| "the answer webhook did not respond (is PUBLIC_URL this server?)".to_string())?
+        .text()
+        .await
+        .map_err(|_| "unreadable answer".to_string())?;
+    let words = spoken_words(&xml);
+    println!(
+        "\n📞 simulated call to {} (request {request_uuid})\n   callee hears: {}\n   (printed on this console only: codes never go to logs)\n",
+        req.to.masked(),
+        words.join(" … ")
+    );
+    let now = time::OffsetDateTime::now_utc();
+    let stamp = format!("{:04}-{:02}-{:02} {:02}:{:02}:{:02}", now.year(), now.month() as u8, now.day(), now.hour(), now.minute(), now.second());
+    let hangup: Vec<(&str, &str)> = vec![
+        ("Event", "Hangup"), ("CallUUID", call_uuid), ("RequestUUID", request_uuid), ("From", "918000000000"), ("To", &to),
+        ("CallStatus", "completed"), ("HangupCause", "NORMAL_CLEARING"), ("HangupCauseCode", "4000"),
+        ("StartTime", &stamp), ("AnswerTime", &stamp), ("EndTime", &stamp), ("Duration", "24"), ("BillDuration", "24"),
+    ];
+    http.post(&req.hangup_url).form(&hangup).send().await.map_err(|_| "the hangup webhook did not respond".to_string())?;
+    Ok(())
+}
+
+/// The text of every `<Speak>` in a VobizXML document, in order.
+pub fn spoken_words(xml: &str) -> Vec<String> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut depth_in_speak = false;
+    let mut current = String::new();
+    let mut words = Vec::new();
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e)) if e.name().as_ref() == b"Speak" => {
+                depth_in_speak = true;
+                current.clear();
+            }
+            Ok(Event::End(e)) if e.name().as_ref() == b"Speak" => {
+                depth_in_speak = false;
+                words.push(current.trim().to_owned());
+            }
+            Ok(Event::Text(t)) if depth_in_speak => {
+                if let Ok(s) = t.decode() {
+                    current.push_str(&s);
+                }
+            }
+            Ok(Event::GeneralRef(r)) if depth_in_speak => {
+                if let Ok(name) = r.decode() {
+                    current.push_str(&quick_xml::escape::unescape(&format!("&{name};")).unwrap_or_default());
+                }
+            }
+            Ok(Event::Eof) | Err(_) => break,
+            _ => {}
+        }
+    }
+    words
+}
+
+/// The call placer a deployment uses: Vobiz when configured, the simulator otherwise (local
+/// server only; Lambda functions require Vobiz credentials).
+#[derive(Clone, Debug)]
+pub enum Calls {
+    Vobiz(VobizClient),
+    Simulated(SimulatedCalls),
+}
+
+impl CallPlacer for Calls {
+    async fn place_call(&self, req: &CallRequest) -> Result<PlacedCall> {
+        match self {
+            Calls::Vobiz(v) => v.place_call(req).await,
+            Calls::Simulated(s) => s.place_call(req).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_uuid_not_api_id() {
+        assert_eq!(request_uuid(&json!({"api_id": "A", "request_uuid": "R", "message": "Call fired"})).as_deref(), Some("R"));
+        assert_eq!(request_uuid(&json!({"api_id": "A", "request_uuid": ["R1"]})).as_deref(), Some("R1"));
+        assert_eq!(request_uuid(&json!({"api_id": "A"})), None);
+        assert_eq!(request_uuid(&json!({"request_uuid": ""})), None);
+    }
+
+    #[test]
+    fn spoken_words_reads_speak_elements() {
+        let xml = crate::domain::script::render(&crate::domain::script::read_code("0427", Some("https://h/c")), &crate::domain::script::Voice {
+            voice: "WOMAN".into(), language: "en-US".into(), gather_timeout: 8 });
+        let words = spoken_words(&xml);
+        assert_eq!(words, ["Your verification code is", "0", "4", "2", "7", "Press 1 to hear it again.", "Thank you. Goodbye."]);
+        assert_eq!(spoken_words("<Response><Speak>a &amp; b</Speak></Response>"), ["a & b"]);
+    }
+}
