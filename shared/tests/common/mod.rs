@@ -1,0 +1,107 @@
+//! Test support: fixed keys, a fake clock, request builders, and the DynamoDB endpoint.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use lambda_http::{Body, Request, Response};
+use shared::config::Config;
+use shared::domain::Keys;
+use shared::handlers::Service;
+use shared::ports::FakeClock;
+use shared::store::{DynamoStore, dynamo};
+
+pub const SECRET: &[u8] = b"test-secret-0123456789-abcdefghijklmnopqrstuvwxyz";
+pub const PUBLIC_URL: &str = "https://otp.example/prod";
+pub const PHONE: &str = "+919876543210";
+pub const T0: i64 = 1_790_000_000;
+
+pub fn keys() -> Keys {
+    Keys::derive(SECRET).unwrap()
+}
+
+/// The default configuration, with PUBLIC_URL set.
+pub fn config() -> Config {
+    let mut cfg = Config::from_lookup(|_| None).unwrap();
+    cfg.public_url = Some(PUBLIC_URL.into());
+    cfg
+}
+
+pub type TestService<S> = Service<S, Arc<FakeClock>>;
+
+pub fn service<S>(store: S) -> (TestService<S>, Arc<FakeClock>) {
+    let clock = Arc::new(FakeClock::at(T0));
+    let cfg = config();
+    let svc = Service { store, clock: clock.clone(), keys: keys(), policy: cfg.policy, voice: cfg.voice, public_url: cfg.public_url };
+    (svc, clock)
+}
+
+/// A store on the DynamoDB endpoint named by `AWS_ENDPOINT_URL_DYNAMODB`, in a fresh table.
+/// `None` (the test is skipped, loudly) when no endpoint is configured, unless
+/// `OTP_TEST_REQUIRE_DYNAMODB=1`, as `scripts/test.sh` sets: then a missing endpoint fails.
+pub async fn dynamo_store() -> Option<DynamoStore> {
+    if std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_err() {
+        if std::env::var("OTP_TEST_REQUIRE_DYNAMODB").as_deref() == Ok("1") {
+            panic!("OTP_TEST_REQUIRE_DYNAMODB=1 but AWS_ENDPOINT_URL_DYNAMODB is not set");
+        }
+        eprintln!("SKIPPED: no AWS_ENDPOINT_URL_DYNAMODB; run scripts/test.sh for the DynamoDB tests");
+        return None;
+    }
+    let client = shared::lambda::dynamo_client().await;
+    let table = format!("otp-test-{}", shared::domain::secrets::random_id(&mut rand::rng()).replace(['-', '_'], "x"));
+    dynamo::create_table_if_missing(&client, &table).await.expect("create the test table");
+    Some(DynamoStore::new(client, table))
+}
+
+pub fn json_req(method: &str, path: &str, body: &str) -> Request {
+    lambda_http::http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/json")
+        .body(Body::from(body))
+        .unwrap()
+}
+
+pub fn form_req(path: &str, pairs: &[(&str, &str)]) -> Request {
+    lambda_http::http::Request::builder()
+        .method("POST")
+        .uri(path)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(serde_urlencoded::to_string(pairs).unwrap()))
+        .unwrap()
+}
+
+pub fn text(resp: &Response<Body>) -> String {
+    match resp.body() {
+        Body::Empty => String::new(),
+        Body::Text(t) => t.clone(),
+        Body::Binary(b) => String::from_utf8_lossy(b).into_owned(),
+        _ => String::new(),
+    }
+}
+
+pub fn json(resp: &Response<Body>) -> serde_json::Value {
+    serde_json::from_str(&text(resp)).unwrap_or_else(|_| panic!("not JSON: {}", text(resp)))
+}
+
+/// The digits a VobizXML document speaks, in order, as one string.
+pub fn spoken_digits(xml: &str) -> String {
+    shared::vobiz::spoken_words(xml)
+        .into_iter()
+        .filter(|w| w.len() == 1 && w.as_bytes()[0].is_ascii_digit())
+        .collect()
+}
+
+/// Runs one async test body against the memory store and against DynamoDB.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $( #[tokio::test] async fn $name() { super::$name(shared::store::MemoryStore::new()).await } )*
+        }
+        mod dynamodb {
+            $( #[tokio::test] async fn $name() {
+                if let Some(store) = super::common::dynamo_store().await { super::$name(store).await }
+            } )*
+        }
+    };
+}

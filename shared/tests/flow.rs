@@ -1,0 +1,327 @@
+//! End to end, the way Vobiz drives it: send → answer → press 1 → hangup → status → verify,
+//! plus the busy, no-answer, failure, resend and expiry paths. The Vobiz API is a wiremock
+//! server on loopback; the store is the memory store and the DynamoDB endpoint.
+
+mod common;
+
+use common::{PHONE, PUBLIC_URL, TestService, form_req, json, json_req, spoken_digits, text};
+use serde_json::{Value, json};
+use shared::config::VobizConfig;
+use shared::domain::Phone;
+use shared::ports::Store;
+use shared::routes::dispatch;
+use shared::vobiz::VobizClient;
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const AUTH_ID: &str = "MA_TESTACCOUNT";
+const AUTH_TOKEN: &str = "vobiz-auth-token-for-tests";
+const FROM: &str = "+918012345678";
+const CALLS_PATH: &str = "/api/v1/Account/MA_TESTACCOUNT/Call/";
+
+fn vobiz(server: &MockServer) -> VobizClient {
+    VobizClient::new(VobizConfig {
+        api_url: server.uri(),
+        auth_id: AUTH_ID.into(),
+        auth_token: AUTH_TOKEN.into(),
+        from: Phone::parse(FROM).unwrap(),
+        timeout_ms: 2000,
+        max_retries: 2,
+    })
+    .unwrap()
+}
+
+async fn fake_vobiz(status: u16, body: Value) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(CALLS_PATH))
+        .and(header("X-Auth-ID", AUTH_ID))
+        .and(header("X-Auth-Token", AUTH_TOKEN))
+        .and(header("content-type", "application/json"))
+        .respond_with(ResponseTemplate::new(status).set_body_json(body))
+        .mount(&server)
+        .await;
+    server
+}
+
+fn fired() -> Value {
+    json!({"api_id": "api-should-not-be-used", "message": "Call fired", "request_uuid": "req-uuid-1"})
+}
+
+/// The token Vobiz was given, read from the last call-create request.
+async fn last_token(server: &MockServer) -> String {
+    let reqs = server.received_requests().await.unwrap();
+    let body: Value = serde_json::from_slice(&reqs.last().unwrap().body).unwrap();
+    let answer = body["answer_url"].as_str().unwrap();
+    answer.strip_prefix(&format!("{PUBLIC_URL}/answer/")).unwrap().to_owned()
+}
+
+async fn send<S: Store>(svc: &TestService<S>, server: &MockServer) -> lambda_http::Response<lambda_http::Body> {
+    dispatch(svc, &vobiz(server), json_req("POST", "/send-otp", &format!(r#"{{"phone":"{PHONE}"}}"#))).await
+}
+
+fn call_form<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut f = vec![("CallUUID", "call-uuid-1"), ("RequestUUID", "req-uuid-1"), ("From", "918012345678"), ("To", "919876543210"), ("Direction", "outbound")];
+    f.extend_from_slice(extra);
+    f
+}
+
+async fn webhook<S: Store>(svc: &TestService<S>, server: &MockServer, route: &str, token: &str, extra: &[(&str, &str)]) -> String {
+    let resp = dispatch(svc, &vobiz(server), form_req(&format!("/{route}/{token}"), &call_form(extra))).await;
+    assert_eq!(resp.status(), 200, "{}", text(&resp));
+    assert_eq!(resp.headers()["content-type"], "application/xml");
+    text(&resp)
+}
+
+async fn verify<S: Store>(svc: &TestService<S>, server: &MockServer, otp: &str) -> (u16, Value) {
+    let resp = dispatch(svc, &vobiz(server), json_req("POST", "/verify-otp", &format!(r#"{{"phone":"{PHONE}","otp":"{otp}"}}"#))).await;
+    (resp.status().as_u16(), json(&resp))
+}
+
+async fn status<S: Store>(svc: &TestService<S>, server: &MockServer) -> Value {
+    let resp = dispatch(svc, &vobiz(server), json_req("GET", "/otp-status/%2B919876543210", "")).await;
+    assert_eq!(resp.status(), 200, "{}", text(&resp));
+    json(&resp)
+}
+
+/// The code the store holds for the current attempt (sealed; opened with the test keys).
+async fn stored_code<S: Store>(svc: &TestService<S>) -> String {
+    let phone = Phone::parse(PHONE).unwrap();
+    let a = svc.store.get(&phone).await.unwrap().unwrap();
+    svc.keys.open_code(&phone, &a.attempt_id, a.code_sealed.as_ref().unwrap()).unwrap()
+}
+
+fn wrong(code: &str) -> String {
+    code.chars().map(|c| if c == '9' { '0' } else { ((c as u8) + 1) as char }).collect()
+}
+
+async fn whole_call<S: Store>(store: S) {
+    let (svc, clock) = common::service(store);
+    let server = fake_vobiz(201, fired()).await;
+
+    // send
+    let resp = send(&svc, &server).await;
+    assert_eq!(resp.status(), 200, "{}", text(&resp));
+    let body = json(&resp);
+    assert_eq!(body["status"], "calling");
+    assert_eq!(body["phone"], PHONE);
+    assert_eq!(body["expires_in_seconds"], 300);
+    assert_eq!(body["max_attempts"], 3);
+    assert_eq!(body["expires_at"], "2026-09-21T14:18:20Z");
+    let mut keys: Vec<&String> = body.as_object().unwrap().keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["expires_at", "expires_in_seconds", "max_attempts", "phone", "status"], "no token, code or call id");
+
+    // The exact call-create request.
+    let reqs = server.received_requests().await.unwrap();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(reqs[0].url.path(), CALLS_PATH);
+    let sent: Value = serde_json::from_slice(&reqs[0].body).unwrap();
+    let token = last_token(&server).await;
+    assert_eq!(sent, json!({
+        "from": FROM, "to": PHONE,
+        "answer_url": format!("{PUBLIC_URL}/answer/{token}"), "answer_method": "POST",
+        "hangup_url": format!("{PUBLIC_URL}/hangup/{token}"), "hangup_method": "POST",
+        "time_limit": 120,
+    }));
+    assert!(token.len() >= 22 && !text(&resp).contains(&token));
+    let phone = Phone::parse(PHONE).unwrap();
+    assert_eq!(svc.store.get(&phone).await.unwrap().unwrap().request_uuid.as_deref(), Some("req-uuid-1"), "request_uuid, never api_id");
+    assert_eq!(status(&svc, &server).await["status"], "calling");
+
+    // answer: the digits read are the stored code
+    let code = stored_code(&svc).await;
+    clock.advance(10);
+    let xml = webhook(&svc, &server, "answer", &token, &[("Event", "StartApp"), ("CallStatus", "in-progress")]).await;
+    assert_eq!(spoken_digits(&xml), code);
+    assert!(xml.contains(&format!("<Gather action=\"{PUBLIC_URL}/otp-choice/{token}\" method=\"POST\" inputType=\"dtmf\" numDigits=\"1\"")));
+    assert!(xml.contains("Press 1 to hear it again"));
+    assert!(xml.trim_end().ends_with("<Hangup/>\n</Response>"));
+    assert_eq!(status(&svc, &server).await["status"], "answered");
+
+    // press 1, three times; the third reading offers no more repeats
+    for n in 1..=3 {
+        let xml = webhook(&svc, &server, "otp-choice", &token, &[("Digits", "1"), ("InputType", "dtmf")]).await;
+        assert_eq!(spoken_digits(&xml), code, "repeat {n}");
+        assert_eq!(xml.contains("<Gather"), n < 3, "repeat {n}");
+    }
+    let xml = webhook(&svc, &server, "otp-choice", &token, &[("Digits", "1")]).await;
+    assert_eq!(spoken_digits(&xml), "", "repeats are capped");
+    // a timeout posts empty Digits: goodbye
+    let xml = webhook(&svc, &server, "otp-choice", &token, &[("Digits", "")]).await;
+    assert!(spoken_digits(&xml).is_empty() && xml.contains("<Hangup/>"));
+
+    // hangup: answered and confirmed
+    clock.advance(30);
+    let hangup = [("Event", "Hangup"), ("CallStatus", "completed"), ("HangupCause", "NORMAL_CLEARING"), ("AnswerTime", "2026-09-21 14:13:30"), ("Duration", "31"), ("BillDuration", "31")];
+    webhook(&svc, &server, "hangup", &token, &hangup).await;
+    webhook(&svc, &server, "hangup", &token, &hangup).await; // Vobiz retries: idempotent
+    let a = svc.store.get(&phone).await.unwrap().unwrap();
+    assert_eq!(a.code_sealed, None, "the readable copy is erased when the call ends");
+    let st = status(&svc, &server).await;
+    assert_eq!(st["status"], "delivered");
+    assert_eq!(st["call"]["outcome"], "answered");
+    assert_eq!(st["call"]["repeats"], 3);
+    assert_eq!(st["attempts_remaining"], 3);
+    // After hangup, no webhook reads the code again.
+    let xml = webhook(&svc, &server, "otp-choice", &token, &[("Digits", "1")]).await;
+    assert_eq!(spoken_digits(&xml), "");
+    let xml = webhook(&svc, &server, "answer", &token, &[]).await;
+    assert_eq!(spoken_digits(&xml), "");
+
+    // verify: wrong, then right, then reuse
+    let (s, v) = verify(&svc, &server, &wrong(&code)).await;
+    assert_eq!((s, v), (400, json!({"valid": false, "reason": "invalid", "attempts_remaining": 2})));
+    let (s, v) = verify(&svc, &server, &code).await;
+    assert_eq!((s, v), (200, json!({"valid": true})));
+    let (s, v) = verify(&svc, &server, &code).await;
+    assert_eq!((s, v["reason"].as_str()), (400, Some("already_used")));
+    assert_eq!(status(&svc, &server).await["status"], "verified");
+}
+
+async fn unanswered_call<S: Store>(store: S, hangup: &[(&str, &str)], outcome: &str) {
+    let (svc, clock) = common::service(store);
+    let server = fake_vobiz(200, fired()).await;
+    assert_eq!(send(&svc, &server).await.status(), 200);
+    let token = last_token(&server).await;
+    clock.advance(40);
+    webhook(&svc, &server, "hangup", &token, hangup).await;
+    let st = status(&svc, &server).await;
+    assert_eq!(st["status"], "not_delivered", "{st}");
+    assert_eq!(st["call"]["outcome"], outcome, "{st}");
+    assert_eq!(st["call"]["answered"], false);
+    // A late or replayed answer for the ended call gets no code.
+    let xml = webhook(&svc, &server, "answer", &token, &[("Event", "StartApp")]).await;
+    assert_eq!(spoken_digits(&xml), "");
+}
+
+async fn busy_call<S: Store>(store: S) {
+    unanswered_call(store, &[("Event", "Hangup"), ("CallStatus", "busy"), ("HangupCause", "USER_BUSY"), ("AnswerTime", ""), ("Duration", "0"), ("BillDuration", "0")], "busy").await;
+}
+
+async fn no_answer_call<S: Store>(store: S) {
+    // Vobiz may say "completed" even when nobody answered: the cause and AnswerTime decide.
+    unanswered_call(store, &[("Event", "Hangup"), ("CallStatus", "completed"), ("HangupCause", "NO_ANSWER"), ("AnswerTime", ""), ("Duration", "0"), ("BillDuration", "0")], "no_answer").await;
+}
+
+async fn vobiz_refusal_marks_the_attempt_failed<S: Store>(store: S) {
+    let (svc, _clock) = common::service(store);
+    let server = fake_vobiz(402, json!({"error": "insufficient balance for account MA_TESTACCOUNT"})).await;
+    let resp = send(&svc, &server).await;
+    assert_eq!(resp.status(), 502);
+    let body = json(&resp);
+    assert_eq!(body["error"], "call_failed");
+    assert!(!text(&resp).contains(AUTH_ID), "the account id never reaches the app");
+    assert_eq!(status(&svc, &server).await["status"], "failed");
+    let token = last_token(&server).await;
+    let xml = webhook(&svc, &server, "answer", &token, &[("Event", "StartApp")]).await;
+    assert_eq!(spoken_digits(&xml), "", "a failed attempt is not live");
+    // The next send works normally.
+    let ok = fake_vobiz(201, fired()).await;
+    assert_eq!(send(&svc, &ok).await.status(), 200);
+    assert_eq!(status(&svc, &ok).await["status"], "calling");
+}
+
+async fn vobiz_429_is_retried<S: Store>(store: S) {
+    let (svc, _clock) = common::service(store);
+    let server = MockServer::start().await;
+    Mock::given(method("POST")).and(path(CALLS_PATH))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "0"))
+        .up_to_n_times(2)
+        .mount(&server).await;
+    Mock::given(method("POST")).and(path(CALLS_PATH))
+        .respond_with(ResponseTemplate::new(201).set_body_json(fired()))
+        .mount(&server).await;
+    assert_eq!(send(&svc, &server).await.status(), 200);
+    assert_eq!(server.received_requests().await.unwrap().len(), 3);
+}
+
+async fn vobiz_5xx_is_not_retried<S: Store>(store: S) {
+    let (svc, _clock) = common::service(store);
+    let server = fake_vobiz(500, json!({})).await;
+    assert_eq!(send(&svc, &server).await.status(), 502);
+    assert_eq!(server.received_requests().await.unwrap().len(), 1, "a 5xx may have placed a call: no blind retry");
+}
+
+async fn resend_replaces_the_code<S: Store>(store: S) {
+    let (svc, clock) = common::service(store);
+    let server = fake_vobiz(201, fired()).await;
+    send(&svc, &server).await;
+    let old_token = last_token(&server).await;
+    let old_code = stored_code(&svc).await;
+    clock.advance(31);
+    send(&svc, &server).await;
+    let new_token = last_token(&server).await;
+    let new_code = stored_code(&svc).await;
+    assert_ne!(old_token, new_token);
+    let xml = webhook(&svc, &server, "answer", &old_token, &[("Event", "StartApp")]).await;
+    assert_eq!(spoken_digits(&xml), "", "the old call reads nothing");
+    let xml = webhook(&svc, &server, "answer", &new_token, &[("Event", "StartApp")]).await;
+    assert_eq!(spoken_digits(&xml), new_code);
+    if old_code != new_code {
+        assert_eq!(verify(&svc, &server, &old_code).await.1["reason"], "invalid");
+    }
+    assert_eq!(verify(&svc, &server, &new_code).await.0, 200);
+}
+
+async fn codes_expire<S: Store>(store: S) {
+    let (svc, clock) = common::service(store);
+    let server = fake_vobiz(201, fired()).await;
+    send(&svc, &server).await;
+    let token = last_token(&server).await;
+    let code = stored_code(&svc).await;
+    clock.advance(300);
+    let xml = webhook(&svc, &server, "answer", &token, &[("Event", "StartApp")]).await;
+    assert_eq!(spoken_digits(&xml), "");
+    assert_eq!(verify(&svc, &server, &code).await, (400, json!({"valid": false, "reason": "expired"})));
+    assert_eq!(status(&svc, &server).await["status"], "expired");
+}
+
+async fn wrong_attempts_lock_the_code<S: Store>(store: S) {
+    let (svc, _clock) = common::service(store);
+    let server = fake_vobiz(201, fired()).await;
+    send(&svc, &server).await;
+    let code = stored_code(&svc).await;
+    for remaining in [2, 1, 0] {
+        assert_eq!(verify(&svc, &server, &wrong(&code)).await, (400, json!({"valid": false, "reason": "invalid", "attempts_remaining": remaining})));
+    }
+    assert_eq!(verify(&svc, &server, &code).await, (400, json!({"valid": false, "reason": "too_many_attempts", "attempts_remaining": 0})));
+    assert_eq!(status(&svc, &server).await["status"], "locked");
+}
+
+async fn unknown_numbers<S: Store>(store: S) {
+    let (svc, _clock) = common::service(store);
+    let server = fake_vobiz(201, fired()).await;
+    assert_eq!(verify(&svc, &server, "123456").await, (400, json!({"valid": false, "reason": "not_found"})));
+    let resp = dispatch(&svc, &vobiz(&server), json_req("GET", "/otp-status/+919876543210", "")).await;
+    assert_eq!((resp.status().as_u16(), json(&resp)["error"].as_str()), (404, Some("not_found")));
+}
+
+async fn answer_checks_the_callee<S: Store>(store: S) {
+    let (svc, _clock) = common::service(store);
+    let server = fake_vobiz(201, fired()).await;
+    send(&svc, &server).await;
+    let token = last_token(&server).await;
+    let form = [("CallUUID", "call-uuid-1"), ("To", "919876500000"), ("Event", "StartApp")];
+    let resp = dispatch(&svc, &vobiz(&server), form_req(&format!("/answer/{token}"), &form)).await;
+    assert_eq!(spoken_digits(&text(&resp)), "", "a token for another number reads nothing");
+    let form = [("CallUUID", "call-uuid-1"), ("Event", "StartApp")];
+    let resp = dispatch(&svc, &vobiz(&server), form_req(&format!("/answer/{token}"), &form)).await;
+    assert_eq!(spoken_digits(&text(&resp)), "", "no To, no code");
+    let xml = webhook(&svc, &server, "answer", &token, &[("Event", "StartApp")]).await;
+    assert_eq!(spoken_digits(&xml).len(), 6, "the real callee still gets the code");
+}
+
+on_both_stores!(
+    whole_call,
+    busy_call,
+    no_answer_call,
+    vobiz_refusal_marks_the_attempt_failed,
+    vobiz_429_is_retried,
+    vobiz_5xx_is_not_retried,
+    resend_replaces_the_code,
+    codes_expire,
+    wrong_attempts_lock_the_code,
+    unknown_numbers,
+    answer_checks_the_callee,
+);
