@@ -4,7 +4,9 @@
 
 use std::fmt;
 
+use crate::domain::limits::Limits;
 use crate::domain::script::Voice;
+use crate::domain::signature::SignatureMode;
 use crate::domain::{Keys, Phone};
 use crate::error::{Error, Result};
 
@@ -44,6 +46,12 @@ vars! {
     "ALLOWED_COUNTRY_CODES", "91", "comma-separated calling codes", "Destinations a call may go to.";
     "VOBIZ_TIMEOUT_MS", "8000", "1000-20000", "Timeout of one Vobiz API request.";
     "VOBIZ_MAX_RETRIES", "2", "0-5", "Retries of a call create that Vobiz refused with 429.";
+    "VOBIZ_WEBHOOK_SIGNATURE", "optional", "required, optional or off", "Vobiz webhook signatures (V3/V2, keyed with VOBIZ_AUTH_TOKEN): required on every webhook, checked when present, or not checked.";
+    "APP_API_KEY", "(none)", "at least 16 characters", "Local server only: when set, app routes require it in x-api-key. On AWS the API Gateway usage plan checks keys.";
+    "SEND_COOLDOWN_SECONDS", "30", "0-3600", "Least time between two sends to one number.";
+    "SENDS_PER_HOUR", "5", "1-100", "Sends per number in any sliding hour.";
+    "CALLS_PER_MINUTE", "60", "1-100000", "Calls per minute across all numbers, counted in DynamoDB.";
+    "MAX_FAILURES_PER_DAY", "10", "1-1000", "Consecutive failed verifications of one number within 24 h before it is locked for the rest of those 24 h.";
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,7 +85,7 @@ impl fmt::Debug for VobizConfig {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Config {
     pub table: Option<String>,
     /// Keys derived from `OTP_SECRET`; `None` when it is unset.
@@ -89,10 +97,33 @@ pub struct Config {
     pub create_table: bool,
     pub policy: Policy,
     pub voice: Voice,
+    pub limits: Limits,
+    pub signature_mode: SignatureMode,
+    /// `VOBIZ_AUTH_TOKEN`, the webhook signing key; webhook functions get it without the rest of
+    /// the Vobiz credentials.
+    pub webhook_auth_token: Option<String>,
+    pub app_api_key: Option<String>,
 }
 
 fn default_of(name: &str) -> &'static str {
     VARIABLES.iter().find(|v| v.name == name).map(|v| v.default).unwrap_or("")
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Secrets are never printed, only whether they are set.
+        f.debug_struct("Config")
+            .field("table", &self.table)
+            .field("secret", &self.keys.as_ref().map(|_| "<set>"))
+            .field("public_url", &self.public_url)
+            .field("vobiz", &self.vobiz)
+            .field("policy", &self.policy)
+            .field("limits", &self.limits)
+            .field("signature_mode", &self.signature_mode)
+            .field("webhook_auth_token", &self.webhook_auth_token.as_ref().map(|_| "<set>"))
+            .field("app_api_key", &self.app_api_key.as_ref().map(|_| "<set>"))
+            .finish_non_exhaustive()
+    }
 }
 
 struct Env<F>(F);
@@ -137,8 +168,9 @@ impl Config {
         let timeout_ms = env.number("VOBIZ_TIMEOUT_MS", 1000u64, 20_000)?;
         let max_retries = env.number("VOBIZ_MAX_RETRIES", 0u32, 5)?;
         let creds = [env.get("VOBIZ_AUTH_ID"), env.get("VOBIZ_AUTH_TOKEN"), env.get("FROM_NUMBER")];
+        let webhook_auth_token = creds[1].clone();
         let vobiz = match creds {
-            [None, None, None] => None,
+            [None, None, None] | [None, Some(_), None] => None,
             [Some(auth_id), Some(auth_token), Some(from)] => Some(VobizConfig {
                 api_url: vobiz_api_url.clone(),
                 auth_id,
@@ -183,6 +215,23 @@ impl Config {
             Some("1") => true,
             Some(other) => return Err(Error::Config(format!("OTP_CREATE_TABLE must be 0 or 1, got {other:?}"))),
         };
+        let signature_mode = match env.get("VOBIZ_WEBHOOK_SIGNATURE") {
+            None => SignatureMode::Optional,
+            Some(m) => SignatureMode::parse(&m).ok_or_else(|| Error::Config(format!("VOBIZ_WEBHOOK_SIGNATURE must be required, optional or off, got {m:?}")))?,
+        };
+        if signature_mode == SignatureMode::Required && webhook_auth_token.is_none() {
+            return Err(Error::Config("VOBIZ_WEBHOOK_SIGNATURE=required needs VOBIZ_AUTH_TOKEN to check signatures with".into()));
+        }
+        let app_api_key = env.get("APP_API_KEY");
+        if app_api_key.as_ref().is_some_and(|k| k.len() < 16) {
+            return Err(Error::Config("APP_API_KEY must be at least 16 characters".into()));
+        }
+        let limits = Limits {
+            send_cooldown_secs: env.number("SEND_COOLDOWN_SECONDS", 0i64, 3600)?,
+            sends_per_window: env.number("SENDS_PER_HOUR", 1u32, 100)?,
+            calls_per_minute: env.number("CALLS_PER_MINUTE", 1u32, 100_000)?,
+            failures_per_window: env.number("MAX_FAILURES_PER_DAY", 1u32, 1000)?,
+        };
         let table = env.get("OTP_TABLE");
         if let Some(t) = &table {
             if t.len() < 3 || t.len() > 255 || !t.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)) {
@@ -206,6 +255,10 @@ impl Config {
                 allowed_country_codes,
             },
             voice: Voice { voice, language, gather_timeout: env.number("GATHER_TIMEOUT_SECONDS", 5u32, 60)? },
+            limits,
+            signature_mode,
+            webhook_auth_token,
+            app_api_key,
         })
     }
 
@@ -240,6 +293,8 @@ mod tests {
         assert_eq!(c.voice, Voice { voice: "WOMAN".into(), language: "en-US".into(), gather_timeout: 8 });
         assert_eq!(c.http_port, 8000);
         assert_eq!(c.vobiz_api_url, "https://api.vobiz.ai");
+        assert_eq!(c.limits, Limits::default());
+        assert_eq!(c.signature_mode, SignatureMode::Optional);
         assert!(c.vobiz.is_none() && c.keys.is_none() && c.table.is_none() && !c.create_table);
         for v in VARIABLES.iter().filter(|v| !v.default.starts_with('(')) {
             assert!(!v.default.is_empty(), "{}", v.name);
@@ -255,7 +310,9 @@ mod tests {
             ("CALL_VOICE", "ROBOT"), ("ALLOWED_COUNTRY_CODES", "91,abc"), ("ALLOWED_COUNTRY_CODES", "1234"),
             ("OTP_SECRET", "short"), ("PUBLIC_URL", "ftp://x"), ("PUBLIC_URL", "https://x/?a=1"),
             ("VOBIZ_API_URL", "not a url"), ("OTP_CREATE_TABLE", "yes"), ("OTP_TABLE", "a b"),
-            ("VOBIZ_TIMEOUT_MS", "10"), ("VOBIZ_MAX_RETRIES", "9"),
+            ("VOBIZ_TIMEOUT_MS", "10"), ("VOBIZ_MAX_RETRIES", "9"), ("VOBIZ_WEBHOOK_SIGNATURE", "maybe"),
+            ("VOBIZ_WEBHOOK_SIGNATURE", "required"), ("APP_API_KEY", "short"), ("SEND_COOLDOWN_SECONDS", "-1"),
+            ("SENDS_PER_HOUR", "0"), ("CALLS_PER_MINUTE", "0"), ("MAX_FAILURES_PER_DAY", "0"),
         ] {
             let err = cfg(&[(name, value)]).unwrap_err().to_string();
             assert!(err.contains(name), "{name}={value}: {err}");
@@ -272,6 +329,11 @@ mod tests {
         assert!(!dbg.contains("MA123") && !dbg.contains("tok\""), "{dbg}");
         let err = cfg(&[("VOBIZ_AUTH_ID", "MA123"), ("VOBIZ_AUTH_TOKEN", "tok")]).unwrap_err().to_string();
         assert!(err.contains("FROM_NUMBER"), "{err}");
+        // Webhook functions get only the auth token, to check signatures with.
+        let w = cfg(&[("VOBIZ_AUTH_TOKEN", "tok"), ("VOBIZ_WEBHOOK_SIGNATURE", "required")]).unwrap();
+        assert!(w.vobiz.is_none());
+        assert_eq!(w.webhook_auth_token.as_deref(), Some("tok"));
+        assert!(!format!("{w:?}").contains("tok\""));
     }
 
     #[test]

@@ -18,6 +18,12 @@ pub enum Error {
     UnsupportedMediaType { expected: &'static str },
     #[error("the request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    #[error("{0}")]
+    RateLimited(crate::domain::limits::Limited),
+    #[error("a valid x-api-key header is required")]
+    Unauthorized,
+    #[error("{0}")]
+    Forbidden(&'static str),
     #[error("no record for this phone number")]
     NotFound,
     #[error("no such route")]

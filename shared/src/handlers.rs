@@ -13,12 +13,33 @@ use serde_json::json;
 use tracing::{Instrument, Span, field};
 
 use crate::config::{Config, Policy};
+use crate::domain::limits::{Limited, Limits, admit_send, minute_slot, next_failure};
 use crate::domain::script::{self, Step, Voice};
 use crate::domain::secrets::{random_id, token_hash};
-use crate::domain::{Attempt, HangupReport, Keys, Phone, Refusal, classify_hangup, generate_code};
+use crate::domain::signature::{self, SignatureMode, Signatures, Verdict};
+use crate::domain::{Attempt, HangupReport, Keys, NewAttempt, Phone, Refusal, classify_hangup, generate_code};
 use crate::error::{Error, Result};
 use crate::http::{Form, error_response, json_body, json_response, path_param, public_base, string_field, xml_response};
-use crate::ports::{CallPlacer, CallRequest, Clock, HangupFacts, Store, SystemClock, Write};
+use crate::ports::{CallPlacer, CallRequest, Clock, GlobalSlot, HangupFacts, Start, Store, SystemClock, Write};
+
+/// How many times a send re-reads the number after losing a race to another send.
+const MAX_SEND_CONFLICTS: u32 = 4;
+/// How many times a wrong guess is re-counted after a concurrent guess changed the count.
+const MAX_COUNT_CONFLICTS: u32 = 8;
+
+/// How webhooks prove they come from Vobiz (besides their path token).
+#[derive(Clone)]
+pub struct WebhookAuth {
+    pub mode: SignatureMode,
+    /// `VOBIZ_AUTH_TOKEN`, the signing key.
+    pub auth_token: Option<String>,
+}
+
+impl std::fmt::Debug for WebhookAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookAuth").field("mode", &self.mode).field("auth_token", &self.auth_token.as_ref().map(|_| "<set>")).finish()
+    }
+}
 
 /// What every handler needs: the store, the clock, the keys and the policy.
 #[derive(Debug)]
@@ -28,13 +49,33 @@ pub struct Service<S, K = SystemClock> {
     pub keys: Keys,
     pub policy: Policy,
     pub voice: Voice,
+    pub limits: Limits,
+    pub webhooks: WebhookAuth,
     /// `PUBLIC_URL`; on Lambda the API Gateway stage URL is used when this is `None`.
     pub public_url: Option<String>,
+    /// `APP_API_KEY`, checked by the local server's router (API Gateway checks keys on AWS).
+    pub app_api_key: Option<String>,
 }
 
 impl<S: Store> Service<S, SystemClock> {
     pub fn new(cfg: &Config, keys: Keys, store: S) -> Service<S, SystemClock> {
-        Service { store, clock: SystemClock, keys, policy: cfg.policy.clone(), voice: cfg.voice.clone(), public_url: cfg.public_url.clone() }
+        Service::with_clock(cfg, keys, store, SystemClock)
+    }
+}
+
+impl<S: Store, K: Clock> Service<S, K> {
+    pub fn with_clock(cfg: &Config, keys: Keys, store: S, clock: K) -> Service<S, K> {
+        Service {
+            store,
+            clock,
+            keys,
+            policy: cfg.policy.clone(),
+            voice: cfg.voice.clone(),
+            limits: cfg.limits.clone(),
+            webhooks: WebhookAuth { mode: cfg.signature_mode, auth_token: cfg.webhook_auth_token.clone() },
+            public_url: cfg.public_url.clone(),
+            app_api_key: cfg.app_api_key.clone(),
+        }
     }
 }
 
@@ -94,31 +135,37 @@ async fn send_otp_inner<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, 
 
     let now = svc.clock.now();
     let mut rng = os_rng();
-    let code = generate_code(&mut rng, svc.policy.code_length);
-    let token = svc.keys.mint_token(&mut rng, &phone);
-    let attempt_id = random_id(&mut rng);
-    let attempt = Attempt {
-        phone: phone.clone(),
-        attempt_id: attempt_id.clone(),
-        created_at: now,
-        expires_at: now + svc.policy.code_ttl_secs,
-        token_hash: token_hash(&token),
-        code_mac: svc.keys.code_mac(&phone, &code),
-        code_sealed: Some(svc.keys.seal_code(&mut rng, &phone, &attempt_id, &code)),
-        wrong_attempts: 0,
-        max_attempts: svc.policy.max_attempts,
-        request_uuid: None,
-        call_failed: None,
-        answered_at: None,
-        call_uuid: None,
-        repeats: 0,
-        ended_at: None,
-        hangup: None,
-        hangup_cause: None,
-        verified_at: None,
+    let mut conflicts = 0;
+    // Read the number, decide, write if nobody else wrote since: one conditional transaction
+    // that also counts the call against the global ceiling.
+    let (attempt, token) = loop {
+        let prior = svc.store.get(&phone).await?;
+        let send_times = admit_send(prior.as_ref(), now, &svc.limits).map_err(Error::RateLimited)?;
+        let code = generate_code(&mut rng, svc.policy.code_length);
+        let token = svc.keys.mint_token(&mut rng, &phone);
+        let attempt_id = random_id(&mut rng);
+        let new = NewAttempt {
+            phone: phone.clone(),
+            attempt_id: attempt_id.clone(),
+            now,
+            ttl_secs: svc.policy.code_ttl_secs,
+            token_hash: token_hash(&token),
+            code_mac: svc.keys.code_mac(&phone, &code),
+            code_sealed: svc.keys.seal_code(&mut rng, &phone, &attempt_id, &code),
+            max_attempts: svc.policy.max_attempts,
+        };
+        drop(code);
+        let attempt = Attempt::new(new, prior.as_ref(), send_times);
+        let (minute, expires) = minute_slot(now);
+        let slot = GlobalSlot { minute, expires, cap: svc.limits.calls_per_minute };
+        match svc.store.start_attempt(&attempt, prior.as_ref().map(|p| p.version), &slot).await? {
+            Start::Started => break (attempt, token),
+            Start::GlobalLimit => return Err(Error::RateLimited(Limited::Global { retry_after: (minute + 1) * 60 - now })),
+            Start::Conflict if conflicts < MAX_SEND_CONFLICTS => conflicts += 1,
+            Start::Conflict => return Err(Error::RateLimited(Limited::Cooldown { retry_after: 1 })),
+        }
     };
-    drop(code);
-    svc.store.put_attempt(&attempt).await?;
+    let attempt_id = attempt.attempt_id.clone();
 
     let call = CallRequest {
         to: phone.clone(),
@@ -183,27 +230,40 @@ async fn verify_otp_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request)
         };
         Ok((json_response(StatusCode::BAD_REQUEST, &body), outcome))
     };
-    let remaining_for = |a: &Attempt, r: Refusal| matches!(r, Refusal::Invalid | Refusal::TooManyAttempts).then(|| a.attempts_remaining());
+    let max_failures = svc.limits.failures_per_window;
+    let remaining_for = |a: &Attempt, r: Refusal| matches!(r, Refusal::Invalid | Refusal::TooManyAttempts).then(|| a.attempts_remaining(max_failures, now));
 
-    let old = match svc.store.consume(&phone, &svc.keys.code_mac(&phone, otp), now).await? {
+    let mut current = match svc.store.consume(&phone, &svc.keys.code_mac(&phone, otp), now).await? {
         Write::Done(_) => return Ok((json_response(StatusCode::OK, &json!({"valid": true})), "valid")),
         Write::Refused(None) => return refused(Refusal::NotFound, None),
         Write::Refused(Some(old)) => old,
     };
-    if let Some(reason) = old.refusal(now) {
-        return refused(reason, remaining_for(&old, reason));
-    }
-    // The attempt is live, so the code was wrong: count it against this very attempt.
-    match svc.store.count_wrong(&phone, &old.attempt_id, now).await? {
-        Write::Done(a) => refused(Refusal::Invalid, Some(a.attempts_remaining())),
-        Write::Refused(Some(now_state)) => {
-            // Something changed in between (another guess took the last attempt, a resend
-            // replaced the code): report the state as it is now.
-            let reason = now_state.refusal(now).unwrap_or(Refusal::Invalid);
-            refused(reason, remaining_for(&now_state, reason))
+    // The code was refused. If the attempt is live, the code was wrong: count it against the
+    // code and the number, conditional on the number's failure count we saw.
+    let attempt_id = current.attempt_id.clone();
+    for _ in 0..MAX_COUNT_CONFLICTS {
+        if let Some(reason) = current.refusal(now) {
+            return refused(reason, remaining_for(&current, reason));
         }
-        Write::Refused(None) => refused(Refusal::NotFound, None),
+        if current.attempt_id != attempt_id {
+            // A resend replaced the code while we checked: this guess was not checked against
+            // the new code, so it is neither accepted nor counted.
+            return refused(Refusal::Invalid, remaining_for(&current, Refusal::Invalid));
+        }
+        let failure = next_failure(&current, now, &svc.limits);
+        let keep_until = current.with_failure(failure).keep_until();
+        match svc.store.count_wrong(&phone, &attempt_id, current.failures, &failure, keep_until, now).await? {
+            Write::Done(a) => {
+                if a.is_locked(now) {
+                    tracing::warn!("number locked after too many failed verifications");
+                }
+                return refused(Refusal::Invalid, Some(a.attempts_remaining(max_failures, now)));
+            }
+            Write::Refused(Some(a)) => current = a,
+            Write::Refused(None) => return refused(Refusal::NotFound, None),
+        }
     }
+    Err(Error::StoreUnavailable("the number's failure count kept changing".into()))
 }
 
 /// `GET /otp-status/{phone}`: delivery and verification state of the number's current code.
@@ -229,7 +289,7 @@ async fn otp_status_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request)
             "repeats": a.repeats,
         },
         "expires_at": rfc3339(a.expires_at),
-        "attempts_remaining": a.attempts_remaining(),
+        "attempts_remaining": a.attempts_remaining(svc.limits.failures_per_window, now),
     });
     Ok((json_response(StatusCode::OK, &body), "found"))
 }
@@ -240,7 +300,11 @@ async fn otp_status_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request)
 /// A webhook that may not be served gets a polite hang-up with no hint of a code. Only a store
 /// outage answers 503 (Vobiz retries non-200 replies).
 fn webhook_refusal(e: &Error) -> Response<Body> {
-    let status = if matches!(e, Error::StoreUnavailable(_)) { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
+    let status = match e {
+        Error::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Error::Forbidden(_) => StatusCode::FORBIDDEN,
+        _ => StatusCode::OK,
+    };
     xml_response(status, script::render(&script::apology(), &crate::domain::script::Voice {
         voice: "WOMAN".into(),
         language: "en-US".into(),
@@ -257,11 +321,47 @@ struct Caller {
     form: Form,
     base: Option<String>,
     token: String,
+    /// The signature's nonce, when the request was signed.
+    nonce: Option<String>,
 }
 
-/// `Ok(None)` means "refuse politely" (the reason is the second value, for the log).
-fn webhook_caller<S, K>(svc: &Service<S, K>, req: &Request) -> Result<Result<Caller, &'static str>> {
+impl Caller {
+    /// A refused write whose record already holds this nonce was a replay.
+    fn replayed(&self, refused: &Option<Attempt>) -> bool {
+        self.nonce.as_deref().is_some_and(|n| refused.as_ref().is_some_and(|a| !a.fresh_nonce(Some(n))))
+    }
+}
+
+/// Checks the Vobiz signature of a webhook to `{base}/{route}/{token}`, the URL we gave Vobiz.
+fn check_signature<S, K>(svc: &Service<S, K>, req: &Request, url: Option<&str>) -> Result<Option<String>> {
+    if svc.webhooks.mode == SignatureMode::Off {
+        return Ok(None);
+    }
+    let header = |name: &str| req.headers().get(name).map(|v| v.to_str().unwrap_or(""));
+    let sigs = Signatures {
+        v3: header("x-vobiz-signature-v3"),
+        v3_nonce: header("x-vobiz-signature-v3-nonce"),
+        v2: header("x-vobiz-signature-v2"),
+        v2_nonce: header("x-vobiz-signature-v2-nonce"),
+    };
+    let verdict = match url {
+        Some(url) => signature::verify(svc.webhooks.auth_token.as_deref(), url, &sigs),
+        None if sigs.v3.is_none() && sigs.v2.is_none() => Verdict::Absent,
+        None => Verdict::Invalid,
+    };
+    match (verdict, svc.webhooks.mode) {
+        (Verdict::Valid { nonce }, _) => Ok(Some(nonce)),
+        (Verdict::Invalid, _) => Err(Error::Forbidden("the webhook signature is not valid")),
+        (Verdict::Absent, SignatureMode::Required) => Err(Error::Forbidden("the webhook is not signed")),
+        (Verdict::Absent, _) => Ok(None),
+    }
+}
+
+/// `Ok(Err(why))` means "refuse politely" (`why` is for the log).
+fn webhook_caller<S, K>(svc: &Service<S, K>, route: &str, req: &Request) -> Result<Result<Caller, &'static str>> {
     let Some(token) = path_param(req, "token") else { return Ok(Err("no_token")) };
+    let base = public_base(req, svc.public_url.as_deref());
+    let nonce = check_signature(svc, req, base.as_ref().map(|b| format!("{b}/{route}/{token}")).as_deref())?;
     let form = Form::parse(req)?;
     let Some(phone) = svc.keys.open_token(&token) else { return Ok(Err("unknown_token")) };
     note_phone(&phone);
@@ -273,7 +373,7 @@ fn webhook_caller<S, K>(svc: &Service<S, K>, req: &Request) -> Result<Result<Cal
         Some(c) if !c.is_empty() && c.len() <= 128 && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => c.to_owned(),
         _ => return Ok(Err("no_call_uuid")),
     };
-    Ok(Ok(Caller { token_hash: token_hash(&token), phone, call_uuid, form, base: public_base(req, svc.public_url.as_deref()), token }))
+    Ok(Ok(Caller { token_hash: token_hash(&token), phone, call_uuid, form, base, token, nonce }))
 }
 
 fn speak<S, K>(svc: &Service<S, K>, steps: &[Step], outcome: &'static str) -> Handled {
@@ -294,17 +394,18 @@ pub async fn answer<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Re
 }
 
 async fn answer_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Handled {
-    let caller = match webhook_caller(svc, &req)? {
+    let caller = match webhook_caller(svc, "answer", &req)? {
         Ok(c) => c,
         Err(why) => return speak(svc, &script::apology(), why),
     };
     let now = svc.clock.now();
-    match svc.store.answer(&caller.phone, &caller.token_hash, &caller.call_uuid, now).await? {
-        Some(a) => match read_code_steps(svc, &caller, &a) {
+    match svc.store.answer(&caller.phone, &caller.token_hash, &caller.call_uuid, caller.nonce.as_deref(), now).await? {
+        Write::Done(a) => match read_code_steps(svc, &caller, &a) {
             Some(steps) => speak(svc, &steps, "served"),
             None => speak(svc, &script::apology(), "unreadable_code"),
         },
-        None => speak(svc, &script::apology(), "not_live"),
+        Write::Refused(old) if caller.replayed(&old) => Err(Error::Forbidden("the webhook nonce was already used")),
+        Write::Refused(_) => speak(svc, &script::apology(), "not_live"),
     }
 }
 
@@ -314,7 +415,7 @@ pub async fn otp_choice<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -
 }
 
 async fn otp_choice_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Handled {
-    let caller = match webhook_caller(svc, &req)? {
+    let caller = match webhook_caller(svc, "otp-choice", &req)? {
         Ok(c) => c,
         Err(why) => return speak(svc, &script::apology(), why),
     };
@@ -322,12 +423,13 @@ async fn otp_choice_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request)
         return speak(svc, &script::goodbye(), "goodbye");
     }
     let now = svc.clock.now();
-    match svc.store.repeat(&caller.phone, &caller.token_hash, &caller.call_uuid, svc.policy.max_repeats, now).await? {
-        Some(a) => match read_code_steps(svc, &caller, &a) {
+    match svc.store.repeat(&caller.phone, &caller.token_hash, &caller.call_uuid, caller.nonce.as_deref(), svc.policy.max_repeats, now).await? {
+        Write::Done(a) => match read_code_steps(svc, &caller, &a) {
             Some(steps) => speak(svc, &steps, "repeated"),
             None => speak(svc, &script::goodbye(), "unreadable_code"),
         },
-        None => speak(svc, &script::goodbye(), "no_repeat"),
+        Write::Refused(old) if caller.replayed(&old) => Err(Error::Forbidden("the webhook nonce was already used")),
+        Write::Refused(_) => speak(svc, &script::goodbye(), "no_repeat"),
     }
 }
 
@@ -337,7 +439,7 @@ pub async fn hangup<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Re
 }
 
 async fn hangup_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Handled {
-    let caller = match webhook_caller(svc, &req)? {
+    let caller = match webhook_caller(svc, "hangup", &req)? {
         Ok(c) => c,
         Err(why) => return speak(svc, &[Step::Hangup], why),
     };
@@ -356,8 +458,9 @@ async fn hangup_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> 
         .map(|c| c.chars().filter(|ch| ch.is_ascii_graphic() || *ch == ' ').take(64).collect())
         .unwrap_or_default();
     let facts = HangupFacts { telephony, cause };
-    let outcome = match svc.store.hang_up(&caller.phone, &caller.token_hash, &facts, svc.clock.now()).await? {
+    let outcome = match svc.store.hang_up(&caller.phone, &caller.token_hash, caller.nonce.as_deref(), &facts, svc.clock.now()).await? {
         Write::Done(_) => "recorded",
+        Write::Refused(old) if caller.replayed(&old) => return Err(Error::Forbidden("the webhook nonce was already used")),
         Write::Refused(Some(_)) => "already_recorded",
         Write::Refused(None) => "unknown_attempt",
     };

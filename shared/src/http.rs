@@ -20,7 +20,9 @@ impl Error {
     pub fn status(&self) -> StatusCode {
         match self {
             Error::InvalidJson(_) | Error::MissingField(_) | Error::InvalidField { .. } | Error::InvalidPhone(_) => StatusCode::BAD_REQUEST,
-            Error::DestinationNotAllowed => StatusCode::FORBIDDEN,
+            Error::DestinationNotAllowed | Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::Unauthorized => StatusCode::UNAUTHORIZED,
+            Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::NotFound | Error::NoRoute => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -38,6 +40,9 @@ impl Error {
             Error::InvalidField { .. } => "invalid_field",
             Error::InvalidPhone(_) => "invalid_phone",
             Error::DestinationNotAllowed => "destination_not_allowed",
+            Error::RateLimited(_) => "rate_limited",
+            Error::Unauthorized => "unauthorized",
+            Error::Forbidden(_) => "forbidden",
             Error::NotFound => "not_found",
             Error::NoRoute => "no_route",
             Error::MethodNotAllowed => "method_not_allowed",
@@ -62,8 +67,13 @@ impl Error {
 /// The JSON error body: `{"error": "<code>", "message": "<for a person>"}`.
 pub fn error_response(e: &Error) -> Response<Body> {
     let mut resp = json_response(e.status(), &json!({"error": e.code(), "message": e.public_message()}));
-    if e.status() == StatusCode::SERVICE_UNAVAILABLE {
-        resp.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    let retry_after = match e {
+        Error::RateLimited(l) => Some(l.retry_after()),
+        Error::StoreUnavailable(_) => Some(1),
+        _ => None,
+    };
+    if let Some(secs) = retry_after {
+        resp.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
     }
     resp
 }

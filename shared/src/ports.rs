@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicI64, Ordering};
 
+use crate::domain::limits::Failure;
 use crate::domain::{Attempt, Phone, Telephony};
 use crate::error::Result;
 
@@ -13,6 +14,25 @@ use crate::error::Result;
 pub enum Write {
     Done(Attempt),
     Refused(Option<Attempt>),
+}
+
+/// Outcome of starting an attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Start {
+    Started,
+    /// Another send (or a lock) changed the number since it was read: read again and decide again.
+    Conflict,
+    /// The global calls-per-minute ceiling is reached.
+    GlobalLimit,
+}
+
+/// The global ceiling's counter for one minute.
+#[derive(Clone, Copy, Debug)]
+pub struct GlobalSlot {
+    pub minute: i64,
+    /// When the counter may be deleted (epoch seconds).
+    pub expires: i64,
+    pub cap: u32,
 }
 
 /// What the hangup webhook learnt.
@@ -27,8 +47,10 @@ pub struct HangupFacts {
 /// which the store contract tests check.
 pub trait Store: Send + Sync {
     /// Stores a new attempt, replacing the number's previous one (whose code and token stop
-    /// working at once).
-    fn put_attempt(&self, attempt: &Attempt) -> impl Future<Output = Result<()>> + Send;
+    /// working at once), and counts one call in the global minute slot; both or neither.
+    /// Succeeds only if the number's `version` is still `expected_version` (`None`: no record)
+    /// and the number is not locked. The number's failure counters are kept as stored.
+    fn start_attempt(&self, attempt: &Attempt, expected_version: Option<u64>, slot: &GlobalSlot) -> impl Future<Output = Result<Start>> + Send;
 
     /// Records Vobiz's `request_uuid`, if `attempt_id` is still the current attempt.
     fn record_call_placed(&self, phone: &Phone, attempt_id: &str, request_uuid: &str) -> impl Future<Output = Result<bool>> + Send;
@@ -37,19 +59,21 @@ pub trait Store: Send + Sync {
     fn record_call_failed(&self, phone: &Phone, attempt_id: &str, reason: &str) -> impl Future<Output = Result<bool>> + Send;
 
     /// [`Attempt::can_answer`]: binds `call_uuid`, notes the answer, returns the record.
-    fn answer(&self, phone: &Phone, token_hash: &str, call_uuid: &str, now: i64) -> impl Future<Output = Result<Option<Attempt>>> + Send;
+    fn answer(&self, phone: &Phone, token_hash: &str, call_uuid: &str, nonce: Option<&str>, now: i64) -> impl Future<Output = Result<Write>> + Send;
 
     /// [`Attempt::can_repeat`]: counts one repeat, returns the record.
-    fn repeat(&self, phone: &Phone, token_hash: &str, call_uuid: &str, max_repeats: u32, now: i64) -> impl Future<Output = Result<Option<Attempt>>> + Send;
+    fn repeat(&self, phone: &Phone, token_hash: &str, call_uuid: &str, nonce: Option<&str>, max_repeats: u32, now: i64) -> impl Future<Output = Result<Write>> + Send;
 
     /// [`Attempt::can_hang_up`]: records the end of the call and erases the sealed code.
-    fn hang_up(&self, phone: &Phone, token_hash: &str, facts: &HangupFacts, now: i64) -> impl Future<Output = Result<Write>> + Send;
+    fn hang_up(&self, phone: &Phone, token_hash: &str, nonce: Option<&str>, facts: &HangupFacts, now: i64) -> impl Future<Output = Result<Write>> + Send;
 
-    /// [`Attempt::can_consume`]: marks the code used and erases the sealed code.
+    /// [`Attempt::can_consume`]: marks the code used, erases the sealed code and resets the
+    /// number's consecutive failures.
     fn consume(&self, phone: &Phone, code_mac: &str, now: i64) -> impl Future<Output = Result<Write>> + Send;
 
-    /// [`Attempt::can_count_wrong`]: counts one wrong guess.
-    fn count_wrong(&self, phone: &Phone, attempt_id: &str, now: i64) -> impl Future<Output = Result<Write>> + Send;
+    /// [`Attempt::can_count_wrong`]: counts one wrong guess against the code and the number
+    /// ([`Attempt::with_failure`]); `keep_until` is the record's new expiry.
+    fn count_wrong(&self, phone: &Phone, attempt_id: &str, seen_failures: u32, failure: &Failure, keep_until: i64, now: i64) -> impl Future<Output = Result<Write>> + Send;
 
     /// The number's current attempt (strongly consistent).
     fn get(&self, phone: &Phone) -> impl Future<Output = Result<Option<Attempt>>> + Send;

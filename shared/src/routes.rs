@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use lambda_http::{Body, Request, RequestExt, Response};
 
+use crate::domain::secrets::ct_eq;
 use crate::error::Error;
 use crate::handlers::{self, Service};
 use crate::http::error_response;
@@ -18,6 +19,13 @@ pub enum Route {
     Answer,
     OtpChoice,
     Hangup,
+}
+
+impl Route {
+    /// App routes need the API key; webhooks are open (they carry their token).
+    pub fn is_app(self) -> bool {
+        matches!(self, Route::SendOtp | Route::VerifyOtp | Route::OtpStatus)
+    }
 }
 
 /// One row of the route table.
@@ -79,6 +87,14 @@ pub async fn dispatch<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, ca
         Ok(found) => found,
         Err(e) => return error_response(&e),
     };
+    if route.is_app() {
+        if let Some(expected) = &svc.app_api_key {
+            let given = req.headers().get("x-api-key").and_then(|v| v.to_str().ok()).unwrap_or("");
+            if !ct_eq(given, expected) {
+                return error_response(&Error::Unauthorized);
+            }
+        }
+    }
     let req = req.with_path_parameters(params);
     let result = match route {
         Route::SendOtp => handlers::send_otp(svc, calls, req).await,
@@ -108,5 +124,8 @@ mod tests {
         assert!(matches!(match_route("GET", "/send-otp"), Err(Error::MethodNotAllowed)));
         assert!(matches!(match_route("POST", "/nope"), Err(Error::NoRoute)));
         assert!(matches!(match_route("POST", "/answer/a/b"), Err(Error::NoRoute)));
+        for spec in ROUTES {
+            assert_eq!(spec.route.is_app(), spec.app, "{}", spec.path);
+        }
     }
 }

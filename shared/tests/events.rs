@@ -13,9 +13,9 @@ use common::{json, spoken_digits, text};
 use serde_json::json;
 use shared::config::VobizConfig;
 use shared::domain::secrets::token_hash;
-use shared::domain::{Attempt, Keys, Phone};
+use shared::domain::{Attempt, Keys, NewAttempt, Phone};
 use shared::handlers::{self, Service};
-use shared::ports::{FakeClock, Store};
+use shared::ports::{FakeClock, GlobalSlot, Start, Store, Write};
 use shared::store::MemoryStore;
 use shared::vobiz::VobizClient;
 use wiremock::matchers::{method, path};
@@ -44,36 +44,26 @@ enum Setup {
 }
 
 async fn service(setup: Setup) -> Service<MemoryStore, FakeClock> {
-    let cfg = shared::Config::from_lookup(|_| None).unwrap();
-    let keys = Keys::derive(FIXTURE_SECRET.as_bytes()).unwrap();
     // No PUBLIC_URL: webhook URLs come from the event's API Gateway request context.
-    let svc = Service { store: MemoryStore::new(), clock: FakeClock::at(NOW), keys, policy: cfg.policy, voice: cfg.voice, public_url: None };
+    let cfg = shared::Config::from_lookup(|_| None).unwrap();
+    let svc = Service::with_clock(&cfg, Keys::derive(FIXTURE_SECRET.as_bytes()).unwrap(), MemoryStore::new(), FakeClock::at(NOW));
     if setup != Setup::Fresh {
         let phone = Phone::parse("+919876543210").unwrap();
-        let mut rng = rand::rng();
-        let attempt = Attempt {
+        let new = NewAttempt {
             phone: phone.clone(),
             attempt_id: "fixture-attempt".into(),
-            created_at: NOW - 20,
-            expires_at: NOW + 280,
+            now: NOW - 20,
+            ttl_secs: 300,
             token_hash: token_hash(&fixture_token()),
             code_mac: svc.keys.code_mac(&phone, CODE),
-            code_sealed: Some(svc.keys.seal_code(&mut rng, &phone, "fixture-attempt", CODE)),
-            wrong_attempts: 0,
+            code_sealed: svc.keys.seal_code(&mut rand::rng(), &phone, "fixture-attempt", CODE),
             max_attempts: 3,
-            request_uuid: Some("req-fixture".into()),
-            call_failed: None,
-            answered_at: None,
-            call_uuid: None,
-            repeats: 0,
-            ended_at: None,
-            hangup: None,
-            hangup_cause: None,
-            verified_at: None,
         };
-        svc.store.put_attempt(&attempt).await.unwrap();
+        let attempt = Attempt::new(new, None, vec![NOW - 20]);
+        let slot = GlobalSlot { minute: 0, expires: 0, cap: 1 };
+        assert_eq!(svc.store.start_attempt(&attempt, None, &slot).await.unwrap(), Start::Started);
         if setup == Setup::Answered {
-            svc.store.answer(&phone, &attempt.token_hash, CALL_UUID, NOW - 5).await.unwrap().unwrap();
+            assert!(matches!(svc.store.answer(&phone, &attempt.token_hash, CALL_UUID, None, NOW - 5).await.unwrap(), Write::Done(_)));
         }
     }
     svc

@@ -11,6 +11,7 @@ use rand::Rng;
 use serde::Serialize;
 
 use super::call::{CallOutcome, Telephony};
+use super::limits::{FAILURE_WINDOW_SECS, Failure, SEND_WINDOW_SECS};
 use super::phone::Phone;
 use super::secrets::ct_eq;
 
@@ -49,6 +50,19 @@ pub struct Attempt {
     pub hangup: Option<Telephony>,
     pub hangup_cause: Option<String>,
     pub verified_at: Option<i64>,
+    /// Webhook signature nonces already used on this attempt (replays are refused).
+    pub nonces: Vec<String>,
+
+    // The number's own counters: they outlive the attempt and a resend does not reset them.
+    /// Bumped by every send; a send writes only if nobody else sent since it read.
+    pub version: u64,
+    /// When the number's recent sends happened (the sliding send window).
+    pub send_times: Vec<i64>,
+    /// Consecutive failed verifications of this number in the current failure window.
+    pub failures: u32,
+    pub failures_since: Option<i64>,
+    /// The number may not send or verify before this time.
+    pub locked_until: Option<i64>,
 }
 
 /// What the app sees in `/otp-status`.
@@ -76,16 +90,74 @@ pub enum Refusal {
     TooManyAttempts,
 }
 
+/// What a new attempt starts from.
+#[derive(Clone, Debug)]
+pub struct NewAttempt {
+    pub phone: Phone,
+    pub attempt_id: String,
+    pub now: i64,
+    pub ttl_secs: i64,
+    pub token_hash: String,
+    pub code_mac: String,
+    pub code_sealed: String,
+    pub max_attempts: u32,
+}
+
 impl Attempt {
+    /// A fresh attempt; the number's counters are carried over from `prior` (if any).
+    pub fn new(n: NewAttempt, prior: Option<&Attempt>, send_times: Vec<i64>) -> Attempt {
+        Attempt {
+            phone: n.phone,
+            attempt_id: n.attempt_id,
+            created_at: n.now,
+            expires_at: n.now + n.ttl_secs,
+            token_hash: n.token_hash,
+            code_mac: n.code_mac,
+            code_sealed: Some(n.code_sealed),
+            wrong_attempts: 0,
+            max_attempts: n.max_attempts,
+            request_uuid: None,
+            call_failed: None,
+            answered_at: None,
+            call_uuid: None,
+            repeats: 0,
+            ended_at: None,
+            hangup: None,
+            hangup_cause: None,
+            verified_at: None,
+            nonces: Vec::new(),
+            version: prior.map_or(1, |p| p.version + 1),
+            send_times,
+            failures: prior.map_or(0, |p| p.failures),
+            failures_since: prior.and_then(|p| p.failures_since),
+            locked_until: prior.and_then(|p| p.locked_until),
+        }
+    }
+
+    pub fn is_locked(&self, now: i64) -> bool {
+        self.locked_until.is_some_and(|t| now < t)
+    }
+
     pub fn is_live(&self, now: i64) -> bool {
         self.verified_at.is_none()
             && self.call_failed.is_none()
             && self.wrong_attempts < self.max_attempts
             && now < self.expires_at
+            && !self.is_locked(now)
     }
 
-    pub fn attempts_remaining(&self) -> u32 {
-        self.max_attempts.saturating_sub(self.wrong_attempts)
+    /// Wrong guesses left: the smaller of this code's budget and the number's.
+    pub fn attempts_remaining(&self, max_failures_per_number: u32, now: i64) -> u32 {
+        if self.is_locked(now) {
+            return 0;
+        }
+        let number_left = if self.failures_since.is_some() { max_failures_per_number.saturating_sub(self.failures) } else { max_failures_per_number };
+        self.max_attempts.saturating_sub(self.wrong_attempts).min(number_left)
+    }
+
+    /// `nonce` has not been used on this attempt.
+    pub fn fresh_nonce(&self, nonce: Option<&str>) -> bool {
+        nonce.is_none_or(|n| !self.nonces.iter().any(|seen| seen == n))
     }
 
     fn call_in_progress(&self) -> bool {
@@ -94,16 +166,18 @@ impl Attempt {
 
     /// The answer webhook may serve the code: live attempt, its token, the call not ended, and
     /// either the first answer or a retry for the same call.
-    pub fn can_answer(&self, token_hash: &str, call_uuid: &str, now: i64) -> bool {
+    pub fn can_answer(&self, token_hash: &str, call_uuid: &str, nonce: Option<&str>, now: i64) -> bool {
         ct_eq(&self.token_hash, token_hash)
+            && self.fresh_nonce(nonce)
             && self.is_live(now)
             && self.call_in_progress()
             && self.call_uuid.as_deref().is_none_or(|bound| bound == call_uuid)
     }
 
     /// "Press 1" may read the code again: the answered call, with repeats left.
-    pub fn can_repeat(&self, token_hash: &str, call_uuid: &str, max_repeats: u32, now: i64) -> bool {
+    pub fn can_repeat(&self, token_hash: &str, call_uuid: &str, nonce: Option<&str>, max_repeats: u32, now: i64) -> bool {
         ct_eq(&self.token_hash, token_hash)
+            && self.fresh_nonce(nonce)
             && self.is_live(now)
             && self.call_in_progress()
             && self.call_uuid.as_deref() == Some(call_uuid)
@@ -111,8 +185,8 @@ impl Attempt {
     }
 
     /// The hangup webhook records the outcome once; retries find it already recorded.
-    pub fn can_hang_up(&self, token_hash: &str) -> bool {
-        ct_eq(&self.token_hash, token_hash) && self.ended_at.is_none()
+    pub fn can_hang_up(&self, token_hash: &str, nonce: Option<&str>) -> bool {
+        ct_eq(&self.token_hash, token_hash) && self.fresh_nonce(nonce) && self.ended_at.is_none()
     }
 
     /// The code may be consumed: live, and the MAC matches.
@@ -120,9 +194,37 @@ impl Attempt {
         self.is_live(now) && ct_eq(&self.code_mac, code_mac)
     }
 
-    /// A wrong guess may be counted against this attempt.
-    pub fn can_count_wrong(&self, attempt_id: &str, now: i64) -> bool {
-        self.attempt_id == attempt_id && self.is_live(now)
+    /// A wrong guess may be counted against this attempt, if the number's failure count is
+    /// still the one the caller saw.
+    pub fn can_count_wrong(&self, attempt_id: &str, seen_failures: u32, now: i64) -> bool {
+        self.attempt_id == attempt_id && self.failures == seen_failures && self.is_live(now)
+    }
+
+    /// The record after one more wrong guess (what [`crate::ports::Store::count_wrong`] writes).
+    pub fn with_failure(&self, f: Failure) -> Attempt {
+        let mut next = self.clone();
+        next.wrong_attempts += 1;
+        next.failures = f.failures;
+        next.failures_since = Some(f.failures_since);
+        if f.locked_until.is_some() {
+            next.locked_until = f.locked_until;
+        }
+        next
+    }
+
+    /// How long the record must stay: until the code, the send window, the failure window and
+    /// any lock are all over.
+    pub fn keep_until(&self) -> i64 {
+        [
+            Some(self.expires_at),
+            self.send_times.last().map(|t| t + SEND_WINDOW_SECS),
+            self.failures_since.map(|t| t + FAILURE_WINDOW_SECS),
+            self.locked_until,
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(self.expires_at)
     }
 
     /// Why a consume of this attempt was refused, when the code itself was not the reason.
@@ -130,7 +232,7 @@ impl Attempt {
     pub fn refusal(&self, now: i64) -> Option<Refusal> {
         if self.verified_at.is_some() {
             Some(Refusal::AlreadyUsed)
-        } else if self.wrong_attempts >= self.max_attempts {
+        } else if self.wrong_attempts >= self.max_attempts || self.is_locked(now) {
             Some(Refusal::TooManyAttempts)
         } else if self.call_failed.is_some() {
             Some(Refusal::NotFound)
@@ -153,7 +255,7 @@ impl Attempt {
     pub fn status(&self, now: i64) -> Status {
         if self.verified_at.is_some() {
             Status::Verified
-        } else if self.wrong_attempts >= self.max_attempts {
+        } else if self.wrong_attempts >= self.max_attempts || self.is_locked(now) {
             Status::Locked
         } else if self.call_failed.is_some() {
             Status::Failed
@@ -176,26 +278,17 @@ pub(crate) mod tests {
     use rand::rngs::StdRng;
 
     pub(crate) fn attempt(now: i64) -> Attempt {
-        Attempt {
+        let n = NewAttempt {
             phone: Phone::parse("+919876543210").unwrap(),
             attempt_id: "att-1".into(),
-            created_at: now,
-            expires_at: now + 300,
+            now,
+            ttl_secs: 300,
             token_hash: "th".into(),
             code_mac: "mac".into(),
-            code_sealed: Some("sealed".into()),
-            wrong_attempts: 0,
+            code_sealed: "sealed".into(),
             max_attempts: 3,
-            request_uuid: None,
-            call_failed: None,
-            answered_at: None,
-            call_uuid: None,
-            repeats: 0,
-            ended_at: None,
-            hangup: None,
-            hangup_cause: None,
-            verified_at: None,
-        }
+        };
+        Attempt::new(n, None, vec![now])
     }
 
     #[test]
@@ -264,6 +357,7 @@ pub(crate) mod tests {
         let now = 1_000;
         let a = attempt(now);
         assert!(a.can_consume("mac", now));
+        assert!(a.can_count_wrong("att-1", 0, now) && !a.can_count_wrong("att-1", 1, now) && !a.can_count_wrong("att-2", 0, now));
         assert!(!a.can_consume("mad", now));
         assert!(!a.can_consume("mac", now + 300), "expired at expires_at exactly");
         let mut used = a.clone();
@@ -285,19 +379,63 @@ pub(crate) mod tests {
     fn webhooks_need_the_token_and_a_call_in_progress() {
         let now = 1_000;
         let mut a = attempt(now);
-        assert!(a.can_answer("th", "c1", now));
-        assert!(!a.can_answer("tx", "c1", now));
+        assert!(a.can_answer("th", "c1", None, now));
+        assert!(!a.can_answer("tx", "c1", None, now));
         a.call_uuid = Some("c1".into());
-        assert!(a.can_answer("th", "c1", now), "a retry of the same call");
-        assert!(!a.can_answer("th", "c2", now), "another call");
-        assert!(a.can_repeat("th", "c1", 3, now));
-        assert!(!a.can_repeat("th", "c2", 3, now));
+        assert!(a.can_answer("th", "c1", None, now), "a retry of the same call");
+        assert!(!a.can_answer("th", "c2", None, now), "another call");
+        assert!(a.can_repeat("th", "c1", None, 3, now));
+        assert!(!a.can_repeat("th", "c2", None, 3, now));
         a.repeats = 3;
-        assert!(!a.can_repeat("th", "c1", 3, now));
-        assert!(a.can_hang_up("th"));
+        assert!(!a.can_repeat("th", "c1", None, 3, now));
+        assert!(a.can_hang_up("th", None));
         a.ended_at = Some(now);
         a.code_sealed = None;
-        assert!(!a.can_hang_up("th"));
-        assert!(!a.can_answer("th", "c1", now), "no code after the call ended");
+        assert!(!a.can_hang_up("th", None));
+        assert!(!a.can_answer("th", "c1", None, now), "no code after the call ended");
+    }
+
+    #[test]
+    fn used_nonces_are_refused() {
+        let now = 1_000;
+        let mut a = attempt(now);
+        assert!(a.can_answer("th", "c1", Some("n1"), now));
+        a.nonces.push("n1".into());
+        assert!(!a.can_answer("th", "c1", Some("n1"), now));
+        assert!(a.can_answer("th", "c1", Some("n2"), now));
+        assert!(!a.can_hang_up("th", Some("n1")));
+    }
+
+    #[test]
+    fn a_locked_number_is_not_live_until_the_lock_ends() {
+        let now = 1_000;
+        let mut a = attempt(now);
+        a.locked_until = Some(now + 100);
+        assert!(!a.is_live(now) && !a.can_consume("mac", now));
+        assert_eq!(a.refusal(now), Some(Refusal::TooManyAttempts));
+        assert_eq!(a.status(now), Status::Locked);
+        assert_eq!(a.attempts_remaining(10, now), 0);
+        assert!(a.is_live(now + 100) || now + 100 >= a.expires_at);
+    }
+
+    #[test]
+    fn remaining_attempts_are_the_smaller_budget() {
+        let now = 1_000;
+        let mut a = attempt(now);
+        assert_eq!(a.attempts_remaining(10, now), 3);
+        a.failures = 9;
+        a.failures_since = Some(now - 50);
+        assert_eq!(a.attempts_remaining(10, now), 1);
+        a.wrong_attempts = 3;
+        assert_eq!(a.attempts_remaining(10, now), 0);
+    }
+
+    #[test]
+    fn records_are_kept_until_every_window_closes() {
+        let now = 1_000;
+        let mut a = attempt(now);
+        assert_eq!(a.keep_until(), now + 3600);
+        a.failures_since = Some(now);
+        assert_eq!(a.keep_until(), now + 86_400);
     }
 }

@@ -3,11 +3,13 @@
 
 pub mod attempt;
 pub mod call;
+pub mod limits;
 pub mod phone;
 pub mod script;
 pub mod secrets;
+pub mod signature;
 
-pub use attempt::{Attempt, Refusal, Status, generate_code};
+pub use attempt::{Attempt, NewAttempt, Refusal, Status, generate_code};
 pub use call::{CallOutcome, HangupReport, Telephony, classify_hangup};
 pub use phone::Phone;
 pub use secrets::Keys;

@@ -11,14 +11,17 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ReturnValue,
     ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
+    TransactWriteItem, Update,
 };
 
+use crate::domain::limits::Failure;
 use crate::domain::{Attempt, Phone, Telephony};
 use crate::error::{Error, Result};
-use crate::ports::{HangupFacts, Store, Write};
+use crate::ports::{GlobalSlot, HangupFacts, Start, Store, Write};
 
 /// The TTL attribute (epoch seconds). DynamoDB deletes expired items lazily, within days; every
 /// read and condition checks `expires_at` itself.
@@ -28,7 +31,16 @@ pub const RETENTION_SECS: i64 = 24 * 3600;
 
 /// The "live" condition: [`Attempt::is_live`].
 const LIVE: &str = "attribute_not_exists(#verified_at) AND attribute_not_exists(#call_failed) \
-                    AND #wrong_attempts < #max_attempts AND #expires_at > :now";
+                    AND #wrong_attempts < #max_attempts AND #expires_at > :now \
+                    AND (attribute_not_exists(#locked_until) OR #locked_until <= :now)";
+/// [`Attempt::fresh_nonce`], with the nonce in `:nonce`.
+const FRESH_NONCE: &str = "NOT contains(#nonces, :nonce)";
+
+/// The attempt's own attributes that a new attempt removes when the old one had them.
+const ATTEMPT_OPTIONAL: [&str; 9] =
+    ["request_uuid", "call_failed", "answered_at", "call_uuid", "ended_at", "hangup", "hangup_cause", "verified_at", "nonces"];
+/// The number's failure counters, which only verify writes.
+const FAILURE_COUNTERS: [&str; 3] = ["failures", "failures_since", "locked_until"];
 
 #[derive(Clone, Debug)]
 pub struct DynamoStore {
@@ -45,6 +57,18 @@ impl DynamoStore {
 
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// A webhook's conditional update: also refuses a used nonce and records this one.
+    async fn webhook_update(&self, phone: &Phone, condition: &str, update: &str, nonce: Option<&str>, mut values: Vec<(&str, AttributeValue)>) -> Result<Write> {
+        match nonce {
+            None => self.update(phone, condition, update, values).await,
+            Some(n) => {
+                values.push((":nonce", s(n)));
+                values.push((":nonce_set", AttributeValue::Ss(vec![n.to_owned()])));
+                self.update(phone, &format!("{condition} AND {FRESH_NONCE}"), &format!("{update} ADD #nonces :nonce_set"), values).await
+            }
+        }
     }
 
     /// One conditional UpdateItem on the phone's item. Returns the new item, or on a failed
@@ -86,15 +110,81 @@ fn done(w: Write) -> Option<Attempt> {
 }
 
 impl Store for DynamoStore {
-    async fn put_attempt(&self, attempt: &Attempt) -> Result<()> {
-        self.client
-            .put_item()
+    async fn start_attempt(&self, attempt: &Attempt, expected_version: Option<u64>, slot: &GlobalSlot) -> Result<Start> {
+        // The number's item: every attribute of the new attempt is set, the old attempt's
+        // optional ones removed, the failure counters left as they are.
+        let item = to_item(attempt);
+        let mut values: HashMap<String, AttributeValue> = HashMap::new();
+        let mut sets = Vec::new();
+        for (k, v) in &item {
+            if k == "pk" || FAILURE_COUNTERS.contains(&k.as_str()) {
+                continue;
+            }
+            sets.push(format!("#{k} = :{k}"));
+            values.insert(format!(":{k}"), v.clone());
+        }
+        sets.push("#failures = if_not_exists(#failures, :zero)".into());
+        values.insert(":zero".into(), n(0));
+        let removes: Vec<String> = ATTEMPT_OPTIONAL.iter().filter(|k| !item.contains_key(**k)).map(|k| format!("#{k}")).collect();
+        let mut update_expr = format!("SET {}", sets.join(", "));
+        if !removes.is_empty() {
+            update_expr.push_str(&format!(" REMOVE {}", removes.join(", ")));
+        }
+        let version_cond = match expected_version {
+            None => "attribute_not_exists(#version)".to_owned(),
+            Some(v) => {
+                values.insert(":expected_version".into(), n(v));
+                "#version = :expected_version".to_owned()
+            }
+        };
+        values.insert(":now".into(), n(attempt.created_at));
+        let condition = format!("{version_cond} AND (attribute_not_exists(#locked_until) OR #locked_until <= :now)");
+        let number = Update::builder()
             .table_name(&self.table)
-            .set_item(Some(to_item(attempt)))
+            .key("pk", key(&attempt.phone))
+            .update_expression(&update_expr)
+            .condition_expression(&condition)
+            .set_expression_attribute_names(Some(names_in(&[&update_expr, &condition])))
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(|e| Error::Corrupt(e.to_string()))?;
+        let global_update = "SET #ttl = :expires ADD #calls :one";
+        let global_cond = "attribute_not_exists(#calls) OR #calls < :cap";
+        let global = Update::builder()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(format!("GLOBAL#calls#{}", slot.minute)))
+            .update_expression(global_update)
+            .condition_expression(global_cond)
+            .set_expression_attribute_names(Some(names_in(&[global_update, global_cond])))
+            .set_expression_attribute_values(Some(HashMap::from([
+                (":expires".to_owned(), n(slot.expires)),
+                (":one".to_owned(), n(1)),
+                (":cap".to_owned(), n(slot.cap)),
+            ])))
+            .build()
+            .map_err(|e| Error::Corrupt(e.to_string()))?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(number).build())
+            .transact_items(TransactWriteItem::builder().update(global).build())
             .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+            .await;
+        match result {
+            Ok(_) => Ok(Start::Started),
+            Err(SdkError::ServiceError(e)) => match e.err() {
+                TransactWriteItemsError::TransactionCanceledException(c) => {
+                    let code = |i: usize| c.cancellation_reasons().get(i).and_then(|r| r.code()).unwrap_or("None");
+                    match (code(0), code(1)) {
+                        ("None", "ConditionalCheckFailed") => Ok(Start::GlobalLimit),
+                        // A failed version/lock condition, or a concurrent transaction on the item.
+                        _ => Ok(Start::Conflict),
+                    }
+                }
+                _ => Err(unavailable(SdkError::ServiceError(e))),
+            },
+            Err(e) => Err(unavailable(e)),
+        }
     }
 
     async fn record_call_placed(&self, phone: &Phone, attempt_id: &str, request_uuid: &str) -> Result<bool> {
@@ -111,47 +201,50 @@ impl Store for DynamoStore {
         Ok(done(w).is_some())
     }
 
-    async fn answer(&self, phone: &Phone, token_hash: &str, call_uuid: &str, now: i64) -> Result<Option<Attempt>> {
+    async fn answer(&self, phone: &Phone, token_hash: &str, call_uuid: &str, nonce: Option<&str>, now: i64) -> Result<Write> {
         let condition = format!(
             "#token_hash = :th AND {LIVE} AND attribute_exists(#code_sealed) AND attribute_not_exists(#ended_at) \
              AND (attribute_not_exists(#call_uuid) OR #call_uuid = :cu)"
         );
-        let w = self
-            .update(phone, &condition, "SET #call_uuid = :cu, #answered_at = if_not_exists(#answered_at, :now)",
-                vec![(":th", s(token_hash)), (":cu", s(call_uuid)), (":now", n(now))])
-            .await?;
-        Ok(done(w))
+        self.webhook_update(phone, &condition, "SET #call_uuid = :cu, #answered_at = if_not_exists(#answered_at, :now)", nonce,
+            vec![(":th", s(token_hash)), (":cu", s(call_uuid)), (":now", n(now))])
+            .await
     }
 
-    async fn repeat(&self, phone: &Phone, token_hash: &str, call_uuid: &str, max_repeats: u32, now: i64) -> Result<Option<Attempt>> {
+    async fn repeat(&self, phone: &Phone, token_hash: &str, call_uuid: &str, nonce: Option<&str>, max_repeats: u32, now: i64) -> Result<Write> {
         let condition = format!(
             "#token_hash = :th AND {LIVE} AND attribute_exists(#code_sealed) AND attribute_not_exists(#ended_at) \
              AND #call_uuid = :cu AND #repeats < :max_repeats"
         );
-        let w = self
-            .update(phone, &condition, "SET #repeats = #repeats + :one",
-                vec![(":th", s(token_hash)), (":cu", s(call_uuid)), (":now", n(now)), (":max_repeats", n(max_repeats)), (":one", n(1))])
-            .await?;
-        Ok(done(w))
+        self.webhook_update(phone, &condition, "SET #repeats = #repeats + :one", nonce,
+            vec![(":th", s(token_hash)), (":cu", s(call_uuid)), (":now", n(now)), (":max_repeats", n(max_repeats)), (":one", n(1))])
+            .await
     }
 
-    async fn hang_up(&self, phone: &Phone, token_hash: &str, facts: &HangupFacts, now: i64) -> Result<Write> {
-        self.update(phone, "#token_hash = :th AND attribute_not_exists(#ended_at)",
-            "SET #ended_at = :now, #hangup = :t, #hangup_cause = :c REMOVE #code_sealed",
+    async fn hang_up(&self, phone: &Phone, token_hash: &str, nonce: Option<&str>, facts: &HangupFacts, now: i64) -> Result<Write> {
+        self.webhook_update(phone, "#token_hash = :th AND attribute_not_exists(#ended_at)",
+            "SET #ended_at = :now, #hangup = :t, #hangup_cause = :c REMOVE #code_sealed", nonce,
             vec![(":th", s(token_hash)), (":now", n(now)), (":t", s(facts.telephony.as_str())), (":c", s(&facts.cause))])
             .await
     }
 
     async fn consume(&self, phone: &Phone, code_mac: &str, now: i64) -> Result<Write> {
-        self.update(phone, &format!("{LIVE} AND #code_mac = :mac"), "SET #verified_at = :now REMOVE #code_sealed",
-            vec![(":mac", s(code_mac)), (":now", n(now))])
+        self.update(phone, &format!("{LIVE} AND #code_mac = :mac"), "SET #verified_at = :now, #failures = :zero REMOVE #code_sealed, #failures_since",
+            vec![(":mac", s(code_mac)), (":now", n(now)), (":zero", n(0))])
             .await
     }
 
-    async fn count_wrong(&self, phone: &Phone, attempt_id: &str, now: i64) -> Result<Write> {
-        self.update(phone, &format!("#attempt_id = :aid AND {LIVE}"), "SET #wrong_attempts = #wrong_attempts + :one",
-            vec![(":aid", s(attempt_id)), (":now", n(now)), (":one", n(1))])
-            .await
+    async fn count_wrong(&self, phone: &Phone, attempt_id: &str, seen_failures: u32, failure: &Failure, keep_until: i64, now: i64) -> Result<Write> {
+        let mut update = "SET #wrong_attempts = #wrong_attempts + :one, #failures = :failures, #failures_since = :since, #ttl = :ttl".to_owned();
+        let mut values = vec![
+            (":aid", s(attempt_id)), (":now", n(now)), (":one", n(1)), (":seen", n(seen_failures)),
+            (":failures", n(failure.failures)), (":since", n(failure.failures_since)), (":ttl", n(keep_until + RETENTION_SECS)),
+        ];
+        if let Some(until) = failure.locked_until {
+            update.push_str(", #locked_until = :locked_until");
+            values.push((":locked_until", n(until)));
+        }
+        self.update(phone, &format!("#attempt_id = :aid AND {LIVE} AND #failures = :seen"), &update, values).await
     }
 
     async fn get(&self, phone: &Phone) -> Result<Option<Attempt>> {
@@ -249,7 +342,7 @@ pub fn to_item(a: &Attempt) -> Item {
     item.insert("attempt_id".into(), s(&a.attempt_id));
     item.insert("created_at".into(), n(a.created_at));
     item.insert("expires_at".into(), n(a.expires_at));
-    item.insert(TTL_ATTRIBUTE.into(), n(a.expires_at + RETENTION_SECS));
+    item.insert(TTL_ATTRIBUTE.into(), n(a.keep_until() + RETENTION_SECS));
     item.insert("token_hash".into(), s(&a.token_hash));
     item.insert("code_mac".into(), s(&a.code_mac));
     item.insert("wrong_attempts".into(), n(a.wrong_attempts));
@@ -266,11 +359,18 @@ pub fn to_item(a: &Attempt) -> Item {
     opt_s("call_uuid", &a.call_uuid);
     opt_s("hangup_cause", &a.hangup_cause);
     opt_s("hangup", &a.hangup.map(|t| t.as_str().to_owned()));
-    for (k, v) in [("answered_at", a.answered_at), ("ended_at", a.ended_at), ("verified_at", a.verified_at)] {
+    for (k, v) in [("answered_at", a.answered_at), ("ended_at", a.ended_at), ("verified_at", a.verified_at),
+                   ("failures_since", a.failures_since), ("locked_until", a.locked_until)] {
         if let Some(v) = v {
             item.insert(k.into(), n(v));
         }
     }
+    if !a.nonces.is_empty() {
+        item.insert("nonces".into(), AttributeValue::Ss(a.nonces.clone()));
+    }
+    item.insert("version".into(), n(a.version));
+    item.insert("send_times".into(), AttributeValue::L(a.send_times.iter().map(|t| n(*t)).collect()));
+    item.insert("failures".into(), n(a.failures));
     item
 }
 
@@ -290,6 +390,17 @@ pub fn from_item(item: &Item) -> Result<Attempt> {
     };
     let req_n = |k: &str| get_n(k)?.ok_or_else(|| Error::Corrupt(format!("missing number attribute {k}")));
     let count = |k: &str| -> Result<u32> { u32::try_from(req_n(k)?).map_err(|_| Error::Corrupt(format!("attribute {k} out of range"))) };
+    let send_times = match item.get("send_times") {
+        None => Vec::new(),
+        Some(v) => v
+            .as_l()
+            .map_err(|_| Error::Corrupt("send_times is not a list".into()))?
+            .iter()
+            .map(|t| t.as_n().ok().and_then(|x| x.parse::<i64>().ok()).ok_or_else(|| Error::Corrupt("send_times holds a non-integer".into())))
+            .collect::<Result<Vec<i64>>>()?,
+    };
+    let mut nonces = item.get("nonces").and_then(|v| v.as_ss().ok()).cloned().unwrap_or_default();
+    nonces.sort();
     let hangup = match get_s("hangup") {
         None => None,
         Some(t) => Some(Telephony::from_str(&t).ok_or_else(|| Error::Corrupt("unknown hangup outcome".into()))?),
@@ -313,6 +424,12 @@ pub fn from_item(item: &Item) -> Result<Attempt> {
         hangup,
         hangup_cause: get_s("hangup_cause"),
         verified_at: get_n("verified_at")?,
+        nonces,
+        version: get_n("version")?.and_then(|v| u64::try_from(v).ok()).unwrap_or(0),
+        send_times,
+        failures: get_n("failures")?.and_then(|v| u32::try_from(v).ok()).unwrap_or(0),
+        failures_since: get_n("failures_since")?,
+        locked_until: get_n("locked_until")?,
     })
 }
 
@@ -333,13 +450,18 @@ mod tests {
     fn items_round_trip() {
         let mut a = crate::domain::attempt::tests::attempt(1_000);
         assert_eq!(from_item(&to_item(&a)).unwrap(), a);
+        assert_eq!(to_item(&a)[TTL_ATTRIBUTE], n(1_000 + 3600 + RETENTION_SECS), "kept while the send window is open");
         a.hangup = Some(Telephony::Busy);
         a.hangup_cause = Some("USER_BUSY".into());
         a.ended_at = Some(1_030);
         a.code_sealed = None;
         a.verified_at = Some(1_040);
+        a.nonces = vec!["n1".into(), "n2".into()];
+        a.failures = 4;
+        a.failures_since = Some(990);
+        a.locked_until = Some(5_000);
         let item = to_item(&a);
-        assert_eq!(item[TTL_ATTRIBUTE], n(1_000 + 300 + RETENTION_SECS));
+        assert_eq!(item[TTL_ATTRIBUTE], n(990 + 86_400 + RETENTION_SECS), "kept while the failure window is open");
         assert!(!item.contains_key("code_sealed"));
         assert_eq!(from_item(&item).unwrap(), a);
     }

@@ -7,11 +7,14 @@ use std::sync::Mutex;
 
 use crate::domain::{Attempt, Phone};
 use crate::error::Result;
-use crate::ports::{HangupFacts, Store, Write};
+use crate::domain::limits::Failure;
+use crate::ports::{GlobalSlot, HangupFacts, Start, Store, Write};
 
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     items: Mutex<HashMap<String, Attempt>>,
+    /// The global ceiling's per-minute call counters.
+    minutes: Mutex<HashMap<i64, u32>>,
 }
 
 impl MemoryStore {
@@ -40,11 +43,35 @@ fn done(w: Write) -> Option<Attempt> {
     }
 }
 
+fn use_nonce(a: &mut Attempt, nonce: Option<&str>) {
+    if let Some(n) = nonce {
+        a.nonces.push(n.to_owned());
+    }
+}
+
 impl Store for MemoryStore {
-    async fn put_attempt(&self, attempt: &Attempt) -> Result<()> {
+    async fn start_attempt(&self, attempt: &Attempt, expected_version: Option<u64>, slot: &GlobalSlot) -> Result<Start> {
         let mut items = self.items.lock().unwrap_or_else(|p| p.into_inner());
-        items.insert(attempt.phone.e164().to_owned(), attempt.clone());
-        Ok(())
+        let mut minutes = self.minutes.lock().unwrap_or_else(|p| p.into_inner());
+        let now = attempt.created_at;
+        let current = items.get(attempt.phone.e164());
+        if current.map(|c| c.version) != expected_version || current.is_some_and(|c| c.is_locked(now)) {
+            return Ok(Start::Conflict);
+        }
+        let calls = minutes.entry(slot.minute).or_insert(0);
+        if *calls >= slot.cap {
+            return Ok(Start::GlobalLimit);
+        }
+        *calls += 1;
+        let mut next = attempt.clone();
+        // The number's failure counters stay as stored (DynamoDB does not touch them either).
+        if let Some(c) = current {
+            (next.failures, next.failures_since, next.locked_until) = (c.failures, c.failures_since, c.locked_until);
+        } else {
+            (next.failures, next.failures_since, next.locked_until) = (0, None, None);
+        }
+        items.insert(attempt.phone.e164().to_owned(), next);
+        Ok(Start::Started)
     }
 
     async fn record_call_placed(&self, phone: &Phone, attempt_id: &str, request_uuid: &str) -> Result<bool> {
@@ -60,19 +87,24 @@ impl Store for MemoryStore {
         Ok(done(w).is_some())
     }
 
-    async fn answer(&self, phone: &Phone, token_hash: &str, call_uuid: &str, now: i64) -> Result<Option<Attempt>> {
-        Ok(done(self.update(phone, |a| a.can_answer(token_hash, call_uuid, now), |a| {
+    async fn answer(&self, phone: &Phone, token_hash: &str, call_uuid: &str, nonce: Option<&str>, now: i64) -> Result<Write> {
+        Ok(self.update(phone, |a| a.can_answer(token_hash, call_uuid, nonce, now), |a| {
+            use_nonce(a, nonce);
             a.call_uuid = Some(call_uuid.to_owned());
             a.answered_at.get_or_insert(now);
-        })))
+        }))
     }
 
-    async fn repeat(&self, phone: &Phone, token_hash: &str, call_uuid: &str, max_repeats: u32, now: i64) -> Result<Option<Attempt>> {
-        Ok(done(self.update(phone, |a| a.can_repeat(token_hash, call_uuid, max_repeats, now), |a| a.repeats += 1)))
+    async fn repeat(&self, phone: &Phone, token_hash: &str, call_uuid: &str, nonce: Option<&str>, max_repeats: u32, now: i64) -> Result<Write> {
+        Ok(self.update(phone, |a| a.can_repeat(token_hash, call_uuid, nonce, max_repeats, now), |a| {
+            use_nonce(a, nonce);
+            a.repeats += 1;
+        }))
     }
 
-    async fn hang_up(&self, phone: &Phone, token_hash: &str, facts: &HangupFacts, now: i64) -> Result<Write> {
-        Ok(self.update(phone, |a| a.can_hang_up(token_hash), |a| {
+    async fn hang_up(&self, phone: &Phone, token_hash: &str, nonce: Option<&str>, facts: &HangupFacts, now: i64) -> Result<Write> {
+        Ok(self.update(phone, |a| a.can_hang_up(token_hash, nonce), |a| {
+            use_nonce(a, nonce);
             a.ended_at = Some(now);
             a.hangup = Some(facts.telephony);
             a.hangup_cause = Some(facts.cause.clone());
@@ -84,11 +116,13 @@ impl Store for MemoryStore {
         Ok(self.update(phone, |a| a.can_consume(code_mac, now), |a| {
             a.verified_at = Some(now);
             a.code_sealed = None;
+            a.failures = 0;
+            a.failures_since = None;
         }))
     }
 
-    async fn count_wrong(&self, phone: &Phone, attempt_id: &str, now: i64) -> Result<Write> {
-        Ok(self.update(phone, |a| a.can_count_wrong(attempt_id, now), |a| a.wrong_attempts += 1))
+    async fn count_wrong(&self, phone: &Phone, attempt_id: &str, seen_failures: u32, failure: &Failure, _keep_until: i64, now: i64) -> Result<Write> {
+        Ok(self.update(phone, |a| a.can_count_wrong(attempt_id, seen_failures, now), |a| *a = a.with_failure(*failure)))
     }
 
     async fn get(&self, phone: &Phone) -> Result<Option<Attempt>> {

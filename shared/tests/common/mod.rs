@@ -28,11 +28,21 @@ pub fn config() -> Config {
 
 pub type TestService<S> = Service<S, Arc<FakeClock>>;
 
-pub fn service<S>(store: S) -> (TestService<S>, Arc<FakeClock>) {
+pub fn service<S: shared::ports::Store>(store: S) -> (TestService<S>, Arc<FakeClock>) {
+    service_with(store, config())
+}
+
+pub fn service_with<S: shared::ports::Store>(store: S, cfg: Config) -> (TestService<S>, Arc<FakeClock>) {
     let clock = Arc::new(FakeClock::at(T0));
-    let cfg = config();
-    let svc = Service { store, clock: clock.clone(), keys: keys(), policy: cfg.policy, voice: cfg.voice, public_url: cfg.public_url };
-    (svc, clock)
+    (Service::with_clock(&cfg, keys(), store, clock.clone()), clock)
+}
+
+/// The configuration with these variables set (and PUBLIC_URL).
+pub fn config_with(vars: &[(&str, &str)]) -> Config {
+    let map: std::collections::HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let mut cfg = Config::from_lookup(move |k| map.get(k).cloned()).unwrap();
+    cfg.public_url = Some(PUBLIC_URL.into());
+    cfg
 }
 
 /// A store on the DynamoDB endpoint named by `AWS_ENDPOINT_URL_DYNAMODB`, in a fresh table.
