@@ -27,8 +27,26 @@ pub async fn service_with_calls() -> Result<(Service<DynamoStore>, VobizClient)>
     Ok((service_from(&cfg).await?, calls))
 }
 
-/// A DynamoDB client from the SDK's own conventions (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`).
+/// A DynamoDB client from the SDK's own conventions (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`),
+/// with bounded time: an unreachable table answers 503 within seconds, well inside API
+/// Gateway's 29 s and Vobiz's webhook timeout, instead of hanging the function.
 pub async fn dynamo_client() -> aws_sdk_dynamodb::Client {
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    aws_sdk_dynamodb::Client::new(&sdk)
+    aws_sdk_dynamodb::Client::new(&sdk_config().await)
+}
+
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    use aws_config::retry::RetryConfig;
+    use aws_config::timeout::TimeoutConfig;
+    use std::time::Duration;
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_millis(800))
+                .operation_attempt_timeout(Duration::from_millis(1500))
+                .operation_timeout(Duration::from_secs(4))
+                .build(),
+        )
+        .retry_config(RetryConfig::standard().with_max_attempts(3))
+        .load()
+        .await
 }

@@ -4,66 +4,25 @@
 
 mod common;
 
+use common::vobiz::{self as fake, AUTH_ID, CALLS_PATH, FROM, call_form, fired, last_token};
 use common::{PHONE, PUBLIC_URL, TestService, form_req, json, json_req, spoken_digits, text};
 use serde_json::{Value, json};
-use shared::config::VobizConfig;
 use shared::domain::Phone;
 use shared::ports::Store;
 use shared::routes::dispatch;
-use shared::vobiz::VobizClient;
-use wiremock::matchers::{header, method, path};
+use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const AUTH_ID: &str = "MA_TESTACCOUNT";
-const AUTH_TOKEN: &str = "vobiz-auth-token-for-tests";
-const FROM: &str = "+918012345678";
-const CALLS_PATH: &str = "/api/v1/Account/MA_TESTACCOUNT/Call/";
-
-fn vobiz(server: &MockServer) -> VobizClient {
-    VobizClient::new(VobizConfig {
-        api_url: server.uri(),
-        auth_id: AUTH_ID.into(),
-        auth_token: AUTH_TOKEN.into(),
-        from: Phone::parse(FROM).unwrap(),
-        timeout_ms: 2000,
-        max_retries: 2,
-    })
-    .unwrap()
+fn vobiz(server: &MockServer) -> shared::vobiz::VobizClient {
+    fake::client(server)
 }
 
 async fn fake_vobiz(status: u16, body: Value) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(CALLS_PATH))
-        .and(header("X-Auth-ID", AUTH_ID))
-        .and(header("X-Auth-Token", AUTH_TOKEN))
-        .and(header("content-type", "application/json"))
-        .respond_with(ResponseTemplate::new(status).set_body_json(body))
-        .mount(&server)
-        .await;
-    server
-}
-
-fn fired() -> Value {
-    json!({"api_id": "api-should-not-be-used", "message": "Call fired", "request_uuid": "req-uuid-1"})
-}
-
-/// The token Vobiz was given, read from the last call-create request.
-async fn last_token(server: &MockServer) -> String {
-    let reqs = server.received_requests().await.unwrap();
-    let body: Value = serde_json::from_slice(&reqs.last().unwrap().body).unwrap();
-    let answer = body["answer_url"].as_str().unwrap();
-    answer.strip_prefix(&format!("{PUBLIC_URL}/answer/")).unwrap().to_owned()
+    fake::fake(status, body).await
 }
 
 async fn send<S: Store>(svc: &TestService<S>, server: &MockServer) -> lambda_http::Response<lambda_http::Body> {
     dispatch(svc, &vobiz(server), json_req("POST", "/send-otp", &format!(r#"{{"phone":"{PHONE}"}}"#))).await
-}
-
-fn call_form<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
-    let mut f = vec![("CallUUID", "call-uuid-1"), ("RequestUUID", "req-uuid-1"), ("From", "918012345678"), ("To", "919876543210"), ("Direction", "outbound")];
-    f.extend_from_slice(extra);
-    f
 }
 
 async fn webhook<S: Store>(svc: &TestService<S>, server: &MockServer, route: &str, token: &str, extra: &[(&str, &str)]) -> String {

@@ -59,6 +59,10 @@ impl DynamoStore {
         &self.client
     }
 
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
     /// A webhook's conditional update: also refuses a used nonce and records this one.
     async fn webhook_update(&self, phone: &Phone, condition: &str, update: &str, nonce: Option<&str>, mut values: Vec<(&str, AttributeValue)>) -> Result<Write> {
         match nonce {

@@ -1,6 +1,9 @@
 //! Test support: fixed keys, a fake clock, request builders, and the DynamoDB endpoint.
 #![allow(dead_code)]
 
+pub mod proxy;
+pub mod vobiz;
+
 use std::sync::Arc;
 
 use lambda_http::{Body, Request, Response};
@@ -60,6 +63,23 @@ pub async fn dynamo_store() -> Option<DynamoStore> {
     let table = format!("otp-test-{}", shared::domain::secrets::random_id(&mut rand::rng()).replace(['-', '_'], "x"));
     dynamo::create_table_if_missing(&client, &table).await.expect("create the test table");
     Some(DynamoStore::new(client, table))
+}
+
+/// A DynamoDB store reached through a [`proxy::Proxy`] the test can stop; `None` when the
+/// endpoint is not plain HTTP on an address a TCP proxy can stand in for.
+pub async fn proxied_dynamo_store() -> Option<(DynamoStore, proxy::Proxy)> {
+    let direct = dynamo_store().await?;
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").ok()?;
+    let Some(addr) = endpoint.strip_prefix("http://").and_then(|a| a.trim_end_matches('/').parse::<std::net::SocketAddr>().ok()) else {
+        eprintln!("SKIPPED: {endpoint} is not http://IP:PORT, which the fault proxy needs");
+        return None;
+    };
+    let proxy = proxy::Proxy::start(addr).await;
+    let conf = aws_sdk_dynamodb::config::Builder::from(&shared::lambda::sdk_config().await)
+        .endpoint_url(format!("http://{}", proxy.addr))
+        .build();
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(conf), direct.table());
+    Some((store, proxy))
 }
 
 pub fn json_req(method: &str, path: &str, body: &str) -> Request {

@@ -1,0 +1,412 @@
+//! The attack suite: every way the public example leaks a code or spends money, tried against
+//! this service, on the memory store and on the DynamoDB endpoint.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::vobiz::{self as fake, AUTH_TOKEN, call_form, fired, last_token};
+use common::{PHONE, PUBLIC_URL, TestService, config_with, form_req, json, json_req, spoken_digits, text};
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+use shared::domain::Phone;
+use shared::domain::signature::{sign_v2, sign_v3};
+use shared::ports::Store;
+use shared::routes::dispatch;
+use shared::vobiz::VobizClient;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// The service as deployed: signatures checked when present, keyed with the Vobiz auth token.
+fn deployed<S: Store>(store: S, extra: &[(&str, &str)]) -> (TestService<S>, Arc<shared::ports::FakeClock>) {
+    let mut vars = vec![("VOBIZ_AUTH_TOKEN", AUTH_TOKEN)];
+    vars.extend_from_slice(extra);
+    common::service_with(store, config_with(&vars))
+}
+
+async fn send<S: Store>(svc: &TestService<S>, calls: &VobizClient, phone: &str) -> Response<Body> {
+    dispatch(svc, calls, json_req("POST", "/send-otp", &format!(r#"{{"phone":"{phone}"}}"#))).await
+}
+
+async fn verify<S: Store>(svc: &TestService<S>, calls: &VobizClient, otp: &str) -> (u16, Value) {
+    let r = dispatch(svc, calls, json_req("POST", "/verify-otp", &format!(r#"{{"phone":"{PHONE}","otp":"{otp}"}}"#))).await;
+    (r.status().as_u16(), json(&r))
+}
+
+async fn code_of<S: Store>(svc: &TestService<S>) -> String {
+    let phone = Phone::parse(PHONE).unwrap();
+    let a = svc.store.get(&phone).await.unwrap().unwrap();
+    svc.keys.open_code(&phone, &a.attempt_id, a.code_sealed.as_ref().unwrap()).unwrap()
+}
+
+fn wrong(code: &str) -> String {
+    code.chars().map(|c| if c == '9' { '0' } else { ((c as u8) + 1) as char }).collect()
+}
+
+/// A webhook request to `/{route}/{token}`, signed V3 with `key` and `nonce` when given.
+fn signed(route: &str, token: &str, extra: &[(&str, &str)], key: Option<&str>, nonce: &str) -> Request {
+    let mut req = form_req(&format!("/{route}/{token}"), &call_form(extra));
+    if let Some(key) = key {
+        let url = format!("{PUBLIC_URL}/{route}/{token}");
+        let h = req.headers_mut();
+        h.insert("x-vobiz-signature-v3", sign_v3(key, &url, nonce).parse().unwrap());
+        h.insert("x-vobiz-signature-v3-nonce", nonce.parse().unwrap());
+    }
+    req
+}
+
+async fn hook<S: Store>(svc: &TestService<S>, calls: &VobizClient, req: Request) -> (u16, String) {
+    let r = dispatch(svc, calls, req).await;
+    assert_eq!(r.headers()["content-type"], "application/xml");
+    (r.status().as_u16(), text(&r))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Disclosure: no digit of a code in any reply that is not the live call's own.
+
+async fn disclosure_paths_read_nothing<S: Store>(store: S) {
+    let (svc, clock) = deployed(store, &[]);
+    let server = fake::fake(201, fired()).await;
+    let calls = fake::client(&server);
+    assert_eq!(send(&svc, &calls, PHONE).await.status(), 200);
+    let token = last_token(&server).await;
+    let code = code_of(&svc).await;
+
+    // The seed's own hole: POST /answer?phone=<victim>.
+    let bare = form_req("/answer?phone=%2B919876543210", &call_form(&[("Event", "StartApp")]));
+    let (status, xml) = hook(&svc, &calls, bare).await;
+    assert_eq!((status, spoken_digits(&xml).as_str()), (200, ""));
+    // Guessed tokens: random, the seed's call id, a token with one character changed.
+    let mut tampered = token.clone().into_bytes();
+    tampered[10] = if tampered[10] == b'a' { b'b' } else { b'a' };
+    for guess in ["req-uuid-1".to_owned(), "A".repeat(76), String::from_utf8(tampered).unwrap()] {
+        for route in ["answer", "otp-choice"] {
+            let (_, xml) = hook(&svc, &calls, signed(route, &guess, &[("Digits", "1")], None, "")).await;
+            assert_eq!(spoken_digits(&xml), "", "{route}/{guess}");
+        }
+    }
+    // A forged signature on the real token: 403, nothing read, nothing recorded.
+    let (status, xml) = hook(&svc, &calls, signed("answer", &token, &[("Event", "StartApp")], Some("not-the-auth-token"), "n-forged")).await;
+    assert_eq!((status, spoken_digits(&xml).as_str()), (403, ""));
+    assert_eq!(svc.store.get(&Phone::parse(PHONE).unwrap()).await.unwrap().unwrap().answered_at, None);
+    // A signature for another URL (captured from another call) does not transfer.
+    let mut moved = signed("answer", &token, &[], None, "");
+    let other_url = format!("{PUBLIC_URL}/answer/other-token");
+    moved.headers_mut().insert("x-vobiz-signature-v3", sign_v3(AUTH_TOKEN, &other_url, "n-moved").parse().unwrap());
+    moved.headers_mut().insert("x-vobiz-signature-v3-nonce", "n-moved".parse().unwrap());
+    assert_eq!(hook(&svc, &calls, moved).await.0, 403);
+
+    // The real, signed answer reads the code once...
+    let (status, xml) = hook(&svc, &calls, signed("answer", &token, &[("Event", "StartApp")], Some(AUTH_TOKEN), "n-1")).await;
+    assert_eq!((status, spoken_digits(&xml)), (200, code.clone()));
+    // ...and a replay of that exact request (same nonce) is refused.
+    let (status, xml) = hook(&svc, &calls, signed("answer", &token, &[("Event", "StartApp")], Some(AUTH_TOKEN), "n-1")).await;
+    assert_eq!((status, spoken_digits(&xml).as_str()), (403, ""));
+    // Press 1 signed V2 works; replaying it does not.
+    let mut v2 = form_req(&format!("/otp-choice/{token}"), &call_form(&[("Digits", "1")]));
+    let url = format!("{PUBLIC_URL}/otp-choice/{token}");
+    v2.headers_mut().insert("x-vobiz-signature-v2", sign_v2(AUTH_TOKEN, &url, "n-2").parse().unwrap());
+    v2.headers_mut().insert("x-vobiz-signature-v2-nonce", "n-2".parse().unwrap());
+    let replay = v2.clone();
+    assert_eq!(spoken_digits(&hook(&svc, &calls, v2).await.1), code);
+    assert_eq!(hook(&svc, &calls, replay).await.0, 403);
+
+    // After hangup, /otp-choice replays read nothing.
+    let ended = [("Event", "Hangup"), ("CallStatus", "completed"), ("HangupCause", "NORMAL_CLEARING"), ("AnswerTime", "2026-09-21 14:13:30"), ("BillDuration", "30")];
+    assert_eq!(hook(&svc, &calls, signed("hangup", &token, &ended, Some(AUTH_TOKEN), "n-3")).await.0, 200);
+    for n in ["n-4", "n-5"] {
+        let (status, xml) = hook(&svc, &calls, signed("otp-choice", &token, &[("Digits", "1")], Some(AUTH_TOKEN), n)).await;
+        assert_eq!((status, spoken_digits(&xml).as_str()), (200, ""), "{n}");
+    }
+    // An expired token reads nothing either, even freshly signed.
+    assert_eq!(send(&svc, &calls, PHONE).await.status(), 429, "cooldown");
+    clock.advance(31);
+    assert_eq!(send(&svc, &calls, PHONE).await.status(), 200);
+    let fresh = last_token(&server).await;
+    clock.advance(301);
+    let (_, xml) = hook(&svc, &calls, signed("answer", &fresh, &[("Event", "StartApp")], Some(AUTH_TOKEN), "n-6")).await;
+    assert_eq!(spoken_digits(&xml), "");
+}
+
+async fn required_signatures_refuse_unsigned_webhooks<S: Store>(store: S) {
+    let (svc, _clock) = deployed(store, &[("VOBIZ_WEBHOOK_SIGNATURE", "required")]);
+    let server = fake::fake(201, fired()).await;
+    let calls = fake::client(&server);
+    send(&svc, &calls, PHONE).await;
+    let token = last_token(&server).await;
+    let (status, xml) = hook(&svc, &calls, signed("answer", &token, &[("Event", "StartApp")], None, "")).await;
+    assert_eq!((status, spoken_digits(&xml).as_str()), (403, ""));
+    let (status, xml) = hook(&svc, &calls, signed("answer", &token, &[("Event", "StartApp")], Some(AUTH_TOKEN), "n-1")).await;
+    assert_eq!((status, spoken_digits(&xml).len()), (200, 6));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Brute force
+
+async fn the_failure_cap_survives_resends<S: Store>(store: S) {
+    let (svc, clock) = deployed(store, &[]);
+    let server = fake::fake(201, fired()).await;
+    let calls = fake::client(&server);
+    let mut failures = 0;
+    // 3 wrong guesses per code, a new code every 31 s: the number locks at its 10th failure.
+    'sends: for _ in 0..4 {
+        assert_eq!(send(&svc, &calls, PHONE).await.status(), 200);
+        let code = code_of(&svc).await;
+        for _ in 0..3 {
+            let (status, body) = verify(&svc, &calls, &wrong(&code)).await;
+            assert_eq!((status, body["reason"].as_str()), (400, Some("invalid")));
+            failures += 1;
+            assert_eq!(body["attempts_remaining"], json!((3 - (failures - 1) % 3 - 1).min(10 - failures)), "after {failures}");
+            if failures == 10 {
+                let (_, body) = verify(&svc, &calls, &code).await;
+                assert_eq!(body["reason"], "too_many_attempts", "the right code after the number's cap");
+                break 'sends;
+            }
+        }
+        clock.advance(31);
+    }
+    assert_eq!(failures, 10);
+    let status = dispatch(&svc, &calls, json_req("GET", "/otp-status/+919876543210", "")).await;
+    assert_eq!(json(&status)["status"], "locked");
+    clock.advance(31);
+    let refused = send(&svc, &calls, PHONE).await;
+    assert_eq!(refused.status(), 429, "a locked number gets no more calls");
+    assert!(refused.headers()["retry-after"].to_str().unwrap().parse::<i64>().unwrap() > 80_000);
+    assert_eq!(fake::calls(&server).await, 4);
+}
+
+async fn a_correct_verify_resets_the_failure_count<S: Store>(store: S) {
+    let (svc, clock) = deployed(store, &[]);
+    let server = fake::fake(201, fired()).await;
+    let calls = fake::client(&server);
+    send(&svc, &calls, PHONE).await;
+    let code = code_of(&svc).await;
+    verify(&svc, &calls, &wrong(&code)).await;
+    verify(&svc, &calls, &wrong(&code)).await;
+    assert_eq!(verify(&svc, &calls, &code).await.0, 200);
+    clock.advance(31);
+    send(&svc, &calls, PHONE).await;
+    let (_, body) = verify(&svc, &calls, &wrong(&code_of(&svc).await)).await;
+    assert_eq!(body["attempts_remaining"], 2);
+    let phone = Phone::parse(PHONE).unwrap();
+    assert_eq!(svc.store.get(&phone).await.unwrap().unwrap().failures, 1);
+}
+
+async fn concurrent_verifies_of_the_right_code_succeed_once<S: Store + 'static>(store: S) {
+    let (svc, _clock) = deployed(store, &[]);
+    let server = fake::fake(201, fired()).await;
+    let calls = Arc::new(fake::client(&server));
+    send(&svc, &calls, PHONE).await;
+    let code = code_of(&svc).await;
+    let svc = Arc::new(svc);
+    let tasks: Vec<_> = (0..100)
+        .map(|_| {
+            let (svc, calls, code) = (svc.clone(), calls.clone(), code.clone());
+            tokio::spawn(async move { verify(&svc, &calls, &code).await })
+        })
+        .collect();
+    let mut valid = 0;
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        match status {
+            200 => valid += 1,
+            400 => assert_eq!(body["reason"], "already_used"),
+            other => panic!("status {other}: {body}"),
+        }
+    }
+    assert_eq!(valid, 1);
+}
+
+async fn concurrent_wrong_guesses_are_all_counted<S: Store + 'static>(store: S) {
+    let (svc, _clock) = deployed(store, &[]);
+    let server = fake::fake(201, fired()).await;
+    let calls = Arc::new(fake::client(&server));
+    send(&svc, &calls, PHONE).await;
+    let bad = wrong(&code_of(&svc).await);
+    let svc = Arc::new(svc);
+    let tasks: Vec<_> = (0..30)
+        .map(|_| {
+            let (svc, calls, bad) = (svc.clone(), calls.clone(), bad.clone());
+            tokio::spawn(async move { verify(&svc, &calls, &bad).await })
+        })
+        .collect();
+    let mut invalid = 0;
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        assert_eq!(status, 400);
+        invalid += (body["reason"] == "invalid") as u32;
+    }
+    assert_eq!(invalid, 3, "exactly the per-code budget of guesses was checked");
+    let a = svc.store.get(&Phone::parse(PHONE).unwrap()).await.unwrap().unwrap();
+    assert_eq!((a.wrong_attempts, a.failures), (3, 3));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cost limits
+
+async fn fifty_concurrent_sends_place_one_call<S: Store + 'static>(store: S) {
+    let (svc, _clock) = deployed(store, &[]);
+    let server = fake::fake(201, fired()).await;
+    let calls = Arc::new(fake::client(&server));
+    let svc = Arc::new(svc);
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let (svc, calls) = (svc.clone(), calls.clone());
+            tokio::spawn(async move {
+                let r = send(&svc, &calls, PHONE).await;
+                (r.status().as_u16(), r.headers().get("retry-after").is_some(), json(&r))
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            (200, _, _) => ok += 1,
+            (429, true, body) => assert_eq!(body["error"], "rate_limited"),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(ok, 1);
+    assert_eq!(fake::calls(&server).await, 1, "exactly one call reached Vobiz");
+}
+
+async fn the_send_window_caps_a_number<S: Store>(store: S) {
+    let (svc, clock) = deployed(store, &[]);
+    let server = fake::fake(201, fired()).await;
+    let calls = fake::client(&server);
+    for _ in 0..5 {
+        assert_eq!(send(&svc, &calls, PHONE).await.status(), 200);
+        clock.advance(31);
+    }
+    let refused = send(&svc, &calls, PHONE).await;
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["retry-after"], (3600 - 5 * 31).to_string());
+    assert_eq!(fake::calls(&server).await, 5);
+    clock.advance(3600 - 5 * 31);
+    assert_eq!(send(&svc, &calls, PHONE).await.status(), 200, "the window slides");
+}
+
+async fn the_global_ceiling_holds_under_concurrency<S: Store + 'static>(store: S) {
+    let (svc, _clock) = deployed(store, &[("CALLS_PER_MINUTE", "3")]);
+    let server = fake::fake(201, fired()).await;
+    let calls = Arc::new(fake::client(&server));
+    let svc = Arc::new(svc);
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let (svc, calls) = (svc.clone(), calls.clone());
+            tokio::spawn(async move { send(&svc, &calls, &format!("+9198765432{:02}", i % 10)).await.status().as_u16() })
+        })
+        .collect();
+    let mut ok = 0;
+    for t in tasks {
+        let status = t.await.unwrap();
+        assert!(status == 200 || status == 429, "{status}");
+        ok += (status == 200) as u32;
+    }
+    assert_eq!(ok, 3);
+    assert_eq!(fake::calls(&server).await, 3, "the ceiling counts calls, not requests");
+}
+
+async fn destinations_outside_the_allow_list_are_refused<S: Store>(store: S) {
+    let (svc, _clock) = deployed(store, &[]);
+    let server = fake::fake(201, fired()).await;
+    let calls = fake::client(&server);
+    for number in ["+447911123456", "+12025550123", "+33612345678", "+1 900 555 0123"] {
+        let r = send(&svc, &calls, number).await;
+        assert_eq!(r.status(), 403, "{number}: {}", text(&r));
+        assert_eq!(json(&r)["error"], "destination_not_allowed");
+    }
+    let (svc, _clock) = deployed(shared::store::MemoryStore::new(), &[("ALLOWED_COUNTRY_CODES", "91,1")]);
+    assert_eq!(send(&svc, &calls, "+18005550123").await.status(), 403, "toll free");
+    assert_eq!(send(&svc, &calls, "+19005550123").await.status(), 403, "premium rate");
+    assert_eq!(fake::calls(&server).await, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults
+
+async fn vobiz_faults_give_clear_errors_and_do_not_block<S: Store>(store: S) {
+    let (svc, clock) = deployed(store, &[("SENDS_PER_HOUR", "100")]);
+    let ok = fake::fake(201, fired()).await;
+    let slow = MockServer::start().await;
+    Mock::given(method("POST")).and(path(fake::CALLS_PATH))
+        .respond_with(ResponseTemplate::new(201).set_body_json(fired()).set_delay(std::time::Duration::from_secs(5)))
+        .mount(&slow).await;
+    let garbled = MockServer::start().await;
+    Mock::given(method("POST")).and(path(fake::CALLS_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_string("<html>not json"))
+        .mount(&garbled).await;
+    // Every server stays alive for the whole test (wiremock hands a dropped one to other tests).
+    let limited = fake::fake(429, json!({"error": {"details": {"retryAfter": 0}}})).await;
+    let broken = fake::fake(500, json!({"error": "internal"})).await;
+    let no_id = fake::fake(201, json!({"api_id": "a", "message": "Call fired"})).await;
+    let faults: Vec<(&str, VobizClient)> = vec![
+        ("429 after retries", fake::client(&limited)),
+        ("500", fake::client(&broken)),
+        ("malformed JSON", fake::client(&garbled)),
+        ("no request_uuid", fake::client(&no_id)),
+        ("timeout", fake::client_with_timeout(&slow, 1000)),
+    ];
+    for (what, calls) in faults {
+        let r = send(&svc, &calls, PHONE).await;
+        assert_eq!(r.status(), 502, "{what}");
+        assert_eq!(json(&r)["error"], "call_failed", "{what}");
+        assert!(!text(&r).contains(fake::AUTH_ID), "{what}");
+        let st = dispatch(&svc, &calls, json_req("GET", "/otp-status/+919876543210", "")).await;
+        assert_eq!(json(&st)["status"], "failed", "{what}");
+        // The failed attempt does not block the next send (no cooldown after a failed call).
+        let r = send(&svc, &fake::client(&ok), PHONE).await;
+        assert_eq!(r.status(), 200, "after {what}: {}", text(&r));
+        let st = dispatch(&svc, &calls, json_req("GET", "/otp-status/+919876543210", "")).await;
+        assert_eq!(json(&st)["status"], "calling", "{what}");
+        clock.advance(31); // past the cooldown the successful call started
+    }
+    assert_eq!(fake::calls(&limited).await, 3, "a 429 is retried twice");
+    assert_eq!(fake::calls(&broken).await, 1, "a 500 may have placed a call: never retried");
+}
+
+#[tokio::test]
+async fn the_database_going_away_gives_503_and_nothing_half_written() {
+    let Some((store, proxy)) = common::proxied_dynamo_store().await else { return };
+    let (svc, _clock) = deployed(store, &[]);
+    let server = fake::fake(201, fired()).await;
+    let calls = fake::client(&server);
+    assert_eq!(send(&svc, &calls, PHONE).await.status(), 200);
+    let token = last_token(&server).await;
+    let code = code_of(&svc).await;
+
+    proxy.stop().await;
+    let r = send(&svc, &calls, "+919876543211").await;
+    assert_eq!((r.status().as_u16(), json(&r)["error"].as_str()), (503, Some("store_unavailable")));
+    assert!(r.headers().contains_key("retry-after"));
+    assert_eq!(fake::calls(&server).await, 1, "no call without a stored attempt");
+    let (status, body) = verify(&svc, &calls, &code).await;
+    assert_eq!((status, body["error"].as_str()), (503, Some("store_unavailable")));
+    let st = dispatch(&svc, &calls, json_req("GET", "/otp-status/+919876543210", "")).await;
+    assert_eq!(st.status(), 503);
+    // Webhooks answer 503 (Vobiz retries) with no digits.
+    let (status, xml) = hook(&svc, &calls, signed("answer", &token, &[("Event", "StartApp")], Some(AUTH_TOKEN), "n-1")).await;
+    assert_eq!((status, spoken_digits(&xml).as_str()), (503, ""));
+
+    proxy.resume().await;
+    // Vobiz's retry of the same webhook now works: the failed attempt recorded nothing.
+    let (status, xml) = hook(&svc, &calls, signed("answer", &token, &[("Event", "StartApp")], Some(AUTH_TOKEN), "n-1")).await;
+    assert_eq!((status, spoken_digits(&xml)), (200, code.clone()));
+    // The number the outage refused is not blocked.
+    assert_eq!(send(&svc, &calls, "+919876543211").await.status(), 200);
+    assert_eq!(verify(&svc, &calls, &code).await.0, 200);
+}
+
+on_both_stores!(
+    disclosure_paths_read_nothing,
+    required_signatures_refuse_unsigned_webhooks,
+    the_failure_cap_survives_resends,
+    a_correct_verify_resets_the_failure_count,
+    concurrent_verifies_of_the_right_code_succeed_once,
+    concurrent_wrong_guesses_are_all_counted,
+    fifty_concurrent_sends_place_one_call,
+    the_send_window_caps_a_number,
+    the_global_ceiling_holds_under_concurrency,
+    destinations_outside_the_allow_list_are_refused,
+    vobiz_faults_give_clear_errors_and_do_not_block,
+);
