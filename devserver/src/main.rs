@@ -16,7 +16,7 @@ use tokio::net::TcpListener;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    lambda_http::tracing::init_default_subscriber();
+    shared::telemetry::init();
     match run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

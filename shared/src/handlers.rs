@@ -17,9 +17,10 @@ use crate::domain::limits::{Limited, Limits, admit_send, minute_slot, next_failu
 use crate::domain::script::{self, Step, Voice};
 use crate::domain::secrets::{random_id, token_hash};
 use crate::domain::signature::{self, SignatureMode, Signatures, Verdict};
-use crate::domain::{Attempt, HangupReport, Keys, NewAttempt, Phone, Refusal, classify_hangup, generate_code};
+use crate::domain::{Attempt, CallOutcome, HangupReport, Keys, NewAttempt, Phone, Refusal, classify_hangup, generate_code};
 use crate::error::{Error, Result};
 use crate::http::{Form, error_response, json_body, json_response, path_param, public_base, string_field, xml_response};
+use crate::telemetry::{self, Metric};
 use crate::ports::{CallPlacer, CallRequest, Clock, GlobalSlot, HangupFacts, Start, Store, SystemClock, Write};
 
 /// How many times a send re-reads the number after losing a race to another send.
@@ -103,10 +104,28 @@ async fn run(route: &'static str, webhook: bool, inner: impl Future<Output = Han
             latency_ms = started.elapsed().as_secs_f64() * 1000.0,
             "handled"
         );
+        if let Some(metric) = metric_for(route, outcome) {
+            telemetry::count(metric, route);
+        }
         Ok(resp)
     }
     .instrument(span)
     .await
+}
+
+/// The metric a request's outcome counts towards.
+fn metric_for(route: &str, outcome: &str) -> Option<Metric> {
+    Some(match (route, outcome) {
+        ("send-otp", "calling") => Metric::CodeSent,
+        ("send-otp", "call_failed") => Metric::CallFailed,
+        ("send-otp", "rate_limited") => Metric::RateLimited,
+        ("answer", "served") => Metric::CallAnswered,
+        ("hangup", "delivered") => Metric::CallDelivered,
+        ("hangup", "not_delivered") => Metric::CallNotDelivered,
+        ("verify-otp", "valid") => Metric::CodeVerified,
+        ("verify-otp", "invalid" | "expired" | "not_found" | "already_used" | "too_many_attempts") => Metric::VerifyFailed,
+        _ => return None,
+    })
 }
 
 fn note_phone(phone: &Phone) {
@@ -459,7 +478,8 @@ async fn hangup_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> 
         .unwrap_or_default();
     let facts = HangupFacts { telephony, cause };
     let outcome = match svc.store.hang_up(&caller.phone, &caller.token_hash, caller.nonce.as_deref(), &facts, svc.clock.now()).await? {
-        Write::Done(_) => "recorded",
+        Write::Done(a) if a.call_outcome() == Some(CallOutcome::Answered) => "delivered",
+        Write::Done(_) => "not_delivered",
         Write::Refused(old) if caller.replayed(&old) => return Err(Error::Forbidden("the webhook nonce was already used")),
         Write::Refused(Some(_)) => "already_recorded",
         Write::Refused(None) => "unknown_attempt",
@@ -477,6 +497,23 @@ fn rfc3339(epoch: i64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_count_towards_their_metrics() {
+        assert_eq!(metric_for("send-otp", "calling"), Some(Metric::CodeSent));
+        assert_eq!(metric_for("send-otp", "rate_limited"), Some(Metric::RateLimited));
+        assert_eq!(metric_for("hangup", "delivered"), Some(Metric::CallDelivered));
+        assert_eq!(metric_for("verify-otp", "too_many_attempts"), Some(Metric::VerifyFailed));
+        assert_eq!(metric_for("otp-status", "found"), None);
+        // Every metric is reachable from some outcome.
+        let outcomes = [("send-otp", "calling"), ("send-otp", "call_failed"), ("answer", "served"), ("hangup", "delivered"),
+            ("hangup", "not_delivered"), ("verify-otp", "valid"), ("verify-otp", "invalid"), ("send-otp", "rate_limited")];
+        for m in Metric::ALL {
+            assert!(outcomes.iter().any(|(r, o)| metric_for(r, o) == Some(m)), "{m:?}");
+        }
+    }
+
     #[test]
     fn rfc3339_is_utc() {
         assert_eq!(super::rfc3339(1_764_067_200), "2025-11-25T10:40:00Z");

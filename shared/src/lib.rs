@@ -14,6 +14,7 @@ pub mod lambda;
 pub mod ports;
 pub mod routes;
 pub mod store;
+pub mod telemetry;
 pub mod vobiz;
 
 pub use config::Config;

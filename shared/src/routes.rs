@@ -83,15 +83,19 @@ pub fn match_route(method: &str, path: &str) -> Result<(Route, HashMap<String, S
 
 /// Routes a request to its handler, the way API Gateway does for the Lambda functions.
 pub async fn dispatch<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, calls: &C, req: Request) -> Response<Body> {
+    let refuse = |e: Error| {
+        tracing::info!(route = "router", outcome = e.code(), status = e.status().as_u16(), "handled");
+        error_response(&e)
+    };
     let (route, params) = match match_route(req.method().as_str(), req.uri().path()) {
         Ok(found) => found,
-        Err(e) => return error_response(&e),
+        Err(e) => return refuse(e),
     };
     if route.is_app() {
         if let Some(expected) = &svc.app_api_key {
             let given = req.headers().get("x-api-key").and_then(|v| v.to_str().ok()).unwrap_or("");
             if !ct_eq(given, expected) {
-                return error_response(&Error::Unauthorized);
+                return refuse(Error::Unauthorized);
             }
         }
     }

@@ -4,7 +4,7 @@ use lambda_http::{Error, run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
+    shared::telemetry::init();
     let (svc, calls) = shared::lambda::service_with_calls().await?;
     run(service_fn(|req| shared::handlers::send_otp(&svc, &calls, req))).await
 }

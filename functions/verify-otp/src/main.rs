@@ -4,7 +4,7 @@ use lambda_http::{Error, run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
+    shared::telemetry::init();
     let svc = shared::lambda::service().await?;
     run(service_fn(|req| shared::handlers::verify_otp(&svc, req))).await
 }

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Offline checks of the SAM template: cfn-lint, `sam validate --lint` and plain `sam validate`
+# (plain validate runs SAM's own translator and catches what --lint lets through, e.g. API key
+# settings). No AWS account or network access to AWS is needed.
+#
+# Installs pinned cfn-lint and aws-sam-cli from PyPI into a venv in a cache outside the clone
+# (reused when present). Exits non-zero when any check fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CACHE="${OTP_CALL_CACHE:-$HOME/.cache/otp-call}"
+CFN_LINT_VERSION="1.58.0"
+SAM_CLI_VERSION="1.170.0"
+VENV="$CACHE/venv-lint-cfn$CFN_LINT_VERSION-sam$SAM_CLI_VERSION"
+mkdir -p "$CACHE"
+
+if [ ! -x "$VENV/bin/sam" ] || [ ! -x "$VENV/bin/cfn-lint" ]; then
+  echo "lint.sh: installing cfn-lint==$CFN_LINT_VERSION aws-sam-cli==$SAM_CLI_VERSION into $VENV" >&2
+  rm -rf "$VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check \
+    "cfn-lint==$CFN_LINT_VERSION" "aws-sam-cli==$SAM_CLI_VERSION"
+fi
+
+export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-ap-south-1}"
+export AWS_REGION="${AWS_REGION:-$AWS_DEFAULT_REGION}"
+# No telemetry or update checks from the SAM CLI.
+export SAM_CLI_TELEMETRY=0 SAM_CLI_DISABLE_UPDATE_CHECK=1 SAM_CLI_BETA_FEATURES=0
+
+status=0
+run() {
+  echo "lint.sh: $*" >&2
+  if ! "$@"; then
+    echo "lint.sh: FAILED: $*" >&2
+    status=1
+  fi
+}
+
+run "$VENV/bin/cfn-lint" template.yaml
+run "$VENV/bin/sam" validate --lint --template-file template.yaml --region "$AWS_DEFAULT_REGION"
+run "$VENV/bin/sam" validate --template-file template.yaml --region "$AWS_DEFAULT_REGION"
+
+if [ "$status" -eq 0 ]; then
+  echo "lint.sh: template.yaml passed cfn-lint, sam validate --lint and sam validate" >&2
+fi
+exit "$status"

@@ -1,0 +1,151 @@
+//! Logging and metrics.
+//!
+//! Logs follow Lambda's advanced logging controls like `lambda_http::tracing` does
+//! (`AWS_LAMBDA_LOG_FORMAT=JSON`, `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else INFO), with one
+//! difference: the HTTP and AWS SDK crates are capped at INFO whatever the level. At DEBUG and
+//! TRACE they log whole request and response bodies, and the bodies carry phone numbers and
+//! sealed codes (`tests/logs.rs` shows it). Naming a more specific target of one of them
+//! explicitly (`RUST_LOG=aws_smithy_runtime::client=trace`) still overrides the cap: a
+//! deliberate act for debugging, never a default.
+//!
+//! Metrics are CloudWatch embedded metric format (EMF) lines on stdout, which Lambda turns
+//! into metrics in the `otp-call` namespace.
+
+use std::io::Write;
+use std::sync::OnceLock;
+
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
+
+/// Crates whose DEBUG/TRACE output contains request and response bodies.
+const CAPPED: &[&str] = &[
+    "aws_smithy_runtime", "aws_smithy_runtime_api", "aws_smithy_http_client", "aws_smithy_types",
+    "aws_smithy_json", "aws_sdk_dynamodb", "aws_config", "aws_runtime", "aws_sigv4", "hyper",
+    "hyper_util", "h2", "reqwest", "rustls", "tower", "lambda_runtime", "lambda_runtime_api_client", "lambda_http",
+];
+
+/// The filter directives: the configured level, then the caps.
+pub fn filter_directives(level: Option<&str>) -> String {
+    let mut d = level.filter(|l| !l.trim().is_empty()).unwrap_or("info").to_owned();
+    for c in CAPPED {
+        d.push_str(&format!(",{c}=info"));
+    }
+    d
+}
+
+/// Installs the process's subscriber, writing to stdout.
+pub fn init() {
+    init_with_writer(std::io::stdout);
+}
+
+pub fn init_with_writer<W>(writer: W)
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL").or_else(|_| std::env::var("RUST_LOG")).ok();
+    let filter = EnvFilter::builder().parse_lossy(filter_directives(level.as_deref()).to_ascii_lowercase());
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let fmt = tracing_subscriber::fmt().with_target(false).with_env_filter(filter).with_writer(writer);
+    // On Lambda, CloudWatch stamps every line; locally, a time helps.
+    let on_lambda = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
+    let result = match (json, on_lambda) {
+        (true, _) => fmt.json().without_time().try_init(),
+        (false, true) => fmt.without_time().try_init(),
+        (false, false) => fmt.try_init(),
+    };
+    // A second init (tests) keeps the first subscriber.
+    let _ = result;
+}
+
+/// The business events worth a metric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    /// send-otp stored a code and Vobiz accepted the call.
+    CodeSent,
+    /// Vobiz refused or failed the call.
+    CallFailed,
+    /// The answer webhook read a code to a callee.
+    CallAnswered,
+    /// The hangup webhook recorded a delivered call (answered, code served).
+    CallDelivered,
+    /// The hangup webhook recorded an undelivered call (busy, no answer, ...).
+    CallNotDelivered,
+    CodeVerified,
+    VerifyFailed,
+    /// A send refused by a cooldown, window, lock or the global ceiling.
+    RateLimited,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 8] = [
+        Metric::CodeSent, Metric::CallFailed, Metric::CallAnswered, Metric::CallDelivered,
+        Metric::CallNotDelivered, Metric::CodeVerified, Metric::VerifyFailed, Metric::RateLimited,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::CodeSent => "CodeSent",
+            Metric::CallFailed => "CallFailed",
+            Metric::CallAnswered => "CallAnswered",
+            Metric::CallDelivered => "CallDelivered",
+            Metric::CallNotDelivered => "CallNotDelivered",
+            Metric::CodeVerified => "CodeVerified",
+            Metric::VerifyFailed => "VerifyFailed",
+            Metric::RateLimited => "RateLimited",
+        }
+    }
+}
+
+pub const NAMESPACE: &str = "otp-call";
+
+/// One EMF line counting `metric` once, with the route as its dimension.
+pub fn emf_line(metric: Metric, route: &str, timestamp_ms: u128) -> String {
+    serde_json::json!({
+        "_aws": {
+            "Timestamp": timestamp_ms as u64,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [["Route"]],
+                "Metrics": [{"Name": metric.name(), "Unit": "Count"}],
+            }],
+        },
+        "Route": route,
+        metric.name(): 1,
+    })
+    .to_string()
+}
+
+/// Emits `metric` as an EMF line when running on Lambda (elsewhere there is no collector).
+pub fn count(metric: Metric, route: &str) {
+    static ON_LAMBDA: OnceLock<bool> = OnceLock::new();
+    if !*ON_LAMBDA.get_or_init(|| std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some()) {
+        return;
+    }
+    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}", emf_line(metric, route, ms));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emf_lines_are_what_cloudwatch_expects() {
+        let line: serde_json::Value = serde_json::from_str(&emf_line(Metric::CodeVerified, "verify-otp", 1_795_600_800_000)).unwrap();
+        assert_eq!(line["_aws"]["Timestamp"], 1_795_600_800_000u64);
+        assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Namespace"], "otp-call");
+        assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Dimensions"], serde_json::json!([["Route"]]));
+        assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Metrics"][0], serde_json::json!({"Name": "CodeVerified", "Unit": "Count"}));
+        assert_eq!(line["Route"], "verify-otp");
+        assert_eq!(line["CodeVerified"], 1);
+    }
+
+    #[test]
+    fn dependency_crates_are_capped_whatever_the_level() {
+        let d = filter_directives(Some("trace"));
+        assert!(d.starts_with("trace,"));
+        assert!(d.contains("aws_smithy_runtime=info") && d.contains("hyper=info") && d.contains("reqwest=info"));
+        assert!(filter_directives(None).starts_with("info,"));
+    }
+}
