@@ -22,6 +22,15 @@ impl MemoryStore {
         MemoryStore::default()
     }
 
+    /// Everything stored, in a stable order: for tests that check "nothing changed".
+    pub fn snapshot(&self) -> (Vec<Attempt>, Vec<(i64, u32)>) {
+        let mut items: Vec<Attempt> = self.items.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+        items.sort_by(|a, b| a.phone.e164().cmp(b.phone.e164()));
+        let mut minutes: Vec<(i64, u32)> = self.minutes.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(k, v)| (*k, *v)).collect();
+        minutes.sort_unstable();
+        (items, minutes)
+    }
+
     /// Applies `change` if `allowed` holds for the current record; returns the result the way a
     /// conditional UpdateItem with `ALL_NEW` / `ALL_OLD on failure` would.
     fn update(&self, phone: &Phone, allowed: impl FnOnce(&Attempt) -> bool, change: impl FnOnce(&mut Attempt)) -> Write {
