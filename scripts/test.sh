@@ -8,20 +8,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-CACHE="${OTP_CALL_CACHE:-$HOME/.cache/otp-call}"
-MOTO_VERSION="5.2.5"
-VENV="$CACHE/venv-moto-$MOTO_VERSION"
-mkdir -p "$CACHE"
-
 if [ -z "${AWS_ENDPOINT_URL_DYNAMODB:-}" ]; then
-  if [ ! -x "$VENV/bin/moto_server" ]; then
-    echo "test.sh: installing moto[server]==$MOTO_VERSION into $VENV" >&2
-    python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
-  fi
+  . scripts/moto.sh
   PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   # moto's server with requests serialised: see scripts/dynamodb-endpoint.py for why.
-  "$VENV/bin/python" scripts/dynamodb-endpoint.py 127.0.0.1 "$PORT" >"$CACHE/moto.log" 2>&1 &
+  "$moto_python" scripts/dynamodb-endpoint.py 127.0.0.1 "$PORT" >"$CACHE/moto.log" 2>&1 &
   MOTO_PID=$!
   trap 'kill "$MOTO_PID" 2>/dev/null || true; wait "$MOTO_PID" 2>/dev/null || true' EXIT
   export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$PORT"

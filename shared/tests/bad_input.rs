@@ -113,4 +113,26 @@ async fn webhooks_hang_up_on_bad_input<S: Store>(store: S) {
     assert_eq!(snapshot(&svc).await, before, "nothing changed");
 }
 
-on_both_stores!(app_routes_refuse_bad_input, webhooks_hang_up_on_bad_input);
+async fn app_routes_need_the_local_api_key<S: Store>(store: S) {
+    let key = "local-app-key-0123456789";
+    let (svc, _clock) = common::service_with(store, common::config_with(&[("APP_API_KEY", key)]));
+    for given in [None, Some("local-app-key-012345678"), Some("LOCAL-APP-KEY-0123456789"), Some("")] {
+        for (method, path, body) in [("POST", "/send-otp", format!(r#"{{"phone":"{PHONE}"}}"#)), ("POST", "/verify-otp", format!(r#"{{"phone":"{PHONE}","otp":"123456"}}"#)), ("GET", "/otp-status/+919876543210", String::new())] {
+            let mut req = common::json_req(method, path, &body);
+            if let Some(k) = given {
+                req.headers_mut().insert("x-api-key", k.parse().unwrap());
+            }
+            let resp = dispatch(&svc, &NoCalls, req).await;
+            assert_eq!((resp.status().as_u16(), json(&resp)["error"].as_str()), (401, Some("unauthorized")), "{path} with {given:?}");
+        }
+    }
+    let mut ok = common::json_req("GET", "/otp-status/+919876543210", "");
+    ok.headers_mut().insert("x-api-key", key.parse().unwrap());
+    assert_eq!(dispatch(&svc, &NoCalls, ok).await.status(), 404, "the right key passes");
+    // Webhooks do not take the app key: they carry their own token.
+    let hook = dispatch(&svc, &NoCalls, common::form_req("/answer", &[("CallUUID", "c")])).await;
+    assert_eq!(hook.status(), 200);
+    assert_eq!(snapshot(&svc).await, None);
+}
+
+on_both_stores!(app_routes_refuse_bad_input, webhooks_hang_up_on_bad_input, app_routes_need_the_local_api_key);
