@@ -1,6 +1,8 @@
 //! Building what a Lambda function needs, once, in `main`: configuration, the DynamoDB client
 //! and store, the Vobiz client. No network I/O happens here.
 
+use std::time::Duration;
+
 use crate::config::Config;
 use crate::error::Result;
 use crate::handlers::Service;
@@ -35,15 +37,19 @@ pub async fn dynamo_client() -> aws_sdk_dynamodb::Client {
 }
 
 pub async fn sdk_config() -> aws_config::SdkConfig {
+    sdk_config_with(Duration::from_millis(1500), Duration::from_secs(4)).await
+}
+
+/// The SDK configuration with other time bounds (tests against a slow local endpoint).
+pub async fn sdk_config_with(attempt: Duration, operation: Duration) -> aws_config::SdkConfig {
     use aws_config::retry::RetryConfig;
     use aws_config::timeout::TimeoutConfig;
-    use std::time::Duration;
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_millis(800))
-                .operation_attempt_timeout(Duration::from_millis(1500))
-                .operation_timeout(Duration::from_secs(4))
+                .operation_attempt_timeout(attempt)
+                .operation_timeout(operation)
                 .build(),
         )
         .retry_config(RetryConfig::standard().with_max_attempts(3))

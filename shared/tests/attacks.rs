@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use common::vobiz::{self as fake, AUTH_TOKEN, call_form, fired, last_token};
-use common::{PHONE, PUBLIC_URL, TestService, config_with, form_req, json, json_req, spoken_digits, text};
+use common::{PHONE, PUBLIC_URL, TestService, stored_code, wrong_code, config_with, form_req, json, json_req, spoken_digits, text};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use shared::domain::Phone;
@@ -33,15 +33,7 @@ async fn verify<S: Store>(svc: &TestService<S>, calls: &VobizClient, otp: &str) 
     (r.status().as_u16(), json(&r))
 }
 
-async fn code_of<S: Store>(svc: &TestService<S>) -> String {
-    let phone = Phone::parse(PHONE).unwrap();
-    let a = svc.store.get(&phone).await.unwrap().unwrap();
-    svc.keys.open_code(&phone, &a.attempt_id, a.code_sealed.as_ref().unwrap()).unwrap()
-}
 
-fn wrong(code: &str) -> String {
-    code.chars().map(|c| if c == '9' { '0' } else { ((c as u8) + 1) as char }).collect()
-}
 
 /// A webhook request to `/{route}/{token}`, signed V3 with `key` and `nonce` when given.
 fn signed(route: &str, token: &str, extra: &[(&str, &str)], key: Option<&str>, nonce: &str) -> Request {
@@ -70,7 +62,7 @@ async fn disclosure_paths_read_nothing<S: Store>(store: S) {
     let calls = fake::client(&server);
     assert_eq!(send(&svc, &calls, PHONE).await.status(), 200);
     let token = last_token(&server).await;
-    let code = code_of(&svc).await;
+    let code = stored_code(&svc).await;
 
     // The seed's own hole: POST /answer?phone=<victim>.
     let bare = form_req("/answer?phone=%2B919876543210", &call_form(&[("Event", "StartApp")]));
@@ -151,9 +143,9 @@ async fn the_failure_cap_survives_resends<S: Store>(store: S) {
     // 3 wrong guesses per code, a new code every 31 s: the number locks at its 10th failure.
     'sends: for _ in 0..4 {
         assert_eq!(send(&svc, &calls, PHONE).await.status(), 200);
-        let code = code_of(&svc).await;
+        let code = stored_code(&svc).await;
         for _ in 0..3 {
-            let (status, body) = verify(&svc, &calls, &wrong(&code)).await;
+            let (status, body) = verify(&svc, &calls, &wrong_code(&code)).await;
             assert_eq!((status, body["reason"].as_str()), (400, Some("invalid")));
             failures += 1;
             assert_eq!(body["attempts_remaining"], json!((3 - (failures - 1) % 3 - 1).min(10 - failures)), "after {failures}");
@@ -180,13 +172,13 @@ async fn a_correct_verify_resets_the_failure_count<S: Store>(store: S) {
     let server = fake::fake(201, fired()).await;
     let calls = fake::client(&server);
     send(&svc, &calls, PHONE).await;
-    let code = code_of(&svc).await;
-    verify(&svc, &calls, &wrong(&code)).await;
-    verify(&svc, &calls, &wrong(&code)).await;
+    let code = stored_code(&svc).await;
+    verify(&svc, &calls, &wrong_code(&code)).await;
+    verify(&svc, &calls, &wrong_code(&code)).await;
     assert_eq!(verify(&svc, &calls, &code).await.0, 200);
     clock.advance(31);
     send(&svc, &calls, PHONE).await;
-    let (_, body) = verify(&svc, &calls, &wrong(&code_of(&svc).await)).await;
+    let (_, body) = verify(&svc, &calls, &wrong_code(&stored_code(&svc).await)).await;
     assert_eq!(body["attempts_remaining"], 2);
     let phone = Phone::parse(PHONE).unwrap();
     assert_eq!(svc.store.get(&phone).await.unwrap().unwrap().failures, 1);
@@ -197,7 +189,7 @@ async fn concurrent_verifies_of_the_right_code_succeed_once<S: Store + 'static>(
     let server = fake::fake(201, fired()).await;
     let calls = Arc::new(fake::client(&server));
     send(&svc, &calls, PHONE).await;
-    let code = code_of(&svc).await;
+    let code = stored_code(&svc).await;
     let svc = Arc::new(svc);
     let tasks: Vec<_> = (0..100)
         .map(|_| {
@@ -222,7 +214,7 @@ async fn concurrent_wrong_guesses_are_all_counted<S: Store + 'static>(store: S) 
     let server = fake::fake(201, fired()).await;
     let calls = Arc::new(fake::client(&server));
     send(&svc, &calls, PHONE).await;
-    let bad = wrong(&code_of(&svc).await);
+    let bad = wrong_code(&stored_code(&svc).await);
     let svc = Arc::new(svc);
     let tasks: Vec<_> = (0..30)
         .map(|_| {
@@ -373,7 +365,7 @@ async fn the_database_going_away_gives_503_and_nothing_half_written() {
     let calls = fake::client(&server);
     assert_eq!(send(&svc, &calls, PHONE).await.status(), 200);
     let token = last_token(&server).await;
-    let code = code_of(&svc).await;
+    let code = stored_code(&svc).await;
 
     proxy.stop().await;
     let r = send(&svc, &calls, "+919876543211").await;

@@ -5,7 +5,7 @@
 mod common;
 
 use common::vobiz::{self as fake, AUTH_ID, CALLS_PATH, FROM, call_form, fired, last_token};
-use common::{PHONE, PUBLIC_URL, TestService, form_req, json, json_req, spoken_digits, text};
+use common::{PHONE, PUBLIC_URL, TestService, stored_code, wrong_code, form_req, json, json_req, spoken_digits, text};
 use serde_json::{Value, json};
 use shared::domain::Phone;
 use shared::ports::Store;
@@ -44,15 +44,7 @@ async fn status<S: Store>(svc: &TestService<S>, server: &MockServer) -> Value {
 }
 
 /// The code the store holds for the current attempt (sealed; opened with the test keys).
-async fn stored_code<S: Store>(svc: &TestService<S>) -> String {
-    let phone = Phone::parse(PHONE).unwrap();
-    let a = svc.store.get(&phone).await.unwrap().unwrap();
-    svc.keys.open_code(&phone, &a.attempt_id, a.code_sealed.as_ref().unwrap()).unwrap()
-}
 
-fn wrong(code: &str) -> String {
-    code.chars().map(|c| if c == '9' { '0' } else { ((c as u8) + 1) as char }).collect()
-}
 
 async fn whole_call<S: Store>(store: S) {
     let (svc, clock) = common::service(store);
@@ -129,7 +121,7 @@ async fn whole_call<S: Store>(store: S) {
     assert_eq!(spoken_digits(&xml), "");
 
     // verify: wrong, then right, then reuse
-    let (s, v) = verify(&svc, &server, &wrong(&code)).await;
+    let (s, v) = verify(&svc, &server, &wrong_code(&code)).await;
     assert_eq!((s, v), (400, json!({"valid": false, "reason": "invalid", "attempts_remaining": 2})));
     let (s, v) = verify(&svc, &server, &code).await;
     assert_eq!((s, v), (200, json!({"valid": true})));
@@ -242,7 +234,7 @@ async fn wrong_attempts_lock_the_code<S: Store>(store: S) {
     send(&svc, &server).await;
     let code = stored_code(&svc).await;
     for remaining in [2, 1, 0] {
-        assert_eq!(verify(&svc, &server, &wrong(&code)).await, (400, json!({"valid": false, "reason": "invalid", "attempts_remaining": remaining})));
+        assert_eq!(verify(&svc, &server, &wrong_code(&code)).await, (400, json!({"valid": false, "reason": "invalid", "attempts_remaining": remaining})));
     }
     assert_eq!(verify(&svc, &server, &code).await, (400, json!({"valid": false, "reason": "too_many_attempts", "attempts_remaining": 0})));
     assert_eq!(status(&svc, &server).await["status"], "locked");

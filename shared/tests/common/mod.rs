@@ -59,7 +59,10 @@ pub async fn dynamo_store() -> Option<DynamoStore> {
         eprintln!("SKIPPED: no AWS_ENDPOINT_URL_DYNAMODB; run scripts/test.sh for the DynamoDB tests");
         return None;
     }
-    let client = shared::lambda::dynamo_client().await;
+    // Generous time bounds: the test endpoint serialises requests, so 100 concurrent ones queue.
+    // (The fault test below uses the production bounds.)
+    let sdk = shared::lambda::sdk_config_with(std::time::Duration::from_secs(30), std::time::Duration::from_secs(90)).await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
     let table = format!("otp-test-{}", shared::domain::secrets::random_id(&mut rand::rng()).replace(['-', '_'], "x"));
     dynamo::create_table_if_missing(&client, &table).await.expect("create the test table");
     Some(DynamoStore::new(client, table))
@@ -111,6 +114,18 @@ pub fn text(resp: &Response<Body>) -> String {
 
 pub fn json(resp: &Response<Body>) -> serde_json::Value {
     serde_json::from_str(&text(resp)).unwrap_or_else(|_| panic!("not JSON: {}", text(resp)))
+}
+
+/// The code the store holds for [`PHONE`]'s current attempt (sealed; opened with the test keys).
+pub async fn stored_code<S: shared::ports::Store, K>(svc: &Service<S, K>) -> String {
+    let phone = shared::domain::Phone::parse(PHONE).unwrap();
+    let a = svc.store.get(&phone).await.unwrap().unwrap();
+    svc.keys.open_code(&phone, &a.attempt_id, a.code_sealed.as_ref().unwrap()).unwrap()
+}
+
+/// A code of the same length that differs from `code` in every digit.
+pub fn wrong_code(code: &str) -> String {
+    code.chars().map(|c| if c == '9' { '0' } else { ((c as u8) + 1) as char }).collect()
 }
 
 /// The digits a VobizXML document speaks, in order, as one string.
