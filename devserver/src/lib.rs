@@ -10,13 +10,69 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use lambda_http::Body;
+use rand::TryRngCore;
+use shared::domain::Keys;
 use shared::handlers::Service;
 use shared::http::error_response;
 use shared::ports::{CallPlacer, Clock, Store};
+use shared::store::{DynamoStore, MemoryStore, dynamo};
+use shared::vobiz::{Calls, SimulatedCalls, VobizClient};
+use shared::{Config, Error};
 use tokio::net::TcpListener;
 
 /// Bodies above this are refused before any handler sees them (handlers have smaller limits).
 const TRANSPORT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// Starts the local server on `listener` from a configuration: DynamoDB when `OTP_TABLE` is set
+/// (created first with `OTP_CREATE_TABLE=1`), memory otherwise; Vobiz when its credentials are
+/// set, the call simulator otherwise; a random secret when `OTP_SECRET` is unset. Serves until
+/// the task is dropped.
+pub async fn run(mut cfg: Config, listener: TcpListener) -> Result<(), Error> {
+    let keys = match cfg.keys.clone() {
+        Some(k) => k,
+        None => {
+            eprintln!("OTP_SECRET is not set: using a random secret for this process (codes and call tokens die with it).");
+            let secret = Keys::random_secret(&mut rand::rngs::OsRng.unwrap_err());
+            Keys::derive(&secret).ok_or_else(|| Error::Config("could not derive keys".into()))?
+        }
+    };
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(cfg.http_port);
+    if cfg.public_url.is_none() {
+        cfg.public_url = Some(format!("http://127.0.0.1:{port}"));
+    }
+    let calls = match cfg.vobiz.clone() {
+        Some(v) => {
+            eprintln!("Calls go to Vobiz at {} from {}; webhooks at {}.", v.api_url, v.from.masked(), cfg.public_url.as_deref().unwrap_or(""));
+            Calls::Vobiz(VobizClient::new(v)?)
+        }
+        None => {
+            eprintln!("No Vobiz credentials: calls are simulated, and what the callee would hear is printed here.");
+            Calls::Simulated(SimulatedCalls::new()?)
+        }
+    };
+    match cfg.table.clone() {
+        Some(table) => {
+            let client = shared::lambda::dynamo_client().await;
+            if cfg.create_table {
+                dynamo::create_table_if_missing(&client, &table).await?;
+            }
+            eprintln!("Store: DynamoDB table {table}.");
+            start(listener, Service::new(&cfg, keys, DynamoStore::new(client, table)), calls).await
+        }
+        None => {
+            eprintln!("Store: in memory (set OTP_TABLE for DynamoDB).");
+            start(listener, Service::new(&cfg, keys, MemoryStore::new()), calls).await
+        }
+    }
+    Ok(())
+}
+
+async fn start<S: Store + 'static, C: CallPlacer + 'static>(listener: TcpListener, svc: Service<S>, calls: C) {
+    if let Ok(addr) = listener.local_addr() {
+        eprintln!("otp-call listening on http://{addr}");
+    }
+    serve(listener, Arc::new(App { svc, calls })).await;
+}
 
 /// Everything one request needs.
 pub struct App<S, K, C> {

@@ -1,0 +1,47 @@
+//! The local server configured with Vobiz credentials places the call over HTTP exactly as
+//! Lambda does: the same request to the (fake) Vobiz API, webhooks on PUBLIC_URL.
+
+use serde_json::{Value, json};
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+#[tokio::test]
+async fn the_local_server_calls_vobiz_when_configured() {
+    let vobiz = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/Account/MA_LOCAL/Call/"))
+        .and(header("X-Auth-ID", "MA_LOCAL"))
+        .and(header("X-Auth-Token", "local-token"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"api_id": "a", "message": "Call fired", "request_uuid": "r-local"})))
+        .expect(1)
+        .mount(&vobiz)
+        .await;
+    let uri = vobiz.uri();
+    let cfg = shared::Config::from_lookup(|k| match k {
+        "VOBIZ_AUTH_ID" => Some("MA_LOCAL".into()),
+        "VOBIZ_AUTH_TOKEN" => Some("local-token".into()),
+        "FROM_NUMBER" => Some("+918012345678".into()),
+        "VOBIZ_API_URL" => Some(uri.clone()),
+        "PUBLIC_URL" => Some("https://tunnel.example".into()),
+        _ => None,
+    })
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(devserver::run(cfg, listener));
+
+    let resp = reqwest::Client::new().post(format!("{base}/send-otp")).json(&json!({"phone": "+91 98765 43210"})).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let reqs = vobiz.received_requests().await.unwrap();
+    let body: Value = serde_json::from_slice(&reqs[0].body).unwrap();
+    let token = body["answer_url"].as_str().unwrap().strip_prefix("https://tunnel.example/answer/").unwrap().to_owned();
+    assert_eq!(body, json!({
+        "from": "+918012345678", "to": "+919876543210",
+        "answer_url": format!("https://tunnel.example/answer/{token}"), "answer_method": "POST",
+        "hangup_url": format!("https://tunnel.example/hangup/{token}"), "hangup_method": "POST",
+        "time_limit": 120,
+    }));
+    let status: Value = reqwest::get(format!("{base}/otp-status/%2B919876543210")).await.unwrap().json().await.unwrap();
+    assert_eq!(status["status"], "calling");
+    assert_eq!(status["call"]["placed"], true);
+}
