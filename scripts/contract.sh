@@ -50,9 +50,12 @@ env -u OTP_TABLE -u VOBIZ_AUTH_ID -u VOBIZ_AUTH_TOKEN -u FROM_NUMBER -u PUBLIC_U
 SERVER_PID=$!
 trap 'kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true' EXIT
 
-for _ in $(seq 1 100); do
-  if [ "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/otp-status/919876543210" || true)" != "000" ]; then break; fi
-  if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+answering() {
+  [ "$(curl -s -o /dev/null -m 5 -w '%{http_code}' "$BASE/otp-status/919876543210" || true)" != "000" ]
+}
+for i in $(seq 1 150); do
+  if answering; then break; fi
+  if [ "$i" -eq 150 ] || ! kill -0 "$SERVER_PID" 2>/dev/null; then
     echo "contract.sh: the local server did not start; see $LOG" >&2
     tail -n 20 "$LOG" >&2
     exit 1
@@ -61,22 +64,31 @@ for _ in $(seq 1 100); do
 done
 echo "contract.sh: local server at $BASE (log: $LOG)" >&2
 
+# Schemathesis keeps its crash files (for `schemathesis replay`) in .schemathesis/ and
+# Hypothesis its caches in .hypothesis/ of the working directory unless told otherwise: keep
+# both in the cache, out of the clone.
+ST_CONFIG="$CACHE/contract-schemathesis.toml"
+printf '[cache]\ndirectory = "%s"\n' "$CACHE/schemathesis" >"$ST_CONFIG"
+export HYPOTHESIS_STORAGE_DIRECTORY="$CACHE/hypothesis"
+
 seed=()
 if [ -n "${CONTRACT_SEED:-}" ]; then seed=(--seed "$CONTRACT_SEED"); fi
 
 status=0
-"$VENV/bin/schemathesis" run openapi.yaml \
+"$VENV/bin/schemathesis" --config-file "$ST_CONFIG" run openapi.yaml \
   --url "$BASE" \
   --header "x-api-key: $API_KEY" \
-  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
+  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,unsupported_method \
   --max-examples "${CONTRACT_MAX_EXAMPLES:-200}" \
   --continue-on-failure \
   --request-timeout 10 \
   --generation-database none \
   "${seed[@]}" "$@" || status=$?
 
-if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-  echo "contract.sh: the local server died during the run; see $LOG" >&2
+# Still there and still answering? (`kill -0` alone succeeds on an unreaped dead child.)
+if ! answering; then
+  state=$(awk '{print $3}' "/proc/$SERVER_PID/stat" 2>/dev/null || echo gone)
+  echo "contract.sh: the local server stopped answering during the run (process state: $state); see $LOG" >&2
   tail -n 20 "$LOG" >&2
   status=1
 fi

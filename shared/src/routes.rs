@@ -81,11 +81,26 @@ pub fn match_route(method: &str, path: &str) -> Result<(Route, HashMap<String, S
     Err(if path_matched { Error::MethodNotAllowed } else { Error::NoRoute })
 }
 
+/// The methods some route allows on `path`.
+pub fn allowed_methods(path: &str) -> Vec<&'static str> {
+    let mut methods: Vec<&'static str> = ROUTES.iter().map(|r| r.method).filter(|m| match_route(m, path).is_ok()).collect();
+    methods.dedup();
+    methods
+}
+
 /// Routes a request to its handler, the way API Gateway does for the Lambda functions.
 pub async fn dispatch<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, calls: &C, req: Request) -> Response<Body> {
+    let path = req.uri().path().to_owned();
     let refuse = |e: Error| {
         tracing::info!(route = "router", outcome = e.code(), status = e.status().as_u16(), "handled");
-        error_response(&e)
+        let mut resp = error_response(&e);
+        if matches!(e, Error::MethodNotAllowed) {
+            // RFC 9110: a 405 names the methods the resource does allow.
+            if let Ok(allow) = allowed_methods(&path).join(", ").parse() {
+                resp.headers_mut().insert("allow", allow);
+            }
+        }
+        resp
     };
     let (route, params) = match match_route(req.method().as_str(), req.uri().path()) {
         Ok(found) => found,
@@ -128,6 +143,9 @@ mod tests {
         assert!(matches!(match_route("GET", "/send-otp"), Err(Error::MethodNotAllowed)));
         assert!(matches!(match_route("POST", "/nope"), Err(Error::NoRoute)));
         assert!(matches!(match_route("POST", "/answer/a/b"), Err(Error::NoRoute)));
+        assert_eq!(allowed_methods("/send-otp"), ["POST"]);
+        assert_eq!(allowed_methods("/otp-status/+91"), ["GET"]);
+        assert!(allowed_methods("/nowhere").is_empty());
         for spec in ROUTES {
             assert_eq!(spec.route.is_app(), spec.app, "{}", spec.path);
         }

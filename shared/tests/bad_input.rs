@@ -77,6 +77,9 @@ async fn app_routes_refuse_bad_input<S: Store>(store: S) {
         assert_eq!(resp.headers()["content-type"], "application/json", "{method} {path}");
         assert_eq!(json(&resp)["error"], code, "{method} {path}");
         assert!(json(&resp)["message"].as_str().is_some_and(|m| !m.is_empty()));
+        if status == 405 {
+            assert!(resp.headers().contains_key("allow"), "{method} {path}: 405 names the allowed methods");
+        }
     }
     assert_eq!(snapshot(&svc).await, before, "nothing changed");
 }
