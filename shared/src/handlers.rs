@@ -83,8 +83,9 @@ impl<S: Store, K: Clock> Service<S, K> {
 type Handled = Result<(Response<Body>, &'static str)>;
 
 /// Runs a handler inside a span that carries the route and (once known) the masked phone, maps
-/// its error, and logs the one line of the request.
-async fn run(route: &'static str, webhook: bool, inner: impl Future<Output = Handled>) -> Result<Response<Body>, Infallible> {
+/// its error (to JSON, or for a webhook, whose voice is given, to the spoken refusal), and logs
+/// the one line of the request.
+async fn run(route: &'static str, webhook: Option<&Voice>, inner: impl Future<Output = Handled>) -> Result<Response<Body>, Infallible> {
     let span = tracing::info_span!("request", route, phone = field::Empty);
     async move {
         let started = Instant::now();
@@ -94,7 +95,10 @@ async fn run(route: &'static str, webhook: bool, inner: impl Future<Output = Han
                 if e.status().is_server_error() {
                     tracing::warn!(error = %e, "request failed");
                 }
-                let resp = if webhook { webhook_refusal(&e) } else { error_response(&e) };
+                let resp = match webhook {
+                    Some(voice) => webhook_refusal(&e, voice),
+                    None => error_response(&e),
+                };
                 (resp, e.code())
             }
         };
@@ -141,7 +145,7 @@ fn os_rng() -> impl rand::RngCore + rand::CryptoRng {
 
 /// `POST /send-otp {"phone"}`: mint a code and a call token, store the attempt, place the call.
 pub async fn send_otp<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, calls: &C, req: Request) -> Result<Response<Body>, Infallible> {
-    run("send-otp", false, send_otp_inner(svc, calls, req)).await
+    run("send-otp", None, send_otp_inner(svc, calls, req)).await
 }
 
 async fn send_otp_inner<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, calls: &C, req: Request) -> Handled {
@@ -220,7 +224,7 @@ async fn send_otp_inner<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, 
 /// `POST /verify-otp {"phone", "otp"}`: consume the code, or count a wrong guess; each one
 /// conditional write.
 pub async fn verify_otp<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Result<Response<Body>, Infallible> {
-    run("verify-otp", false, verify_otp_inner(svc, req)).await
+    run("verify-otp", None, verify_otp_inner(svc, req)).await
 }
 
 async fn verify_otp_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Handled {
@@ -287,7 +291,7 @@ async fn verify_otp_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request)
 
 /// `GET /otp-status/{phone}`: delivery and verification state of the number's current code.
 pub async fn otp_status<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Result<Response<Body>, Infallible> {
-    run("otp-status", false, otp_status_inner(svc, req)).await
+    run("otp-status", None, otp_status_inner(svc, req)).await
 }
 
 async fn otp_status_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Handled {
@@ -318,17 +322,13 @@ async fn otp_status_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request)
 
 /// A webhook that may not be served gets a polite hang-up with no hint of a code. Only a store
 /// outage answers 503 (Vobiz retries non-200 replies).
-fn webhook_refusal(e: &Error) -> Response<Body> {
+fn webhook_refusal(e: &Error, voice: &Voice) -> Response<Body> {
     let status = match e {
         Error::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         Error::Forbidden(_) => StatusCode::FORBIDDEN,
         _ => StatusCode::OK,
     };
-    xml_response(status, script::render(&script::apology(), &crate::domain::script::Voice {
-        voice: "WOMAN".into(),
-        language: "en-US".into(),
-        gather_timeout: 5,
-    }))
+    xml_response(status, script::render(&script::apology(), voice))
 }
 
 /// The caller of a webhook, once it proved itself: a token we minted, for a number the form's
@@ -409,7 +409,7 @@ fn read_code_steps<S, K>(svc: &Service<S, K>, caller: &Caller, a: &Attempt) -> O
 
 /// `POST /answer/{token}` (and the bare `/answer`): read the code to a live call.
 pub async fn answer<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Result<Response<Body>, Infallible> {
-    run("answer", true, answer_inner(svc, req)).await
+    run("answer", Some(&svc.voice), answer_inner(svc, req)).await
 }
 
 async fn answer_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Handled {
@@ -430,7 +430,7 @@ async fn answer_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> 
 
 /// `POST /otp-choice/{token}`: `Digits=1` reads the code again; anything else says goodbye.
 pub async fn otp_choice<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Result<Response<Body>, Infallible> {
-    run("otp-choice", true, otp_choice_inner(svc, req)).await
+    run("otp-choice", Some(&svc.voice), otp_choice_inner(svc, req)).await
 }
 
 async fn otp_choice_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Handled {
@@ -454,7 +454,7 @@ async fn otp_choice_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request)
 
 /// `POST /hangup/{token}`: record what the call did and erase the sealed code. Idempotent.
 pub async fn hangup<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Result<Response<Body>, Infallible> {
-    run("hangup", true, hangup_inner(svc, req)).await
+    run("hangup", Some(&svc.voice), hangup_inner(svc, req)).await
 }
 
 async fn hangup_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Handled {
