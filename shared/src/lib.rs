@@ -10,6 +10,7 @@ pub mod domain;
 pub mod error;
 pub mod handlers;
 pub mod http;
+#[cfg(all(feature = "aws", feature = "http-client"))] // it builds the Vobiz client too
 pub mod lambda;
 pub mod ports;
 pub mod routes;

@@ -1,27 +1,39 @@
 //! Placing calls: the Vobiz REST client, and the simulator the local server uses when no Vobiz
 //! credentials are set.
 
+#[cfg(feature = "http-client")]
 use std::time::Duration;
 
+#[cfg(feature = "http-client")]
 use rand::Rng;
-use serde_json::{Value, json};
+use serde_json::Value;
+#[cfg(feature = "http-client")]
+use serde_json::json;
 
+#[cfg(feature = "http-client")]
 use crate::config::VobizConfig;
+#[cfg(feature = "http-client")]
 use crate::domain::secrets::random_id;
+#[cfg(feature = "http-client")]
 use crate::error::{Error, Result};
+#[cfg(feature = "http-client")]
 use crate::ports::{CallPlacer, CallRequest, PlacedCall};
 
 /// Longest we wait before retrying a 429, whatever Vobiz asks for: the app is waiting.
+#[cfg(feature = "http-client")]
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(2);
+#[cfg(feature = "http-client")]
 const BASE_RETRY_DELAY: Duration = Duration::from_millis(250);
 
 /// The Vobiz call API (`POST /api/v1/Account/{auth_id}/Call/`, `X-Auth-ID`/`X-Auth-Token`).
+#[cfg(feature = "http-client")]
 #[derive(Clone, Debug)]
 pub struct VobizClient {
     http: reqwest::Client,
     cfg: VobizConfig,
 }
 
+#[cfg(feature = "http-client")]
 impl VobizClient {
     pub fn new(cfg: VobizConfig) -> Result<VobizClient> {
         let http = reqwest::Client::builder()
@@ -37,6 +49,7 @@ impl VobizClient {
     }
 }
 
+#[cfg(feature = "http-client")]
 impl CallPlacer for VobizClient {
     async fn place_call(&self, req: &CallRequest) -> Result<PlacedCall> {
         let body = json!({
@@ -90,6 +103,7 @@ impl CallPlacer for VobizClient {
 }
 
 /// `request_uuid` identifies the call (`api_id` only identifies the API request).
+#[cfg_attr(not(feature = "http-client"), allow(dead_code))]
 fn request_uuid(json: &Value) -> Option<String> {
     let v = json.get("request_uuid")?;
     let s = v.as_str().or_else(|| v.as_array()?.first()?.as_str())?;
@@ -99,11 +113,13 @@ fn request_uuid(json: &Value) -> Option<String> {
 /// A pretend Vobiz for the local server: it "answers" the call by posting to the answer
 /// webhook like Vobiz would, prints what the callee would hear (code included) to the console
 /// only, and then posts the hangup webhook. Nothing it prints goes through `tracing`.
+#[cfg(feature = "http-client")]
 #[derive(Clone, Debug)]
 pub struct SimulatedCalls {
     http: reqwest::Client,
 }
 
+#[cfg(feature = "http-client")]
 impl SimulatedCalls {
     pub fn new() -> Result<SimulatedCalls> {
         let http = reqwest::Client::builder()
@@ -114,6 +130,7 @@ impl SimulatedCalls {
     }
 }
 
+#[cfg(feature = "http-client")]
 impl CallPlacer for SimulatedCalls {
     async fn place_call(&self, req: &CallRequest) -> Result<PlacedCall> {
         let request_uuid = format!("sim-{}", random_id(&mut rand::rng()));
@@ -128,6 +145,7 @@ impl CallPlacer for SimulatedCalls {
     }
 }
 
+#[cfg(feature = "http-client")]
 async fn simulate(http: &reqwest::Client, req: &CallRequest, request_uuid: &str, call_uuid: &str) -> std::result::Result<(), String> {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let to = req.to.e164().trim_start_matches('+').to_owned();
@@ -197,12 +215,14 @@ pub fn spoken_words(xml: &str) -> Vec<String> {
 
 /// The call placer a deployment uses: Vobiz when configured, the simulator otherwise (local
 /// server only; Lambda functions require Vobiz credentials).
+#[cfg(feature = "http-client")]
 #[derive(Clone, Debug)]
 pub enum Calls {
     Vobiz(VobizClient),
     Simulated(SimulatedCalls),
 }
 
+#[cfg(feature = "http-client")]
 impl CallPlacer for Calls {
     async fn place_call(&self, req: &CallRequest) -> Result<PlacedCall> {
         match self {

@@ -4,7 +4,6 @@
 //! one-second `<Wait>`, then a `<Gather>` that offers "Press 1 to hear it again". Every text and
 //! attribute goes through `quick_xml::escape`, and every document ends in `<Hangup/>`.
 
-use quick_xml::escape::escape;
 use std::fmt::Write;
 
 /// How the call sounds; from configuration.
@@ -56,6 +55,22 @@ pub fn apology() -> Vec<Step> {
     vec![Step::Speak(APOLOGY.into()), Step::Hangup]
 }
 
+/// A character XML 1.0 can carry at all.
+fn xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
+}
+
+/// Escapes text or an attribute value, dropping what XML 1.0 forbids (control characters,
+/// U+FFFE/U+FFFF): escaping cannot make them legal, and Vobiz would reject the whole document.
+fn escape(s: &str) -> String {
+    if s.chars().all(xml_char) {
+        quick_xml::escape::escape(s).into_owned()
+    } else {
+        let kept: String = s.chars().filter(|&c| xml_char(c)).collect();
+        quick_xml::escape::escape(kept.as_str()).into_owned()
+    }
+}
+
 /// Renders steps as a VobizXML document.
 pub fn render(steps: &[Step], voice: &Voice) -> String {
     let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response>\n");
@@ -63,8 +78,8 @@ pub fn render(steps: &[Step], voice: &Voice) -> String {
         let _ = writeln!(
             xml,
             "  <Speak voice=\"{}\" language=\"{}\">{}</Speak>",
-            escape(voice.voice.as_str()),
-            escape(voice.language.as_str()),
+            escape(&voice.voice),
+            escape(&voice.language),
             escape(text)
         );
     };
@@ -78,7 +93,7 @@ pub fn render(steps: &[Step], voice: &Voice) -> String {
                 let _ = writeln!(
                     xml,
                     "  <Gather action=\"{}\" method=\"POST\" inputType=\"dtmf\" numDigits=\"1\" executionTimeout=\"{}\" finishOnKey=\"\" log=\"false\">",
-                    escape(action.as_str()),
+                    escape(action),
                     voice.gather_timeout
                 );
                 xml.push_str("  ");
@@ -153,5 +168,13 @@ mod tests {
         assert!(xml.contains("&lt;b&gt;&amp;&apos;&quot;"));
         assert!(xml.contains("voice=\"W&quot;O&lt;MAN\" language=\"en&amp;US\""));
         assert!(xml.contains("action=\"https://h/a?x=1&amp;y=&quot;2&quot;\""));
+    }
+
+    #[test]
+    fn characters_xml_cannot_carry_are_dropped() {
+        let v = Voice { voice: "WOMAN\u{1}".into(), language: "en-US".into(), gather_timeout: 5 };
+        let xml = render(&[Step::Speak("code \0\u{8}\u{b}\u{1b}\u{fffe} end".into()), Step::Gather { action: "https://h/c\u{7}".into(), prompt: "p".into() }], &v);
+        assert!(xml.chars().all(|c| xml_char(c)), "{xml:?}");
+        assert!(xml.contains(">code  end</Speak>") && xml.contains("voice=\"WOMAN\"") && xml.contains("action=\"https://h/c\""), "{xml}");
     }
 }
