@@ -175,7 +175,7 @@ impl Config {
                 api_url: vobiz_api_url.clone(),
                 auth_id,
                 auth_token,
-                from: Phone::parse(&from).map_err(|_| Error::Config("FROM_NUMBER must be an E.164 number such as +918012345678".into()))?,
+                from: Phone::normalize(&from).map_err(|_| Error::Config("FROM_NUMBER must be an E.164 number such as +918012345678".into()))?,
                 timeout_ms,
                 max_retries,
             }),

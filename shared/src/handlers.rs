@@ -229,7 +229,8 @@ pub async fn verify_otp<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -
 
 async fn verify_otp_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Handled {
     let body = json_body(&req)?;
-    let phone = Phone::parse(string_field(&body, "phone")?)?;
+    // A lookup: the number was validated when its code was sent.
+    let phone = Phone::normalize(string_field(&body, "phone")?)?;
     note_phone(&phone);
     let otp = string_field(&body, "otp")?;
     if otp.is_empty() || otp.len() > 10 || !otp.bytes().all(|b| b.is_ascii_digit()) {
@@ -296,7 +297,7 @@ pub async fn otp_status<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -
 
 async fn otp_status_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Handled {
     let raw = path_param(&req, "phone").ok_or(Error::MissingField("phone"))?;
-    let phone = Phone::parse_lenient(&raw)?;
+    let phone = Phone::normalize_lenient(&raw)?;
     note_phone(&phone);
     let a = svc.store.get(&phone).await?.ok_or(Error::NotFound)?;
     let now = svc.clock.now();
@@ -384,7 +385,7 @@ fn webhook_caller<S, K>(svc: &Service<S, K>, route: &str, req: &Request) -> Resu
     let form = Form::parse(req)?;
     let Some(phone) = svc.keys.open_token(&token) else { return Ok(Err("unknown_token")) };
     note_phone(&phone);
-    let to = form.get("To").and_then(|t| Phone::parse_lenient(t).ok());
+    let to = form.get("To").and_then(|t| Phone::normalize_lenient(t).ok());
     if to.as_ref() != Some(&phone) {
         return Ok(Err("wrong_callee"));
     }

@@ -1,4 +1,10 @@
-//! Phone numbers: parsing to E.164 with `phonenumber`, the destination policy, and masking for logs.
+//! Phone numbers: full validation with `phonenumber` for the numbers we are asked to call,
+//! syntactic E.164 normalisation for everything else, the destination policy, and masking.
+//!
+//! `phonenumber`'s metadata takes about 200 ms to load on first use (a Lambda's first invoke),
+//! so only send-otp pays it, in the background of its init ([`warm_up`]): verify and status
+//! look numbers up by their E.164 key ([`Phone::normalize`]), and webhooks get theirs from the
+//! token we minted from a validated number.
 
 use crate::error::{Error, Result};
 use phonenumber::{Mode, Type as NumberType};
@@ -6,6 +12,28 @@ use std::fmt;
 
 /// Longest input we hand to the parser; E.164 has at most 15 digits, formatting adds a few.
 const MAX_INPUT_CHARS: usize = 32;
+
+/// ITU-T E.164 country calling codes of two digits (the one-digit ones are 1 and 7; every
+/// other code has three digits).
+const TWO_DIGIT_CODES: [u16; 44] = [
+    20, 27, 30, 31, 32, 33, 34, 36, 39, 40, 41, 43, 44, 45, 46, 47, 48, 49, 51, 52, 53, 54, 55, 56, 57, 58,
+    60, 61, 62, 63, 64, 65, 66, 81, 82, 84, 86, 90, 91, 92, 93, 94, 95, 98,
+];
+
+/// The country calling code at the start of E.164 digits.
+fn calling_code(digits: &str) -> u16 {
+    let prefix = |n: usize| digits.get(..n).and_then(|p| p.parse::<u16>().ok()).unwrap_or(0);
+    match prefix(1) {
+        1 | 7 => prefix(1),
+        _ if TWO_DIGIT_CODES.contains(&prefix(2)) => prefix(2),
+        _ => prefix(3),
+    }
+}
+
+/// Loads `phonenumber`'s metadata now, so the first number parsed later does not pay for it.
+pub fn warm_up() {
+    let _ = phonenumber::parse(None, "+919876543210").map(|n| phonenumber::is_valid(&n));
+}
 
 /// A valid phone number in E.164 form (`+919876543210`).
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -39,20 +67,48 @@ impl Phone {
         if !phonenumber::is_valid(&parsed) {
             return Err(Error::InvalidPhone("no such number"));
         }
-        Ok(Phone {
-            e164: parsed.format().mode(Mode::E164).to_string(),
-            country_code: parsed.code().value(),
-        })
+        let phone = Phone { e164: parsed.format().mode(Mode::E164).to_string(), country_code: parsed.code().value() };
+        // The digits as written must be the E.164 digits (no national prefix such as
+        // "+91 0…"): then verify and status, which only normalise, find the same number.
+        if Phone::normalize(input).ok().as_ref() != Some(&phone) {
+            return Err(Error::InvalidPhone("write the number in international form, without a national prefix"));
+        }
+        Ok(phone)
     }
 
-    /// Like [`Phone::parse`], for numbers that arrive in URLs and telephony webhooks: a `+` that
-    /// was decoded to a space, or dropped entirely (`919876543210`), is restored.
-    pub fn parse_lenient(input: &str) -> Result<Phone> {
+    /// The E.164 form of a number written in international form, without checking that the
+    /// number exists: for looking up numbers we stored (verify, status), numbers in tokens we
+    /// minted, and configuration. Separators are dropped; 7 to 15 digits after the `+`.
+    pub fn normalize(input: &str) -> Result<Phone> {
+        let input = input.trim();
+        if input.chars().count() > MAX_INPUT_CHARS {
+            return Err(Error::InvalidPhone("too long"));
+        }
+        let Some(rest) = input.strip_prefix('+') else {
+            return Err(Error::InvalidPhone("must start with + and the country code"));
+        };
+        let mut digits = String::with_capacity(15);
+        for c in rest.chars() {
+            match c {
+                '0'..='9' => digits.push(c),
+                ' ' | '-' | '.' | '(' | ')' => {}
+                _ => return Err(Error::InvalidPhone("only digits and separators are allowed")),
+            }
+        }
+        if !(7..=15).contains(&digits.len()) || digits.starts_with('0') {
+            return Err(Error::InvalidPhone("not an E.164 number"));
+        }
+        Ok(Phone { country_code: calling_code(&digits), e164: format!("+{digits}") })
+    }
+
+    /// Like [`Phone::normalize`], for numbers that arrive in URLs and telephony webhooks: a `+`
+    /// that was decoded to a space, or dropped entirely (`919876543210`), is restored.
+    pub fn normalize_lenient(input: &str) -> Result<Phone> {
         let t = input.trim();
         if !t.is_empty() && t.len() <= MAX_INPUT_CHARS && t.bytes().all(|b| b.is_ascii_digit()) {
-            return Phone::parse(&format!("+{t}"));
+            return Phone::normalize(&format!("+{t}"));
         }
-        Phone::parse(t)
+        Phone::normalize(t)
     }
 
     /// Checks a number against the destination policy: the country calling code must be
@@ -126,7 +182,7 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_an_international_number() {
-        for input in ["", "9876543210", "+", "+91", "+91abc", "+9198765432101234567", "++919876543210",
+        for input in ["", "9876543210", "+", "+91", "+91abc", "+9198765432101234567", "++919876543210", "+91 098765 43210",
             "+91 98765 43210 ext 5", "+0000000", "+91\u{0660}9876543210", "+١٢٣"] {
             assert!(Phone::parse(input).is_err(), "{input:?} should be rejected");
         }
@@ -134,10 +190,23 @@ mod tests {
 
     #[test]
     fn lenient_form_restores_a_lost_plus() {
-        assert_eq!(Phone::parse_lenient("919876543210").unwrap().e164(), "+919876543210");
-        assert_eq!(Phone::parse_lenient(" 919876543210").unwrap().e164(), "+919876543210");
-        assert_eq!(Phone::parse_lenient("+919876543210").unwrap().e164(), "+919876543210");
-        assert!(Phone::parse_lenient("91x").is_err());
+        assert_eq!(Phone::normalize_lenient("919876543210").unwrap().e164(), "+919876543210");
+        assert_eq!(Phone::normalize_lenient(" 919876543210").unwrap().e164(), "+919876543210");
+        assert_eq!(Phone::normalize_lenient("+919876543210").unwrap().e164(), "+919876543210");
+        assert!(Phone::normalize_lenient("91x").is_err());
+    }
+
+    #[test]
+    fn normalisation_agrees_with_full_validation() {
+        for input in ["+919876543210", " +91 98765 43210 ", "+91-98765-43210", "+14155552671", "+447911123456",
+                      "+33612345678", "+8613812345678", "+971501234567", "+2348031234567", "+79161234567", "+35312345678"] {
+            let full = Phone::parse(input).unwrap_or_else(|e| panic!("{input}: {e}"));
+            let quick = Phone::normalize(input).unwrap();
+            assert_eq!((quick.e164(), quick.country_code()), (full.e164(), full.country_code()), "{input}");
+        }
+        for bad in ["", "+", "+91", "9876543210", "+0123456789", "+91abc5432100", "+1234567890123456", "+९१९८७६५४३२१०"] {
+            assert!(Phone::normalize(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -410,7 +410,7 @@ pub fn from_item(item: &Item) -> Result<Attempt> {
         Some(t) => Some(Telephony::from_str(&t).ok_or_else(|| Error::Corrupt("unknown hangup outcome".into()))?),
     };
     Ok(Attempt {
-        phone: Phone::parse(&req_s("phone")?).map_err(|_| Error::Corrupt("stored phone is invalid".into()))?,
+        phone: Phone::normalize(&req_s("phone")?).map_err(|_| Error::Corrupt("stored phone is invalid".into()))?,
         attempt_id: req_s("attempt_id")?,
         created_at: req_n("created_at")?,
         expires_at: req_n("expires_at")?,
