@@ -1,0 +1,325 @@
+//! The floors a warm invoke is compared with: bare DynamoDB round trips from Rust, with a client
+//! built like `shared::lambda::dynamo_client` (same SDK config, timeouts and retries), against the
+//! same endpoint through the same counting proxy; and a bare Vobiz POST with a client built like
+//! `shared::vobiz::VobizClient`.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem, Update};
+use serde_json::json;
+
+use crate::stats::Samples;
+
+/// The SDK client every floor uses: `shared::lambda::sdk_config()`, endpoint set to `endpoint`.
+pub async fn client(endpoint: &str) -> Client {
+    let sdk = shared::lambda::sdk_config().await;
+    let conf = aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url(endpoint).build();
+    Client::from_conf(conf)
+}
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_owned())
+}
+
+/// One consistent GetItem of `pk` (an attempt item, as otp-status reads it).
+pub async fn get_once(c: &Client, table: &str, pk: &str) -> Result<Duration, String> {
+    let t = Instant::now();
+    let r = c.get_item().table_name(table).key("pk", s(pk)).consistent_read(true).send().await;
+    let d = t.elapsed();
+    if r.map_err(|e| format!("GetItem: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e)))?.item.is_none() {
+        return Err(format!("GetItem: no item {pk}"));
+    }
+    Ok(d)
+}
+
+/// One conditional UpdateItem of an attempt item returning ALL_NEW, as the webhooks and verify
+/// write.
+pub async fn update_once(c: &Client, table: &str, pk: &str, i: usize) -> Result<Duration, String> {
+    let t = Instant::now();
+    let r = c
+        .update_item()
+        .table_name(table)
+        .key("pk", s(pk))
+        .condition_expression("attribute_exists(#pk) AND #expires_at > :now")
+        .update_expression("SET #bench = :v")
+        .set_expression_attribute_names(Some(HashMap::from([
+            ("#pk".to_owned(), "pk".to_owned()),
+            ("#expires_at".to_owned(), "expires_at".to_owned()),
+            ("#bench".to_owned(), "bench".to_owned()),
+        ])))
+        .set_expression_attribute_values(Some(HashMap::from([
+            (":v".to_owned(), AttributeValue::N(i.to_string())),
+            (":now".to_owned(), AttributeValue::N(crate::seed::now().to_string())),
+        ])))
+        .return_values(ReturnValue::AllNew)
+        .send()
+        .await;
+    let d = t.elapsed();
+    r.map_err(|e| format!("UpdateItem: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+    Ok(d)
+}
+
+/// One TransactWriteItems of two conditional updates (the attempt item and a per-minute
+/// counter), as send-otp starts an attempt.
+pub async fn transact_once(c: &Client, table: &str, pk: &str, i: usize) -> Result<Duration, String> {
+    let item = Update::builder()
+        .table_name(table)
+        .key("pk", s(pk))
+        .condition_expression("attribute_exists(#pk)")
+        .update_expression("SET #bench = :v")
+        .set_expression_attribute_names(Some(HashMap::from([("#pk".to_owned(), "pk".to_owned()), ("#bench".to_owned(), "bench".to_owned())])))
+        .set_expression_attribute_values(Some(HashMap::from([(":v".to_owned(), AttributeValue::N(i.to_string()))])))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let counter = Update::builder()
+        .table_name(table)
+        .key("pk", s("GLOBAL#bench-floor"))
+        .condition_expression("attribute_not_exists(#calls) OR #calls < :cap")
+        .update_expression("SET #ttl = :ttl ADD #calls :one")
+        .set_expression_attribute_names(Some(HashMap::from([("#calls".to_owned(), "calls".to_owned()), ("#ttl".to_owned(), "ttl".to_owned())])))
+        .set_expression_attribute_values(Some(HashMap::from([
+            (":cap".to_owned(), AttributeValue::N("1000000000".into())),
+            (":one".to_owned(), AttributeValue::N("1".into())),
+            (":ttl".to_owned(), AttributeValue::N((crate::seed::now() + 3600).to_string())),
+        ])))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let t = Instant::now();
+    let r = c
+        .transact_write_items()
+        .transact_items(TransactWriteItem::builder().update(item).build())
+        .transact_items(TransactWriteItem::builder().update(counter).build())
+        .send()
+        .await;
+    let d = t.elapsed();
+    r.map_err(|e| format!("TransactWriteItems: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+    Ok(d)
+}
+
+/// An HTTP client built like `VobizClient` builds its own (reqwest, rustls).
+pub fn vobiz_http() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder().timeout(Duration::from_millis(8000)).connect_timeout(Duration::from_millis(3000)).build().map_err(|e| e.to_string())
+}
+
+/// One Vobiz call create against the fake Vobiz.
+pub async fn vobiz_once(http: &reqwest::Client, url: &str) -> Result<Duration, String> {
+    let body = json!({
+        "from": "+918012345678", "to": "+919876543210",
+        "answer_url": "https://a1b2c3d4e5.execute-api.ap-south-1.amazonaws.com/prod/answer/x",
+        "answer_method": "POST",
+        "hangup_url": "https://a1b2c3d4e5.execute-api.ap-south-1.amazonaws.com/prod/hangup/x",
+        "hangup_method": "POST", "time_limit": 120,
+    });
+    let t = Instant::now();
+    let r = http.post(url).header("X-Auth-ID", "MA_BENCH").header("X-Auth-Token", "bench").json(&body).send().await.map_err(|e| e.to_string())?;
+    let status = r.status();
+    let _ = r.bytes().await.map_err(|e| e.to_string())?;
+    let d = t.elapsed();
+    if status.as_u16() != 201 {
+        return Err(format!("fake Vobiz answered {status}"));
+    }
+    Ok(d)
+}
+
+/// What a paired floor sample needs: the proxied client, the floor item, the fake Vobiz.
+pub struct Kit {
+    pub client: Client,
+    pub table: String,
+    pub pk: String,
+    pub http: reqwest::Client,
+    pub vobiz_url: String,
+}
+
+impl Kit {
+    /// One sample of `floor`, right after an invoke: the ratio is then taken within the same
+    /// few milliseconds, not minutes apart on a machine whose load changes.
+    pub async fn sample(&self, floor: crate::scenario::Floor, i: usize) -> Result<Duration, String> {
+        use crate::scenario::Floor;
+        let (c, t, pk) = (&self.client, self.table.as_str(), self.pk.as_str());
+        Ok(match floor {
+            Floor::Hello => Duration::ZERO,
+            Floor::GetItem => get_once(c, t, pk).await?,
+            Floor::UpdateItem => update_once(c, t, pk, i).await?,
+            Floor::TwoUpdates => update_once(c, t, pk, i).await? + update_once(c, t, pk, i + 1).await?,
+            Floor::Send => get_once(c, t, pk).await? + transact_once(c, t, pk, i).await? + vobiz_once(&self.http, &self.vobiz_url).await?,
+        })
+    }
+
+    /// `warmup + n` samples of one kind, the first `warmup` dropped.
+    pub async fn series(&self, floor: crate::scenario::Floor, warmup: usize, n: usize) -> Result<Samples, String> {
+        let mut out = Samples::default();
+        for i in 0..warmup + n {
+            let d = self.sample(floor, i).await?;
+            if i >= warmup {
+                out.push(d);
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn vobiz_series(&self, warmup: usize, n: usize) -> Result<Samples, String> {
+        let mut out = Samples::default();
+        for i in 0..warmup + n {
+            let d = vobiz_once(&self.http, &self.vobiz_url).await?;
+            if i >= warmup {
+                out.push(d);
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn transact_series(&self, warmup: usize, n: usize) -> Result<Samples, String> {
+        let mut out = Samples::default();
+        for i in 0..warmup + n {
+            let d = transact_once(&self.client, &self.table, &self.pk, i).await?;
+            if i >= warmup {
+                out.push(d);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The exact store calls (and Vobiz call) each handler makes, sent from this process through
+/// `shared::store::DynamoStore` on a warm client: the same requests, with no Lambda runtime,
+/// event parsing, handler or logging around them. Seeding between samples is not timed.
+pub mod same_request {
+    use std::time::{Duration, Instant};
+
+    use shared::domain::limits::next_failure;
+    use shared::domain::{Phone, Telephony};
+    use shared::ports::{CallPlacer, CallRequest, GlobalSlot, HangupFacts, Start, Store, Write};
+    use shared::store::DynamoStore;
+    use shared::vobiz::VobizClient;
+
+    use crate::scenario::{Kind, MAX_REPEATS};
+    use crate::seed::{FIXTURE_CALL_UUID, FIXTURE_CODE, Numbers, Seeder, now};
+    use crate::stats::Samples;
+
+    fn expect_done(w: Write, what: &str) -> Result<shared::domain::Attempt, String> {
+        match w {
+            Write::Done(a) => Ok(a),
+            Write::Refused(_) => Err(format!("{what} was refused")),
+        }
+    }
+
+    pub async fn measure(kind: Kind, store: &DynamoStore, seeder: &Seeder, vobiz: &VobizClient, n: usize) -> Result<Samples, String> {
+        let limits = shared::Config::from_lookup(|_| None).map_err(|e| e.to_string())?.limits;
+        let fixture = seeder.fixture_phone.clone();
+        let th = seeder.fixture_token_hash.clone();
+        let mut numbers = Numbers::new(90 + kind as u32);
+        let mut out = Samples::default();
+        let warmup = 5.min(n);
+        let mut repeats_left = 0;
+        if matches!(kind, Kind::Status | Kind::Answer) {
+            seeder.fixture(false).await?;
+        }
+        let e = |e: shared::Error| e.to_string();
+        for i in 0..warmup + n {
+            let d: Duration = match kind {
+                Kind::Hello => return Ok(out),
+                Kind::Status => {
+                    let t = Instant::now();
+                    store.get(&fixture).await.map_err(e)?.ok_or("no attempt")?;
+                    t.elapsed()
+                }
+                Kind::Answer => {
+                    let t = Instant::now();
+                    let w = store.answer(&fixture, &th, FIXTURE_CALL_UUID, None, now()).await.map_err(e)?;
+                    let d = t.elapsed();
+                    expect_done(w, "answer")?;
+                    d
+                }
+                Kind::Choice => {
+                    if repeats_left == 0 {
+                        seeder.fixture(true).await?;
+                        repeats_left = MAX_REPEATS;
+                    }
+                    repeats_left -= 1;
+                    let t = Instant::now();
+                    let w = store.repeat(&fixture, &th, FIXTURE_CALL_UUID, None, MAX_REPEATS, now()).await.map_err(e)?;
+                    let d = t.elapsed();
+                    expect_done(w, "repeat")?;
+                    d
+                }
+                Kind::Hangup => {
+                    seeder.fixture(true).await?;
+                    let facts = HangupFacts { telephony: Telephony::Answered, cause: "4000".into() };
+                    let t = Instant::now();
+                    let w = store.hang_up(&fixture, &th, None, &facts, now()).await.map_err(e)?;
+                    let d = t.elapsed();
+                    expect_done(w, "hang_up")?;
+                    d
+                }
+                Kind::VerifyRight | Kind::VerifyWrong => {
+                    let phone = numbers.fresh();
+                    seeder.seed(&phone, FIXTURE_CODE, "bench-no-webhook", false).await?;
+                    let code = if kind == Kind::VerifyRight { FIXTURE_CODE } else { "654321" };
+                    let mac = seeder.keys.code_mac(&phone, code);
+                    let t = Instant::now();
+                    let w = store.consume(&phone, &mac, now()).await.map_err(e)?;
+                    if kind == Kind::VerifyWrong {
+                        let Write::Refused(Some(old)) = w else { return Err("a wrong code was not refused".into()) };
+                        let nw = now();
+                        let failure = next_failure(&old, nw, &limits);
+                        let keep = old.with_failure(failure).keep_until();
+                        expect_done(store.count_wrong(&phone, &old.attempt_id, old.failures, &failure, keep, nw).await.map_err(e)?, "count_wrong")?;
+                    } else {
+                        expect_done(w, "consume")?;
+                    }
+                    let d = t.elapsed();
+                    seeder.delete(&phone).await?;
+                    d
+                }
+                Kind::Send => {
+                    let phone = numbers.fresh();
+                    let d = send_like(store, seeder, vobiz, &phone).await?;
+                    seeder.delete(&phone).await?;
+                    d
+                }
+            };
+            if i >= warmup {
+                out.push(d);
+            }
+        }
+        Ok(out)
+    }
+
+    /// What send-otp sends for a fresh number: read, transaction, call, record; the minting of
+    /// the code and token is not timed (it is CPU work the handler does, not a round trip).
+    async fn send_like(store: &DynamoStore, seeder: &Seeder, vobiz: &VobizClient, phone: &Phone) -> Result<Duration, String> {
+        let e = |e: shared::Error| e.to_string();
+        let nw = now();
+        let t = Instant::now();
+        let prior = store.get(phone).await.map_err(e)?;
+        let mut elapsed = t.elapsed();
+        let mut rng = rand::rng();
+        let attempt_id = shared::domain::secrets::random_id(&mut rng);
+        let token = seeder.keys.mint_token(&mut rng, phone);
+        let new = shared::domain::NewAttempt {
+            phone: phone.clone(),
+            attempt_id: attempt_id.clone(),
+            now: nw,
+            ttl_secs: 300,
+            token_hash: shared::domain::secrets::token_hash(&token),
+            code_mac: seeder.keys.code_mac(phone, FIXTURE_CODE),
+            code_sealed: seeder.keys.seal_code(&mut rng, phone, &attempt_id, FIXTURE_CODE),
+            max_attempts: 3,
+        };
+        let attempt = shared::domain::Attempt::new(new, prior.as_ref(), vec![nw]);
+        let (minute, expires) = shared::domain::limits::minute_slot(nw);
+        let slot = GlobalSlot { minute, expires, cap: 100_000 };
+        let base = "https://a1b2c3d4e5.execute-api.ap-south-1.amazonaws.com/prod";
+        let call = CallRequest { to: phone.clone(), answer_url: format!("{base}/answer/{token}"), hangup_url: format!("{base}/hangup/{token}"), time_limit: 120 };
+        let t = Instant::now();
+        if store.start_attempt(&attempt, prior.as_ref().map(|p| p.version), &slot).await.map_err(e)? != Start::Started {
+            return Err("start_attempt did not start".into());
+        }
+        let placed = vobiz.place_call(&call).await.map_err(e)?;
+        store.record_call_placed(phone, &attempt_id, &placed.request_uuid).await.map_err(e)?;
+        elapsed += t.elapsed();
+        Ok(elapsed)
+    }
+}

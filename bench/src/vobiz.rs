@@ -1,0 +1,60 @@
+//! A fake Vobiz call API on loopback: `POST /api/v1/Account/{id}/Call/` answers 201 like Vobiz
+//! ("Call fired"), every request counted.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+pub struct FakeVobiz {
+    pub addr: SocketAddr,
+    pub calls: Arc<AtomicU64>,
+    pub other: Arc<AtomicU64>,
+}
+
+impl FakeVobiz {
+    /// Every request it received, calls and anything else.
+    pub fn total(&self) -> u64 {
+        self.calls.load(Ordering::SeqCst) + self.other.load(Ordering::SeqCst)
+    }
+}
+
+pub async fn start() -> std::io::Result<FakeVobiz> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let calls = Arc::new(AtomicU64::new(0));
+    let other = Arc::new(AtomicU64::new(0));
+    let (c, o) = (calls.clone(), other.clone());
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            let _ = stream.set_nodelay(true);
+            let (c, o) = (c.clone(), o.clone());
+            tokio::spawn(async move {
+                let svc = service_fn(move |req| handle(c.clone(), o.clone(), req));
+                let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+            });
+        }
+    });
+    Ok(FakeVobiz { addr, calls, other })
+}
+
+async fn handle(calls: Arc<AtomicU64>, other: Arc<AtomicU64>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let is_call = req.method() == hyper::Method::POST && req.uri().path().starts_with("/api/v1/Account/") && req.uri().path().ends_with("/Call/");
+    let _ = req.into_body().collect().await;
+    if !is_call {
+        other.fetch_add(1, Ordering::SeqCst);
+        return Ok(Response::builder().status(StatusCode::NOT_FOUND).body(Full::new(Bytes::new())).unwrap());
+    }
+    let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
+    let body = format!(r#"{{"api_id":"bench-api-{n}","message":"Call fired","request_uuid":"bench-call-{n:08}"}}"#);
+    Ok(Response::builder().status(StatusCode::CREATED).header("content-type", "application/json").body(Full::new(Bytes::from(body))).unwrap())
+}
