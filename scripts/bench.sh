@@ -41,17 +41,8 @@ mkdir -p bench/out
 start_endpoint() {
   if [ -z "${AWS_ENDPOINT_URL_DYNAMODB:-}" ]; then
     . scripts/moto.sh
-    PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    "$moto_python" scripts/dynamodb-endpoint.py 127.0.0.1 "$PORT" >"$CACHE/moto-bench.log" 2>&1 &
-    MOTO_PID=$!
-    trap 'kill "$MOTO_PID" 2>/dev/null || true; wait "$MOTO_PID" 2>/dev/null || true' EXIT
-    ENDPOINT="http://127.0.0.1:$PORT"
-    for _ in $(seq 1 100); do
-      if curl -s -o /dev/null "$ENDPOINT/moto-api/"; then break; fi
-      if ! kill -0 "$MOTO_PID" 2>/dev/null; then echo "bench.sh: the DynamoDB endpoint died; see $CACHE/moto-bench.log" >&2; exit 1; fi
-      sleep 0.2
-    done
-    echo "bench.sh: DynamoDB endpoint (moto) at $ENDPOINT" >&2
+    start_dynamodb_endpoint moto-bench.log
+    ENDPOINT="$MOTO_ENDPOINT"
   else
     ENDPOINT="$AWS_ENDPOINT_URL_DYNAMODB"
     echo "bench.sh: using the DynamoDB endpoint $ENDPOINT" >&2

@@ -11,3 +11,21 @@ if [ ! -x "$MOTO_VENV/bin/moto_server" ]; then
   "$MOTO_VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
 fi
 moto_python="$MOTO_VENV/bin/python"
+
+# Starts scripts/dynamodb-endpoint.py on a free loopback port, stops it when the calling script
+# exits, waits until it answers, and sets MOTO_ENDPOINT. $1 names the log file under $CACHE.
+start_dynamodb_endpoint() {
+  local log="$CACHE/$1" port
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  # moto's server with requests serialised: see scripts/dynamodb-endpoint.py for why.
+  "$moto_python" scripts/dynamodb-endpoint.py 127.0.0.1 "$port" >"$log" 2>&1 &
+  MOTO_PID=$!
+  trap 'kill "$MOTO_PID" 2>/dev/null || true; wait "$MOTO_PID" 2>/dev/null || true' EXIT
+  MOTO_ENDPOINT="http://127.0.0.1:$port"
+  for _ in $(seq 1 100); do
+    if curl -s -o /dev/null "$MOTO_ENDPOINT/moto-api/"; then break; fi
+    if ! kill -0 "$MOTO_PID" 2>/dev/null; then echo "the DynamoDB endpoint died; see $log" >&2; exit 1; fi
+    sleep 0.2
+  done
+  echo "DynamoDB endpoint (moto) at $MOTO_ENDPOINT" >&2
+}
