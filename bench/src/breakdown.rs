@@ -17,44 +17,18 @@ pub const STEPS: &[&str] = &[
     "Config::from_env without Vobiz (OTP_SECRET key derivation)",
     "first Phone::parse (phonenumber metadata)",
     "second Phone::parse",
-    "DynamoDB client, trust store = the Amazon roots only (proposal)",
-    "DynamoDB client from a hand-built config (no aws-config; proposal)",
-    "first GetItem on that client (cold connection)",
+    "SDK HTTP client (rustls/ring, Amazon roots compiled in)",
     "aws-config load (shared::lambda::sdk_config)",
     "DynamoDB client",
-    "first GetItem on the aws-config client (cold connection)",
-    "Vobiz client (reqwest + rustls roots)",
+    "DynamoDB client from a hand-built config (no aws-config; comparison)",
+    "first GetItem (cold connection)",
+    "Vobiz client (reqwest, rustls/ring, webpki roots)",
 ];
 
-/// A DynamoDB client configured like `shared::lambda::dynamo_client` (same timeouts and retries)
-/// from the variables Lambda sets, without aws-config's provider chains.
-/// The Amazon Trust Services roots (DynamoDB's certificates chain to them), read from the
-/// system's certificate directory here; a function would embed them. `None` when not found.
-fn amazon_roots() -> Option<Vec<Vec<u8>>> {
-    let roots: Vec<Vec<u8>> = (1..=4).filter_map(|i| std::fs::read(format!("/etc/ssl/certs/Amazon_Root_CA_{i}.pem")).ok()).collect();
-    (roots.len() == 4).then_some(roots)
-}
-
-/// The first SDK client of the process, built on an HTTP client that trusts only `roots`.
-fn amazon_roots_client(roots: Vec<Vec<u8>>) -> aws_sdk_dynamodb::Client {
-    use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
-    let mut store = TrustStore::empty().with_native_roots(false);
-    for pem in roots {
-        store = store.with_pem_certificate(pem);
-    }
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
-        .tls_context(TlsContext::builder().with_trust_store(store).build().expect("tls context"))
-        .build_https();
-    let conf = lean_builder().http_client(http).build();
-    aws_sdk_dynamodb::Client::from_conf(conf)
-}
-
+/// A DynamoDB client configured like `shared::lambda::dynamo_client` (same HTTP client,
+/// timeouts and retries) from the variables Lambda sets, without aws-config's provider chains:
+/// what aws-config costs at init.
 fn lean_client() -> aws_sdk_dynamodb::Client {
-    aws_sdk_dynamodb::Client::from_conf(lean_builder().build())
-}
-
-fn lean_builder() -> aws_sdk_dynamodb::config::Builder {
     use aws_sdk_dynamodb::config::retry::RetryConfig;
     use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
     use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
@@ -62,6 +36,7 @@ fn lean_builder() -> aws_sdk_dynamodb::config::Builder {
     let var = |k: &str| std::env::var(k).ok();
     let mut b = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
+        .http_client(shared::tls::sdk_http_client(false).expect("http client"))
         .region(Region::new(var("AWS_REGION").unwrap_or_default()))
         .credentials_provider(Credentials::new(
             var("AWS_ACCESS_KEY_ID").unwrap_or_default(),
@@ -81,7 +56,7 @@ fn lean_builder() -> aws_sdk_dynamodb::config::Builder {
     if let Some(url) = var("AWS_ENDPOINT_URL_DYNAMODB") {
         b = b.endpoint_url(url);
     }
-    b
+    aws_sdk_dynamodb::Client::from_conf(b.build())
 }
 
 async fn first_get(c: &aws_sdk_dynamodb::Client) {
@@ -123,31 +98,25 @@ pub fn run_child() {
         let t = Instant::now();
         let _ = shared::domain::Phone::parse("+919876543210").expect("phone");
         step(4, t);
-        // Built first: it pays the process's one-time TLS setup, without the system roots.
-        if let Some(roots) = amazon_roots() {
-            let t = Instant::now();
-            let _amazon = amazon_roots_client(roots);
-            step(5, t);
-        }
         let t = Instant::now();
-        let lean = lean_client();
+        let _http = shared::tls::sdk_http_client(false).expect("http client");
+        step(5, t);
+        let t = Instant::now();
+        let sdk = shared::lambda::sdk_config().await.expect("sdk config");
         step(6, t);
         let t = Instant::now();
-        first_get(&lean).await;
+        let client = aws_sdk_dynamodb::Client::new(&sdk);
         step(7, t);
         let t = Instant::now();
-        let sdk = shared::lambda::sdk_config().await;
+        let _lean = lean_client();
         step(8, t);
         let t = Instant::now();
-        let client = aws_sdk_dynamodb::Client::new(&sdk);
-        step(9, t);
-        let t = Instant::now();
         first_get(&client).await;
-        step(10, t);
+        step(9, t);
         let t = Instant::now();
         let full = shared::Config::from_env().expect("config with Vobiz");
         let _calls = shared::vobiz::VobizClient::new(full.require_vobiz().expect("vobiz")).expect("vobiz client");
-        step(11, t);
+        step(10, t);
     });
     let json: serde_json::Map<String, serde_json::Value> = times.into_iter().map(|(k, v)| (k.to_owned(), serde_json::json!(v))).collect();
     println!("BREAKDOWN {}", serde_json::Value::Object(json));

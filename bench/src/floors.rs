@@ -14,7 +14,7 @@ use crate::stats::Samples;
 
 /// The SDK client every floor uses: `shared::lambda::sdk_config()`, endpoint set to `endpoint`.
 pub async fn client(endpoint: &str) -> Client {
-    let sdk = shared::lambda::sdk_config().await;
+    let sdk = shared::lambda::sdk_config().await.expect("sdk config");
     let conf = aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url(endpoint).build();
     Client::from_conf(conf)
 }
@@ -100,7 +100,7 @@ pub async fn transact_once(c: &Client, table: &str, pk: &str, i: usize) -> Resul
 
 /// An HTTP client built like `VobizClient` builds its own (reqwest, rustls).
 pub fn vobiz_http() -> Result<reqwest::Client, String> {
-    reqwest::Client::builder().timeout(Duration::from_millis(8000)).connect_timeout(Duration::from_millis(3000)).build().map_err(|e| e.to_string())
+    shared::tls::reqwest_builder().timeout(Duration::from_millis(8000)).connect_timeout(Duration::from_millis(3000)).build().map_err(|e| e.to_string())
 }
 
 /// One Vobiz call create against the fake Vobiz.

@@ -160,7 +160,7 @@ fn ten_thousand_generated_requests_never_break_anything() {
         tokio::spawn(serve(listener, app.clone()));
         (base, app)
     });
-    let http = reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)).build().unwrap();
+    let http = shared::tls::reqwest_builder().timeout(std::time::Duration::from_secs(10)).build().unwrap();
     // A live attempt to protect, and its real token for the generator to use and mangle.
     let sent = rt.block_on(http.post(format!("{base}/send-otp")).json(&serde_json::json!({"phone": "+919876543210"})).send()).unwrap();
     assert_eq!(sent.status(), 200);

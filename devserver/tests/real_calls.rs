@@ -30,7 +30,8 @@ async fn the_local_server_calls_vobiz_when_configured() {
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(devserver::run(cfg, listener));
 
-    let resp = reqwest::Client::new().post(format!("{base}/send-otp")).json(&json!({"phone": "+91 98765 43210"})).send().await.unwrap();
+    let http = shared::tls::reqwest_builder().build().unwrap();
+    let resp = http.post(format!("{base}/send-otp")).json(&json!({"phone": "+91 98765 43210"})).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     let reqs = vobiz.received_requests().await.unwrap();
     let body: Value = serde_json::from_slice(&reqs[0].body).unwrap();
@@ -41,7 +42,7 @@ async fn the_local_server_calls_vobiz_when_configured() {
         "hangup_url": format!("https://tunnel.example/hangup/{token}"), "hangup_method": "POST",
         "time_limit": 120,
     }));
-    let status: Value = reqwest::get(format!("{base}/otp-status/%2B919876543210")).await.unwrap().json().await.unwrap();
+    let status: Value = http.get(format!("{base}/otp-status/%2B919876543210")).send().await.unwrap().json().await.unwrap();
     assert_eq!(status["status"], "calling");
     assert_eq!(status["call"]["placed"], true);
 }

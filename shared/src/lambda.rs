@@ -18,7 +18,7 @@ pub async fn service() -> Result<Service<DynamoStore>> {
 pub async fn service_from(cfg: &Config) -> Result<Service<DynamoStore>> {
     let keys = cfg.require_keys()?;
     let table = cfg.require_table()?;
-    let client = dynamo_client().await;
+    let client = dynamo_client().await?;
     Ok(Service::new(cfg, keys, DynamoStore::new(client, table)))
 }
 
@@ -34,19 +34,26 @@ pub async fn service_with_calls() -> Result<(Service<DynamoStore>, VobizClient)>
 /// A DynamoDB client from the SDK's own conventions (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`),
 /// with bounded time: an unreachable table answers 503 within seconds, well inside API
 /// Gateway's 29 s and Vobiz's webhook timeout, instead of hanging the function.
-pub async fn dynamo_client() -> aws_sdk_dynamodb::Client {
-    aws_sdk_dynamodb::Client::new(&sdk_config().await)
+pub async fn dynamo_client() -> Result<aws_sdk_dynamodb::Client> {
+    Ok(aws_sdk_dynamodb::Client::new(&sdk_config().await?))
 }
 
-pub async fn sdk_config() -> aws_config::SdkConfig {
+pub async fn sdk_config() -> Result<aws_config::SdkConfig> {
     sdk_config_with(Duration::from_millis(1500), Duration::from_secs(4)).await
 }
 
-/// The SDK configuration with other time bounds (tests against a slow local endpoint).
-pub async fn sdk_config_with(attempt: Duration, operation: Duration) -> aws_config::SdkConfig {
+/// The SDK configuration with other time bounds (tests against a slow local endpoint). Its
+/// HTTP client trusts only Amazon's roots unless an endpoint is configured ([`crate::tls`]).
+pub async fn sdk_config_with(attempt: Duration, operation: Duration) -> Result<aws_config::SdkConfig> {
     use aws_config::retry::RetryConfig;
     use aws_config::timeout::TimeoutConfig;
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    // An HTTPS endpoint of our own (a proxy, another DynamoDB) is trusted through the
+    // system's roots; AWS's own endpoints, and plain-HTTP local ones, need only Amazon's.
+    let other_https_endpoint = ["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"]
+        .iter()
+        .any(|k| std::env::var(k).is_ok_and(|v| v.trim_start().to_ascii_lowercase().starts_with("https:")));
+    Ok(aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(crate::tls::sdk_http_client(other_https_endpoint)?)
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_millis(800))
@@ -56,5 +63,5 @@ pub async fn sdk_config_with(attempt: Duration, operation: Duration) -> aws_conf
         )
         .retry_config(RetryConfig::standard().with_max_attempts(3))
         .load()
-        .await
+        .await)
 }

@@ -16,6 +16,8 @@ pub mod ports;
 pub mod routes;
 pub mod store;
 pub mod telemetry;
+#[cfg(any(feature = "aws", feature = "http-client"))]
+pub mod tls;
 pub mod vobiz;
 
 pub use config::Config;

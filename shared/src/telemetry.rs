@@ -14,7 +14,7 @@
 use std::io::Write;
 use std::sync::OnceLock;
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::MakeWriter;
 
 /// Crates whose DEBUG/TRACE output contains request and response bodies.
@@ -33,6 +33,34 @@ pub fn filter_directives(level: Option<&str>) -> String {
     d
 }
 
+/// `RUST_LOG`-style directives (`level`, `target=level`, comma-separated; the longest matching
+/// target wins) as a [`Targets`] filter. A directive that does not parse is skipped, as
+/// `EnvFilter::parse_lossy` would; span and field filters are not supported (and not needed:
+/// `Targets` keeps the `regex` crate out of the functions that do not parse phone numbers).
+pub fn targets(directives: &str) -> Targets {
+    let level = |l: &str| match l {
+        "fatal" => Some(LevelFilter::ERROR), // Lambda's name for its highest level
+        "" => None,
+        l => l.parse::<LevelFilter>().ok(),
+    };
+    let mut t = Targets::new().with_default(LevelFilter::INFO);
+    for d in directives.split(',').map(|d| d.trim().to_ascii_lowercase()).filter(|d| !d.is_empty()) {
+        match d.split_once('=') {
+            None => {
+                if let Some(l) = level(&d) {
+                    t = t.with_default(l);
+                }
+            }
+            Some((target, l)) => {
+                if let (false, Some(l)) = (target.is_empty(), level(l)) {
+                    t = t.with_target(target.to_owned(), l);
+                }
+            }
+        }
+    }
+    t
+}
+
 /// Installs the process's subscriber, writing to stdout.
 pub fn init() {
     init_with_writer(std::io::stdout);
@@ -43,15 +71,16 @@ where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL").or_else(|_| std::env::var("RUST_LOG")).ok();
-    let filter = EnvFilter::builder().parse_lossy(filter_directives(level.as_deref()).to_ascii_lowercase());
+    let filter = targets(&filter_directives(level.as_deref()));
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
-    let fmt = tracing_subscriber::fmt().with_target(false).with_env_filter(filter).with_writer(writer);
+    let fmt = tracing_subscriber::fmt().with_target(false).with_max_level(LevelFilter::TRACE).with_writer(writer);
     // On Lambda, CloudWatch stamps every line; locally, a time helps.
     let on_lambda = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
+    use tracing_subscriber::layer::SubscriberExt;
     let result = match (json, on_lambda) {
-        (true, _) => fmt.json().without_time().try_init(),
-        (false, true) => fmt.without_time().try_init(),
-        (false, false) => fmt.try_init(),
+        (true, _) => tracing::subscriber::set_global_default(fmt.json().without_time().finish().with(filter)),
+        (false, true) => tracing::subscriber::set_global_default(fmt.without_time().finish().with(filter)),
+        (false, false) => tracing::subscriber::set_global_default(fmt.finish().with(filter)),
     };
     // A second init (tests) keeps the first subscriber.
     let _ = result;
@@ -147,5 +176,26 @@ mod tests {
         assert!(d.starts_with("trace,"));
         assert!(d.contains("aws_smithy_runtime=info") && d.contains("hyper=info") && d.contains("reqwest=info"));
         assert!(filter_directives(None).starts_with("info,"));
+    }
+
+    #[test]
+    fn directives_become_targets_like_rust_log() {
+        use tracing::Level;
+        let t = targets(&filter_directives(Some("TRACE")));
+        assert!(t.would_enable("shared::handlers", &Level::TRACE));
+        assert!(!t.would_enable("aws_smithy_runtime::client::orchestrator", &Level::DEBUG));
+        assert!(t.would_enable("aws_smithy_runtime::client::orchestrator", &Level::INFO));
+        // A more specific target named on purpose overrides the cap.
+        let t = targets(&filter_directives(Some("warn,aws_smithy_runtime::client=trace")));
+        assert!(t.would_enable("aws_smithy_runtime::client::orchestrator", &Level::TRACE));
+        assert!(!t.would_enable("aws_smithy_runtime::retries", &Level::DEBUG));
+        assert!(!t.would_enable("shared", &Level::INFO));
+        assert!(t.would_enable("shared", &Level::WARN));
+        // Lambda's FATAL, garbage and empty input.
+        assert!(!targets("fatal").would_enable("shared", &Level::WARN));
+        assert!(targets("fatal").would_enable("shared", &Level::ERROR));
+        assert!(targets("loud,=debug,x=").would_enable("shared", &Level::INFO));
+        assert!(!targets("loud,=debug,x=").would_enable("shared", &Level::DEBUG));
+        assert!(targets("").would_enable("shared", &Level::INFO));
     }
 }

@@ -36,7 +36,7 @@ pub struct VobizClient {
 #[cfg(feature = "http-client")]
 impl VobizClient {
     pub fn new(cfg: VobizConfig) -> Result<VobizClient> {
-        let http = reqwest::Client::builder()
+        let http = crate::tls::reqwest_builder()
             .timeout(Duration::from_millis(cfg.timeout_ms))
             .connect_timeout(Duration::from_millis(cfg.timeout_ms.min(3000)))
             .build()
@@ -122,7 +122,7 @@ pub struct SimulatedCalls {
 #[cfg(feature = "http-client")]
 impl SimulatedCalls {
     pub fn new() -> Result<SimulatedCalls> {
-        let http = reqwest::Client::builder()
+        let http = crate::tls::reqwest_builder()
             .timeout(Duration::from_secs(10))
             .build()
             .map_err(|_| Error::Config("could not build the HTTP client for the call simulator".into()))?;
