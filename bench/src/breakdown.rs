@@ -18,46 +18,11 @@ pub const STEPS: &[&str] = &[
     "first Phone::parse (phonenumber metadata)",
     "second Phone::parse",
     "SDK HTTP client (rustls/ring, Amazon roots compiled in)",
-    "aws-config load (shared::lambda::sdk_config)",
+    "DynamoDB config from the environment (shared::lambda::dynamo_config)",
     "DynamoDB client",
-    "DynamoDB client from a hand-built config (no aws-config; comparison)",
     "first GetItem (cold connection)",
     "Vobiz client (reqwest, rustls/ring, webpki roots)",
 ];
-
-/// A DynamoDB client configured like `shared::lambda::dynamo_client` (same HTTP client,
-/// timeouts and retries) from the variables Lambda sets, without aws-config's provider chains:
-/// what aws-config costs at init.
-fn lean_client() -> aws_sdk_dynamodb::Client {
-    use aws_sdk_dynamodb::config::retry::RetryConfig;
-    use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
-    use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-    use std::time::Duration;
-    let var = |k: &str| std::env::var(k).ok();
-    let mut b = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .http_client(shared::tls::sdk_http_client(false).expect("http client"))
-        .region(Region::new(var("AWS_REGION").unwrap_or_default()))
-        .credentials_provider(Credentials::new(
-            var("AWS_ACCESS_KEY_ID").unwrap_or_default(),
-            var("AWS_SECRET_ACCESS_KEY").unwrap_or_default(),
-            var("AWS_SESSION_TOKEN"),
-            None,
-            "lambda-environment",
-        ))
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_millis(800))
-                .operation_attempt_timeout(Duration::from_millis(1500))
-                .operation_timeout(Duration::from_secs(4))
-                .build(),
-        )
-        .retry_config(RetryConfig::standard().with_max_attempts(3));
-    if let Some(url) = var("AWS_ENDPOINT_URL_DYNAMODB") {
-        b = b.endpoint_url(url);
-    }
-    aws_sdk_dynamodb::Client::from_conf(b.build())
-}
 
 async fn first_get(c: &aws_sdk_dynamodb::Client) {
     let table = std::env::var("OTP_TABLE").unwrap_or_default();
@@ -102,21 +67,18 @@ pub fn run_child() {
         let _http = shared::tls::sdk_http_client(false).expect("http client");
         step(5, t);
         let t = Instant::now();
-        let sdk = shared::lambda::sdk_config().await.expect("sdk config");
+        let conf = shared::lambda::dynamo_config().expect("sdk config");
         step(6, t);
         let t = Instant::now();
-        let client = aws_sdk_dynamodb::Client::new(&sdk);
+        let client = aws_sdk_dynamodb::Client::from_conf(conf);
         step(7, t);
         let t = Instant::now();
-        let _lean = lean_client();
-        step(8, t);
-        let t = Instant::now();
         first_get(&client).await;
-        step(9, t);
+        step(8, t);
         let t = Instant::now();
         let full = shared::Config::from_env().expect("config with Vobiz");
         let _calls = shared::vobiz::VobizClient::new(full.require_vobiz().expect("vobiz")).expect("vobiz client");
-        step(10, t);
+        step(9, t);
     });
     let json: serde_json::Map<String, serde_json::Value> = times.into_iter().map(|(k, v)| (k.to_owned(), serde_json::json!(v))).collect();
     println!("BREAKDOWN {}", serde_json::Value::Object(json));

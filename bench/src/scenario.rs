@@ -59,7 +59,7 @@ pub struct Case {
 
 pub const CASES: &[Case] = &[
     Case { label: "send-otp", binary: "send-otp", event: "send-otp.json", kind: Kind::Send, floor: Floor::Send, ddb_limit: Some(2.0),
-        path: "fresh number each invoke: 200 calling (read, transaction, call, record request_uuid)" },
+        path: "fresh number each invoke: 200 calling (read, transaction, call)" },
     Case { label: "verify-otp (right code)", binary: "verify-otp", event: "verify-otp.json", kind: Kind::VerifyRight, floor: Floor::UpdateItem, ddb_limit: Some(1.0),
         path: "freshly seeded code each invoke: 200 valid" },
     Case { label: "verify-otp (wrong code)", binary: "verify-otp", event: "verify-otp-wrong.json", kind: Kind::VerifyWrong, floor: Floor::TwoUpdates, ddb_limit: None,

@@ -52,7 +52,7 @@ pub async fn run(mut cfg: Config, listener: TcpListener) -> Result<(), Error> {
     };
     match cfg.table.clone() {
         Some(table) => {
-            let client = shared::lambda::dynamo_client().await?;
+            let client = shared::lambda::dynamo_client()?;
             if cfg.create_table {
                 dynamo::create_table_if_missing(&client, &table).await?;
             }

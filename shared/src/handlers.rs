@@ -86,7 +86,7 @@ type Handled = Result<(Response<Body>, &'static str)>;
 /// its error (to JSON, or for a webhook, whose voice is given, to the spoken refusal), and logs
 /// the one line of the request.
 async fn run(route: &'static str, webhook: Option<&Voice>, inner: impl Future<Output = Handled>) -> Result<Response<Body>, Infallible> {
-    let span = tracing::info_span!("request", route, phone = field::Empty);
+    let span = tracing::info_span!("request", route, phone = field::Empty, call = field::Empty);
     async move {
         let started = Instant::now();
         let (resp, outcome) = match inner.await {
@@ -134,6 +134,12 @@ fn metric_for(route: &str, outcome: &str) -> Option<Metric> {
 
 fn note_phone(phone: &Phone) {
     Span::current().record("phone", field::display(phone.masked()));
+}
+
+/// The provider's id of the call (`request_uuid` at send, `CallUUID` in webhooks): the key to
+/// Vobiz's own call logs.
+fn note_call(id: &str) {
+    Span::current().record("call", id);
 }
 
 fn os_rng() -> impl rand::RngCore + rand::CryptoRng {
@@ -196,13 +202,10 @@ async fn send_otp_inner<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, 
         hangup_url: format!("{base}/hangup/{token}"),
         time_limit: svc.policy.call_time_limit,
     };
+    // Success writes nothing more: the stored attempt already reads as placed, and the webhooks
+    // carry the call's ids. Only a refused call is written down (and frees the number at once).
     match calls.place_call(&call).await {
-        Ok(placed) => {
-            if let Err(e) = svc.store.record_call_placed(&phone, &attempt_id, &placed.request_uuid).await {
-                // The call is ringing and its webhooks do not need the request id: carry on.
-                tracing::warn!(error = %e, "call placed but its request_uuid was not recorded");
-            }
-        }
+        Ok(placed) => note_call(&placed.request_uuid),
         Err(e) => {
             tracing::warn!(error = %e, "call not placed");
             if let Err(store_err) = svc.store.record_call_failed(&phone, &attempt_id, &e.to_string()).await {
@@ -305,7 +308,7 @@ async fn otp_status_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request)
         "phone": phone.e164(),
         "status": a.status(now),
         "call": {
-            "placed": a.request_uuid.is_some(),
+            "placed": a.placed(),
             "answered": a.answered_at.is_some(),
             "ended": a.ended_at.is_some(),
             "outcome": a.call_outcome(),
@@ -393,6 +396,7 @@ fn webhook_caller<S, K>(svc: &Service<S, K>, route: &str, req: &Request) -> Resu
         Some(c) if !c.is_empty() && c.len() <= 128 && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => c.to_owned(),
         _ => return Ok(Err("no_call_uuid")),
     };
+    note_call(&call_uuid);
     Ok(Ok(Caller { token_hash: token_hash(&token), phone, call_uuid, form, base, token, nonce }))
 }
 

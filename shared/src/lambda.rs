@@ -18,7 +18,7 @@ pub async fn service() -> Result<Service<DynamoStore>> {
 pub async fn service_from(cfg: &Config) -> Result<Service<DynamoStore>> {
     let keys = cfg.require_keys()?;
     let table = cfg.require_table()?;
-    let client = dynamo_client().await?;
+    let client = dynamo_client()?;
     Ok(Service::new(cfg, keys, DynamoStore::new(client, table)))
 }
 
@@ -31,37 +31,138 @@ pub async fn service_with_calls() -> Result<(Service<DynamoStore>, VobizClient)>
     Ok((service_from(&cfg).await?, calls))
 }
 
-/// A DynamoDB client from the SDK's own conventions (`AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`),
-/// with bounded time: an unreachable table answers 503 within seconds, well inside API
-/// Gateway's 29 s and Vobiz's webhook timeout, instead of hanging the function.
-pub async fn dynamo_client() -> Result<aws_sdk_dynamodb::Client> {
-    Ok(aws_sdk_dynamodb::Client::new(&sdk_config().await?))
+/// A DynamoDB client with bounded time: an unreachable table answers 503 within seconds, well
+/// inside API Gateway's 29 s and Vobiz's webhook timeout, instead of hanging the function.
+pub fn dynamo_client() -> Result<aws_sdk_dynamodb::Client> {
+    Ok(aws_sdk_dynamodb::Client::from_conf(dynamo_config()?))
 }
 
-pub async fn sdk_config() -> Result<aws_config::SdkConfig> {
-    sdk_config_with(Duration::from_millis(1500), Duration::from_secs(4)).await
+pub fn dynamo_config() -> Result<aws_sdk_dynamodb::Config> {
+    dynamo_config_with(Duration::from_millis(1500), Duration::from_secs(4))
 }
 
-/// The SDK configuration with other time bounds (tests against a slow local endpoint). Its
-/// HTTP client trusts only Amazon's roots unless an endpoint is configured ([`crate::tls`]).
-pub async fn sdk_config_with(attempt: Duration, operation: Duration) -> Result<aws_config::SdkConfig> {
-    use aws_config::retry::RetryConfig;
-    use aws_config::timeout::TimeoutConfig;
-    // An HTTPS endpoint of our own (a proxy, another DynamoDB) is trusted through the
-    // system's roots; AWS's own endpoints, and plain-HTTP local ones, need only Amazon's.
-    let other_https_endpoint = ["AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"]
-        .iter()
-        .any(|k| std::env::var(k).is_ok_and(|v| v.trim_start().to_ascii_lowercase().starts_with("https:")));
-    Ok(aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(crate::tls::sdk_http_client(other_https_endpoint)?)
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_millis(800))
-                .operation_attempt_timeout(attempt)
-                .operation_timeout(operation)
-                .build(),
-        )
-        .retry_config(RetryConfig::standard().with_max_attempts(3))
-        .load()
-        .await)
+/// The DynamoDB client's configuration from the environment Lambda gives a function, with
+/// other time bounds (tests against a slow local endpoint use longer ones):
+///
+/// - `AWS_REGION` (else `AWS_DEFAULT_REGION`);
+/// - `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`: the execution role's
+///   credentials, which Lambda sets for the life of the execution environment;
+/// - `AWS_ENDPOINT_URL_DYNAMODB` (else `AWS_ENDPOINT_URL`), `AWS_USE_FIPS_ENDPOINT`,
+///   `AWS_USE_DUALSTACK_ENDPOINT`.
+///
+/// Not `aws-config`: its provider chains (profile files, SSO, STS, IMDS) have nothing to find
+/// on Lambda, cost half a millisecond of init reading `~/.aws` and add ~1 MB to every binary
+/// (`bench --init-breakdown`). Elsewhere, put credentials in the environment
+/// (`aws configure export-credentials --format env`).
+pub fn dynamo_config_with(attempt: Duration, operation: Duration) -> Result<aws_sdk_dynamodb::Config> {
+    let env = SdkEnv::read(|k| std::env::var(k).ok())?;
+    env.config(attempt, operation)
+}
+
+/// What the DynamoDB client takes from the environment.
+#[derive(Debug, PartialEq, Eq)]
+struct SdkEnv {
+    region: String,
+    key_id: String,
+    secret: String,
+    session_token: Option<String>,
+    endpoint: Option<String>,
+    fips: bool,
+    dual_stack: bool,
+}
+
+impl SdkEnv {
+    fn read(var: impl Fn(&str) -> Option<String>) -> Result<SdkEnv> {
+        use crate::Error;
+        let var = |k: &str| var(k).filter(|v| !v.trim().is_empty());
+        let flag = |k: &str| var(k).is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+        let region = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")).ok_or_else(|| Error::Config("AWS_REGION is not set".into()))?;
+        let (Some(key_id), Some(secret)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) else {
+            return Err(Error::Config("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set".into()));
+        };
+        Ok(SdkEnv {
+            region,
+            key_id,
+            secret,
+            session_token: var("AWS_SESSION_TOKEN"),
+            endpoint: var("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| var("AWS_ENDPOINT_URL")),
+            fips: flag("AWS_USE_FIPS_ENDPOINT"),
+            dual_stack: flag("AWS_USE_DUALSTACK_ENDPOINT"),
+        })
+    }
+
+    /// An HTTPS endpoint of our own (a proxy, another DynamoDB) is trusted through the
+    /// system's roots; AWS's own endpoints, and plain-HTTP local ones, need only Amazon's.
+    fn needs_system_roots(&self) -> bool {
+        self.endpoint.as_deref().is_some_and(|e| e.trim_start().to_ascii_lowercase().starts_with("https:"))
+    }
+
+    fn config(self, attempt: Duration, operation: Duration) -> Result<aws_sdk_dynamodb::Config> {
+        use aws_sdk_dynamodb::config::retry::RetryConfig;
+        use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+        use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+        let mut b = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .http_client(crate::tls::sdk_http_client(self.needs_system_roots())?)
+            .region(Region::new(self.region))
+            .credentials_provider(Credentials::new(self.key_id, self.secret, self.session_token, None, "environment"))
+            .use_fips(self.fips)
+            .use_dual_stack(self.dual_stack)
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_millis(800))
+                    .operation_attempt_timeout(attempt)
+                    .operation_timeout(operation)
+                    .build(),
+            )
+            .retry_config(RetryConfig::standard().with_max_attempts(3));
+        if let Some(url) = self.endpoint {
+            b = b.endpoint_url(url);
+        }
+        Ok(b.build())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(vars: &[(&str, &str)]) -> Result<SdkEnv> {
+        SdkEnv::read(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned()))
+    }
+
+    const CREDS: [(&str, &str); 3] = [("AWS_ACCESS_KEY_ID", "AKID"), ("AWS_SECRET_ACCESS_KEY", "s"), ("AWS_SESSION_TOKEN", "t")];
+
+    #[test]
+    fn the_lambda_environment_is_enough() {
+        let e = env(&[&[("AWS_REGION", "ap-south-1")][..], &CREDS].concat()).unwrap();
+        assert_eq!(e, SdkEnv {
+            region: "ap-south-1".into(), key_id: "AKID".into(), secret: "s".into(), session_token: Some("t".into()),
+            endpoint: None, fips: false, dual_stack: false,
+        });
+        assert!(!e.needs_system_roots());
+        let c = e.config(Duration::from_secs(1), Duration::from_secs(2)).unwrap();
+        assert_eq!(c.region().map(|r| r.as_ref()), Some("ap-south-1"));
+        let t = c.timeout_config().unwrap();
+        assert_eq!((t.operation_attempt_timeout(), t.operation_timeout()), (Some(Duration::from_secs(1)), Some(Duration::from_secs(2))));
+        assert_eq!(c.retry_config().unwrap().max_attempts(), 3);
+        assert!(c.http_client().is_some());
+    }
+
+    #[test]
+    fn endpoint_region_and_flags() {
+        let e = env(&[&[("AWS_DEFAULT_REGION", "us-east-1"), ("AWS_ENDPOINT_URL", "http://127.0.0.1:8000"),
+            ("AWS_USE_FIPS_ENDPOINT", "TRUE"), ("AWS_REGION", " ")][..], &CREDS].concat()).unwrap();
+        assert_eq!((e.region.as_str(), e.endpoint.as_deref(), e.fips, e.dual_stack), ("us-east-1", Some("http://127.0.0.1:8000"), true, false));
+        assert!(!e.needs_system_roots(), "plain HTTP needs no roots at all");
+        let e = env(&[&[("AWS_REGION", "x"), ("AWS_ENDPOINT_URL", "http://a"), ("AWS_ENDPOINT_URL_DYNAMODB", "HTTPS://b")][..], &CREDS].concat()).unwrap();
+        assert_eq!(e.endpoint.as_deref(), Some("HTTPS://b"), "the service-specific variable wins");
+        assert!(e.needs_system_roots());
+    }
+
+    #[test]
+    fn missing_region_or_credentials_is_a_config_error() {
+        assert!(matches!(env(&CREDS), Err(crate::Error::Config(_))));
+        assert!(matches!(env(&[("AWS_REGION", "x"), ("AWS_ACCESS_KEY_ID", "a")]), Err(crate::Error::Config(_))));
+    }
 }

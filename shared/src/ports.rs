@@ -52,9 +52,6 @@ pub trait Store: Send + Sync {
     /// and the number is not locked. The number's failure counters are kept as stored.
     fn start_attempt(&self, attempt: &Attempt, expected_version: Option<u64>, slot: &GlobalSlot) -> impl Future<Output = Result<Start>> + Send;
 
-    /// Records Vobiz's `request_uuid`, if `attempt_id` is still the current attempt.
-    fn record_call_placed(&self, phone: &Phone, attempt_id: &str, request_uuid: &str) -> impl Future<Output = Result<bool>> + Send;
-
     /// Marks the attempt failed (not live) and erases its sealed code, if it is still current.
     fn record_call_failed(&self, phone: &Phone, attempt_id: &str, reason: &str) -> impl Future<Output = Result<bool>> + Send;
 

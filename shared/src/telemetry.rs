@@ -20,7 +20,7 @@ use tracing_subscriber::fmt::MakeWriter;
 /// Crates whose DEBUG/TRACE output contains request and response bodies.
 const CAPPED: &[&str] = &[
     "aws_smithy_runtime", "aws_smithy_runtime_api", "aws_smithy_http_client", "aws_smithy_types",
-    "aws_smithy_json", "aws_sdk_dynamodb", "aws_config", "aws_runtime", "aws_sigv4", "hyper",
+    "aws_smithy_json", "aws_sdk_dynamodb", "aws_runtime", "aws_sigv4", "hyper",
     "hyper_util", "h2", "reqwest", "rustls", "tower", "lambda_runtime", "lambda_runtime_api_client", "lambda_http",
 ];
 

@@ -77,8 +77,8 @@ async fn whole_call<S: Store>(store: S) {
     }));
     assert!(token.len() >= 22 && !text(&resp).contains(&token));
     let phone = Phone::parse(PHONE).unwrap();
-    assert_eq!(svc.store.get(&phone).await.unwrap().unwrap().request_uuid.as_deref(), Some("req-uuid-1"), "request_uuid, never api_id");
-    assert_eq!(status(&svc, &server).await["status"], "calling");
+    let st = status(&svc, &server).await;
+    assert_eq!((&st["status"], &st["call"]["placed"]), (&json!("calling"), &json!(true)));
 
     // answer: the digits read are the stored code
     let code = stored_code(&svc).await;
@@ -163,7 +163,8 @@ async fn vobiz_refusal_marks_the_attempt_failed<S: Store>(store: S) {
     let body = json(&resp);
     assert_eq!(body["error"], "call_failed");
     assert!(!text(&resp).contains(AUTH_ID), "the account id never reaches the app");
-    assert_eq!(status(&svc, &server).await["status"], "failed");
+    let st = status(&svc, &server).await;
+    assert_eq!((&st["status"], &st["call"]["placed"]), (&json!("failed"), &json!(false)));
     let token = last_token(&server).await;
     let xml = webhook(&svc, &server, "answer", &token, &[("Event", "StartApp")]).await;
     assert_eq!(spoken_digits(&xml), "", "a failed attempt is not live");

@@ -66,6 +66,8 @@ async fn no_secret_reaches_any_log_line() {
         assert!(!logs.contains(s.as_str()), "a log line contains {s:?}:\n{}", logs.lines().find(|l| l.contains(s.as_str())).unwrap());
     }
     assert!(logs.contains("\"route\":\"send-otp\"") && logs.contains("\"latency_ms\""), "one structured line per request");
+    // The provider's call ids are logged for support (request_uuid at send, never api_id).
+    assert!(logs.contains("\"call\":\"req-uuid-1\"") && !logs.contains("api-should-not-be-used"), "{logs}");
 }
 
 async fn flow<S: Store>(store: S, secrets: &mut Vec<String>) {

@@ -141,20 +141,20 @@ async fn stale_failure_counts_are_refused<S: Store>(store: S) {
     assert_eq!(old.failures, 1, "a count based on a stale read is refused, never lost");
 }
 
-async fn call_placed_and_failed_need_the_current_attempt<S: Store>(store: S) {
+async fn a_failed_call_needs_the_current_attempt<S: Store>(store: S) {
     start(&store, "a1", NOW).await;
-    assert!(!store.record_call_placed(&phone(), "other", "req-x").await.unwrap());
-    assert!(store.record_call_placed(&phone(), "a1", "req-1").await.unwrap());
-    assert_eq!(store.get(&phone()).await.unwrap().unwrap().request_uuid.as_deref(), Some("req-1"));
+    assert!(store.get(&phone()).await.unwrap().unwrap().placed(), "stored before the call is requested: placed unless refused");
+    assert!(!store.record_call_failed(&phone(), "other", "HTTP 402").await.unwrap());
+    assert!(store.get(&phone()).await.unwrap().unwrap().placed());
     assert!(store.record_call_failed(&phone(), "a1", "HTTP 402").await.unwrap());
     let a = store.get(&phone()).await.unwrap().unwrap();
     assert_eq!(a.call_failed.as_deref(), Some("HTTP 402"));
     assert_eq!(a.code_sealed, None, "a failed call erases its sealed code");
-    assert!(!a.is_live(NOW));
+    assert!(!a.is_live(NOW) && !a.placed());
     assert!(refused(store.answer(&phone(), "th-a1", "c1", None, NOW).await.unwrap()).is_some());
     assert!(refused(store.consume(&phone(), "mac-a1", NOW).await.unwrap()).is_some());
     let nobody = Phone::parse("+919876500000").unwrap();
-    assert!(!store.record_call_placed(&nobody, "a1", "r").await.unwrap());
+    assert!(!store.record_call_failed(&nobody, "a1", "r").await.unwrap());
 }
 
 async fn answer_binds_the_call<S: Store>(store: S) {
@@ -274,7 +274,7 @@ on_both_stores!(
     a_locked_number_cannot_start,
     failures_survive_resends_and_reset_on_success,
     stale_failure_counts_are_refused,
-    call_placed_and_failed_need_the_current_attempt,
+    a_failed_call_needs_the_current_attempt,
     answer_binds_the_call,
     repeats_are_counted_and_capped,
     hangup_is_recorded_once,

@@ -36,9 +36,9 @@ pub struct Attempt {
     pub code_sealed: Option<String>,
     pub wrong_attempts: u32,
     pub max_attempts: u32,
-    /// Vobiz's `request_uuid` once the call was accepted.
-    pub request_uuid: Option<String>,
-    /// Why Vobiz refused or failed to place the call.
+    /// Why Vobiz refused or failed to place the call. Its absence is what "placed" means: the
+    /// attempt is stored before the call is requested and marked here if the request fails, so
+    /// a successful send writes nothing after the call (Vobiz's `request_uuid` goes to the log).
     pub call_failed: Option<String>,
     /// When the answer webhook served the code.
     pub answered_at: Option<i64>,
@@ -116,7 +116,6 @@ impl Attempt {
             code_sealed: Some(n.code_sealed),
             wrong_attempts: 0,
             max_attempts: n.max_attempts,
-            request_uuid: None,
             call_failed: None,
             answered_at: None,
             call_uuid: None,
@@ -241,6 +240,11 @@ impl Attempt {
         } else {
             None
         }
+    }
+
+    /// The call was requested and the provider did not refuse it.
+    pub fn placed(&self) -> bool {
+        self.call_failed.is_none()
     }
 
     /// The outcome of the call once it ended: delivered only if the answer webhook served the

@@ -37,8 +37,8 @@ const LIVE: &str = "attribute_not_exists(#verified_at) AND attribute_not_exists(
 const FRESH_NONCE: &str = "NOT contains(#nonces, :nonce)";
 
 /// The attempt's own attributes that a new attempt removes when the old one had them.
-const ATTEMPT_OPTIONAL: [&str; 9] =
-    ["request_uuid", "call_failed", "answered_at", "call_uuid", "ended_at", "hangup", "hangup_cause", "verified_at", "nonces"];
+const ATTEMPT_OPTIONAL: [&str; 8] =
+    ["call_failed", "answered_at", "call_uuid", "ended_at", "hangup", "hangup_cause", "verified_at", "nonces"];
 /// The number's failure counters, which only verify writes.
 const FAILURE_COUNTERS: [&str; 3] = ["failures", "failures_since", "locked_until"];
 
@@ -189,13 +189,6 @@ impl Store for DynamoStore {
             },
             Err(e) => Err(unavailable(e)),
         }
-    }
-
-    async fn record_call_placed(&self, phone: &Phone, attempt_id: &str, request_uuid: &str) -> Result<bool> {
-        let w = self
-            .update(phone, "#attempt_id = :aid", "SET #request_uuid = :ru", vec![(":aid", s(attempt_id)), (":ru", s(request_uuid))])
-            .await?;
-        Ok(done(w).is_some())
     }
 
     async fn record_call_failed(&self, phone: &Phone, attempt_id: &str, reason: &str) -> Result<bool> {
@@ -358,7 +351,6 @@ pub fn to_item(a: &Attempt) -> Item {
         }
     };
     opt_s("code_sealed", &a.code_sealed);
-    opt_s("request_uuid", &a.request_uuid);
     opt_s("call_failed", &a.call_failed);
     opt_s("call_uuid", &a.call_uuid);
     opt_s("hangup_cause", &a.hangup_cause);
@@ -419,7 +411,6 @@ pub fn from_item(item: &Item) -> Result<Attempt> {
         code_sealed: get_s("code_sealed"),
         wrong_attempts: count("wrong_attempts")?,
         max_attempts: count("max_attempts")?,
-        request_uuid: get_s("request_uuid"),
         call_failed: get_s("call_failed"),
         answered_at: get_n("answered_at")?,
         call_uuid: get_s("call_uuid"),

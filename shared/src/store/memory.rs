@@ -83,11 +83,6 @@ impl Store for MemoryStore {
         Ok(Start::Started)
     }
 
-    async fn record_call_placed(&self, phone: &Phone, attempt_id: &str, request_uuid: &str) -> Result<bool> {
-        let w = self.update(phone, |a| a.attempt_id == attempt_id, |a| a.request_uuid = Some(request_uuid.to_owned()));
-        Ok(done(w).is_some())
-    }
-
     async fn record_call_failed(&self, phone: &Phone, attempt_id: &str, reason: &str) -> Result<bool> {
         let w = self.update(phone, |a| a.attempt_id == attempt_id, |a| {
             a.call_failed = Some(reason.to_owned());

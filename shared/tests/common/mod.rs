@@ -61,8 +61,8 @@ pub async fn dynamo_store() -> Option<DynamoStore> {
     }
     // Generous time bounds: the test endpoint serialises requests, so 100 concurrent ones queue.
     // (The fault test below uses the production bounds.)
-    let sdk = shared::lambda::sdk_config_with(std::time::Duration::from_secs(30), std::time::Duration::from_secs(90)).await.unwrap();
-    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let conf = shared::lambda::dynamo_config_with(std::time::Duration::from_secs(30), std::time::Duration::from_secs(90)).unwrap();
+    let client = aws_sdk_dynamodb::Client::from_conf(conf);
     let table = format!("otp-test-{}", shared::domain::secrets::random_id(&mut rand::rng()).replace(['-', '_'], "x"));
     dynamo::create_table_if_missing(&client, &table).await.expect("create the test table");
     Some(DynamoStore::new(client, table))
@@ -78,9 +78,7 @@ pub async fn proxied_dynamo_store() -> Option<(DynamoStore, proxy::Proxy)> {
         return None;
     };
     let proxy = proxy::Proxy::start(addr).await;
-    let conf = aws_sdk_dynamodb::config::Builder::from(&shared::lambda::sdk_config().await.unwrap())
-        .endpoint_url(format!("http://{}", proxy.addr))
-        .build();
+    let conf = shared::lambda::dynamo_config().unwrap().to_builder().endpoint_url(format!("http://{}", proxy.addr)).build();
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(conf), direct.table());
     Some((store, proxy))
 }
