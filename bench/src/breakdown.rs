@@ -12,7 +12,7 @@ use crate::stats::Samples;
 
 /// The steps, in the order they run.
 pub const STEPS: &[&str] = &[
-    "tokio runtime (multi-thread)",
+    "tokio runtime (current thread, as the functions use)",
     "telemetry::init",
     "Config::from_env without Vobiz (OTP_SECRET key derivation)",
     "first Phone::parse (phonenumber metadata)",
@@ -22,6 +22,7 @@ pub const STEPS: &[&str] = &[
     "DynamoDB client",
     "first GetItem (cold connection)",
     "Vobiz client (reqwest, rustls/ring, webpki roots)",
+    "tokio runtime (multi-thread, as hello uses; comparison)",
 ];
 
 async fn first_get(c: &aws_sdk_dynamodb::Client) {
@@ -42,7 +43,7 @@ async fn first_get(c: &aws_sdk_dynamodb::Client) {
 pub fn run_child() {
     let mut times: Vec<(&str, f64)> = Vec::new();
     let t = Instant::now();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     times.push((STEPS[0], t.elapsed().as_secs_f64() * 1e3));
     rt.block_on(async {
         let mut step = |i: usize, t: Instant| times.push((STEPS[i], t.elapsed().as_secs_f64() * 1e3));
@@ -80,6 +81,10 @@ pub fn run_child() {
         let _calls = shared::vobiz::VobizClient::new(full.require_vobiz().expect("vobiz")).expect("vobiz client");
         step(9, t);
     });
+    let t = Instant::now();
+    let multi = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    times.push((STEPS[10], t.elapsed().as_secs_f64() * 1e3));
+    drop(multi);
     let json: serde_json::Map<String, serde_json::Value> = times.into_iter().map(|(k, v)| (k.to_owned(), serde_json::json!(v))).collect();
     println!("BREAKDOWN {}", serde_json::Value::Object(json));
 }

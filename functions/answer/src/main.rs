@@ -2,7 +2,8 @@
 
 use lambda_http::{Error, run, service_fn};
 
-#[tokio::main]
+// One event at a time, on a fraction of a vCPU: worker threads would only cost init time.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let svc = shared::lambda::service().await?;
