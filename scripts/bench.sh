@@ -13,7 +13,7 @@
 #                                 (cargo --config, Cargo.toml untouched; each variant compiles
 #                                 every dependency again: 10-20 min each on 2 cores) and measures
 #                                 them; bench/out/profiles.md. Variants: baseline opt3 opt-s
-#                                 no-lto unwind phonenumber-o3 (default: all)
+#                                 no-lto unwind phonenumber-z (default: all)
 #
 # Other arguments go to the harness (--invokes N, --inits K, --load-secs S, --no-load, --only
 # LABEL,...). It exits non-zero if any invocation fails, answers a 5xx or an unexpected reply.
@@ -57,7 +57,8 @@ if [ "$MODE" = profiles ]; then
     "opt-s|opt-level=\"s\""
     "no-lto|lto=false codegen-units=16"
     "unwind|panic=\"unwind\""
-    "phonenumber-o3|package.phonenumber.opt-level=3 package.regex-cache.opt-level=3 package.regex.opt-level=3 package.regex-syntax.opt-level=3 package.regex-automata.opt-level=3 package.postcard.opt-level=3"
+    # Cargo.toml compiles these at opt-level 3; this variant measures them at the profile's z.
+    "phonenumber-z|package.phonenumber.opt-level=\"z\" package.regex-cache.opt-level=\"z\" package.regex.opt-level=\"z\" package.regex-syntax.opt-level=\"z\" package.regex-automata.opt-level=\"z\" package.postcard.opt-level=\"z\""
   )
   WANT=("$@")
   start_endpoint

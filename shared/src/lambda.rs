@@ -22,10 +22,8 @@ pub async fn service_from(cfg: &Config) -> Result<Service<DynamoStore>> {
     Ok(Service::new(cfg, keys, DynamoStore::new(client, table)))
 }
 
-/// The service plus the Vobiz client, for send-otp. Loads the phone-number metadata on a
-/// background thread, so neither init nor (usually) the first invoke waits for it.
+/// The service plus the Vobiz client, for send-otp.
 pub async fn service_with_calls() -> Result<(Service<DynamoStore>, VobizClient)> {
-    std::thread::spawn(crate::domain::phone::warm_up);
     let cfg = Config::from_env()?;
     let calls = VobizClient::new(cfg.require_vobiz()?)?;
     Ok((service_from(&cfg).await?, calls))
