@@ -163,15 +163,7 @@ fn form(variant: u8, payload: &[u8]) {
         let _ = Phone::normalize_lenient(to);
     }
     // As the hangup handler reads it.
-    let f = |k: &str| form.get(k).unwrap_or("");
-    check_hangup(&HangupReport {
-        call_status: f("CallStatus"),
-        hangup_cause: f("HangupCause"),
-        hangup_cause_code: f("HangupCauseCode"),
-        answer_time: f("AnswerTime"),
-        duration: f("Duration"),
-        bill_duration: f("BillDuration"),
-    });
+    check_hangup(&HangupReport::from_fields(|k| form.get(k).unwrap_or("")));
 }
 
 fn hangup(payload: &[u8]) {

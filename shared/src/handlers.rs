@@ -467,16 +467,9 @@ async fn hangup_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> 
         Ok(c) => c,
         Err(why) => return speak(svc, &[Step::Hangup], why),
     };
-    let f = |k: &str| caller.form.get(k).unwrap_or("");
-    let telephony = classify_hangup(&HangupReport {
-        call_status: f("CallStatus"),
-        hangup_cause: f("HangupCause"),
-        hangup_cause_code: f("HangupCauseCode"),
-        answer_time: f("AnswerTime"),
-        duration: f("Duration"),
-        bill_duration: f("BillDuration"),
-    });
-    let cause: String = [f("HangupCauseCode"), f("HangupCause")]
+    let report = HangupReport::from_fields(|k| caller.form.get(k).unwrap_or(""));
+    let telephony = classify_hangup(&report);
+    let cause: String = [report.hangup_cause_code, report.hangup_cause]
         .iter()
         .find(|c| !c.is_empty())
         .map(|c| c.chars().filter(|ch| ch.is_ascii_graphic() || *ch == ' ').take(64).collect())

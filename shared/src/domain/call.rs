@@ -83,6 +83,21 @@ pub struct HangupReport<'a> {
     pub bill_duration: &'a str,
 }
 
+impl<'a> HangupReport<'a> {
+    /// The report from the webhook's form fields by Vobiz's names (`CallStatus`, `HangupCause`,
+    /// `HangupCauseCode`, `AnswerTime`, `Duration`, `BillDuration`); a missing field is `""`.
+    pub fn from_fields(field: impl Fn(&str) -> &'a str) -> HangupReport<'a> {
+        HangupReport {
+            call_status: field("CallStatus"),
+            hangup_cause: field("HangupCause"),
+            hangup_cause_code: field("HangupCauseCode"),
+            answer_time: field("AnswerTime"),
+            duration: field("Duration"),
+            bill_duration: field("BillDuration"),
+        }
+    }
+}
+
 /// The class a hangup cause names, if it names one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Cause {
