@@ -20,18 +20,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-CACHE="${OTP_CALL_CACHE:-$HOME/.cache/otp-call}"
+. scripts/venv.sh
 SCHEMATHESIS_VERSION="4.32.5"
 VENV="$CACHE/venv-schemathesis-$SCHEMATHESIS_VERSION"
 LOG="$CACHE/contract-devserver.log"
-mkdir -p "$CACHE"
-
-if [ ! -x "$VENV/bin/schemathesis" ]; then
-  echo "contract.sh: installing schemathesis==$SCHEMATHESIS_VERSION into $VENV" >&2
-  rm -rf "$VENV"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
-fi
+pip_venv "$VENV" schemathesis "schemathesis==$SCHEMATHESIS_VERSION"
 
 cargo build -q -p devserver
 BIN="${CARGO_TARGET_DIR:-target}/debug/devserver"

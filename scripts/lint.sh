@@ -8,19 +8,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-CACHE="${OTP_CALL_CACHE:-$HOME/.cache/otp-call}"
+. scripts/venv.sh
 CFN_LINT_VERSION="1.58.0"
 SAM_CLI_VERSION="1.170.0"
 VENV="$CACHE/venv-lint-cfn$CFN_LINT_VERSION-sam$SAM_CLI_VERSION"
-mkdir -p "$CACHE"
-
-if [ ! -x "$VENV/bin/sam" ] || [ ! -x "$VENV/bin/cfn-lint" ]; then
-  echo "lint.sh: installing cfn-lint==$CFN_LINT_VERSION aws-sam-cli==$SAM_CLI_VERSION into $VENV" >&2
-  rm -rf "$VENV"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check \
-    "cfn-lint==$CFN_LINT_VERSION" "aws-sam-cli==$SAM_CLI_VERSION"
-fi
+pip_venv "$VENV" "sam cfn-lint" "cfn-lint==$CFN_LINT_VERSION" "aws-sam-cli==$SAM_CLI_VERSION"
 
 export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-ap-south-1}"
 export AWS_REGION="${AWS_REGION:-$AWS_DEFAULT_REGION}"

@@ -1,15 +1,10 @@
 # Sourced by the scripts that need a DynamoDB endpoint: installs moto's server from PyPI into a
 # cache outside the clone (once) and defines `moto_python`, the interpreter that runs
 # scripts/dynamodb-endpoint.py.
-CACHE="${OTP_CALL_CACHE:-$HOME/.cache/otp-call}"
+. "$(dirname "${BASH_SOURCE[0]}")/venv.sh"
 MOTO_VERSION="5.2.5"
 MOTO_VENV="$CACHE/venv-moto-$MOTO_VERSION"
-mkdir -p "$CACHE"
-if [ ! -x "$MOTO_VENV/bin/moto_server" ]; then
-  echo "installing moto[server]==$MOTO_VERSION into $MOTO_VENV" >&2
-  python3 -m venv "$MOTO_VENV"
-  "$MOTO_VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
-fi
+pip_venv "$MOTO_VENV" moto_server "moto[server]==$MOTO_VERSION"
 moto_python="$MOTO_VENV/bin/python"
 
 # Starts scripts/dynamodb-endpoint.py on a free loopback port, stops it when the calling script
