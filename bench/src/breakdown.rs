@@ -30,7 +30,10 @@ async fn first_get(c: &aws_sdk_dynamodb::Client) {
     let r = c
         .get_item()
         .table_name(table)
-        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S("PHONE#+910000000000".into()))
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("PHONE#+910000000000".into()),
+        )
         .consistent_read(true)
         .send()
         .await;
@@ -43,7 +46,10 @@ async fn first_get(c: &aws_sdk_dynamodb::Client) {
 pub fn run_child() {
     let mut times: Vec<(&str, f64)> = Vec::new();
     let t = Instant::now();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     times.push((STEPS[0], t.elapsed().as_secs_f64() * 1e3));
     rt.block_on(async {
         let mut step = |i: usize, t: Instant| times.push((STEPS[i], t.elapsed().as_secs_f64() * 1e3));
@@ -82,10 +88,16 @@ pub fn run_child() {
         step(9, t);
     });
     let t = Instant::now();
-    let multi = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let multi = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     times.push((STEPS[10], t.elapsed().as_secs_f64() * 1e3));
     drop(multi);
-    let json: serde_json::Map<String, serde_json::Value> = times.into_iter().map(|(k, v)| (k.to_owned(), serde_json::json!(v))).collect();
+    let json: serde_json::Map<String, serde_json::Value> = times
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), serde_json::json!(v)))
+        .collect();
     println!("BREAKDOWN {}", serde_json::Value::Object(json));
 }
 
@@ -106,12 +118,18 @@ pub fn measure(bench_exe: &Path, env: &[(String, String)], runs: usize) -> Resul
             .map_err(|e| format!("init breakdown: {e}"))?;
         let text = String::from_utf8_lossy(&o.stdout);
         let line = text.lines().find_map(|l| l.strip_prefix("BREAKDOWN ")).ok_or_else(|| {
-            format!("init breakdown printed nothing: {}{}", text, String::from_utf8_lossy(&o.stderr))
+            format!(
+                "init breakdown printed nothing: {}{}",
+                text,
+                String::from_utf8_lossy(&o.stderr)
+            )
         })?;
         let v: serde_json::Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
         for step in STEPS {
             if let Some(ms) = v[*step].as_f64() {
-                out.entry((*step).to_owned()).or_default().push(std::time::Duration::from_secs_f64(ms / 1e3));
+                out.entry((*step).to_owned())
+                    .or_default()
+                    .push(std::time::Duration::from_secs_f64(ms / 1e3));
             }
         }
     }

@@ -14,7 +14,11 @@ use crate::stats::Samples;
 
 /// The SDK client every floor uses: `shared::lambda::sdk_config()`, endpoint set to `endpoint`.
 pub async fn client(endpoint: &str) -> Client {
-    let conf = shared::lambda::dynamo_config().expect("sdk config").to_builder().endpoint_url(endpoint).build();
+    let conf = shared::lambda::dynamo_config()
+        .expect("sdk config")
+        .to_builder()
+        .endpoint_url(endpoint)
+        .build();
     Client::from_conf(conf)
 }
 
@@ -25,9 +29,18 @@ fn s(v: &str) -> AttributeValue {
 /// One consistent GetItem of `pk` (an attempt item, as otp-status reads it).
 pub async fn get_once(c: &Client, table: &str, pk: &str) -> Result<Duration, String> {
     let t = Instant::now();
-    let r = c.get_item().table_name(table).key("pk", s(pk)).consistent_read(true).send().await;
+    let r = c
+        .get_item()
+        .table_name(table)
+        .key("pk", s(pk))
+        .consistent_read(true)
+        .send()
+        .await;
     let d = t.elapsed();
-    if r.map_err(|e| format!("GetItem: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e)))?.item.is_none() {
+    if r.map_err(|e| format!("GetItem: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e)))?
+        .item
+        .is_none()
+    {
         return Err(format!("GetItem: no item {pk}"));
     }
     Ok(d)
@@ -68,8 +81,14 @@ pub async fn transact_once(c: &Client, table: &str, pk: &str, i: usize) -> Resul
         .key("pk", s(pk))
         .condition_expression("attribute_exists(#pk)")
         .update_expression("SET #bench = :v")
-        .set_expression_attribute_names(Some(HashMap::from([("#pk".to_owned(), "pk".to_owned()), ("#bench".to_owned(), "bench".to_owned())])))
-        .set_expression_attribute_values(Some(HashMap::from([(":v".to_owned(), AttributeValue::N(i.to_string()))])))
+        .set_expression_attribute_names(Some(HashMap::from([
+            ("#pk".to_owned(), "pk".to_owned()),
+            ("#bench".to_owned(), "bench".to_owned()),
+        ])))
+        .set_expression_attribute_values(Some(HashMap::from([(
+            ":v".to_owned(),
+            AttributeValue::N(i.to_string()),
+        )])))
         .build()
         .map_err(|e| e.to_string())?;
     let counter = Update::builder()
@@ -77,11 +96,17 @@ pub async fn transact_once(c: &Client, table: &str, pk: &str, i: usize) -> Resul
         .key("pk", s("GLOBAL#bench-floor"))
         .condition_expression("attribute_not_exists(#calls) OR #calls < :cap")
         .update_expression("SET #ttl = :ttl ADD #calls :one")
-        .set_expression_attribute_names(Some(HashMap::from([("#calls".to_owned(), "calls".to_owned()), ("#ttl".to_owned(), "ttl".to_owned())])))
+        .set_expression_attribute_names(Some(HashMap::from([
+            ("#calls".to_owned(), "calls".to_owned()),
+            ("#ttl".to_owned(), "ttl".to_owned()),
+        ])))
         .set_expression_attribute_values(Some(HashMap::from([
             (":cap".to_owned(), AttributeValue::N("1000000000".into())),
             (":one".to_owned(), AttributeValue::N("1".into())),
-            (":ttl".to_owned(), AttributeValue::N((crate::seed::now() + 3600).to_string())),
+            (
+                ":ttl".to_owned(),
+                AttributeValue::N((crate::seed::now() + 3600).to_string()),
+            ),
         ])))
         .build()
         .map_err(|e| e.to_string())?;
@@ -93,13 +118,22 @@ pub async fn transact_once(c: &Client, table: &str, pk: &str, i: usize) -> Resul
         .send()
         .await;
     let d = t.elapsed();
-    r.map_err(|e| format!("TransactWriteItems: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+    r.map_err(|e| {
+        format!(
+            "TransactWriteItems: {}",
+            aws_sdk_dynamodb::error::DisplayErrorContext(e)
+        )
+    })?;
     Ok(d)
 }
 
 /// An HTTP client built like `VobizClient` builds its own (reqwest, rustls).
 pub fn vobiz_http() -> Result<reqwest::Client, String> {
-    shared::tls::reqwest_builder().timeout(Duration::from_millis(8000)).connect_timeout(Duration::from_millis(3000)).build().map_err(|e| e.to_string())
+    shared::tls::reqwest_builder()
+        .timeout(Duration::from_millis(8000))
+        .connect_timeout(Duration::from_millis(3000))
+        .build()
+        .map_err(|e| e.to_string())
 }
 
 /// One Vobiz call create against the fake Vobiz.
@@ -112,7 +146,14 @@ pub async fn vobiz_once(http: &reqwest::Client, url: &str) -> Result<Duration, S
         "hangup_method": "POST", "time_limit": 120,
     });
     let t = Instant::now();
-    let r = http.post(url).header("X-Auth-ID", "MA_BENCH").header("X-Auth-Token", "bench").json(&body).send().await.map_err(|e| e.to_string())?;
+    let r = http
+        .post(url)
+        .header("X-Auth-ID", "MA_BENCH")
+        .header("X-Auth-Token", "bench")
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
     let status = r.status();
     let _ = r.bytes().await.map_err(|e| e.to_string())?;
     let d = t.elapsed();
@@ -142,7 +183,11 @@ impl Kit {
             Floor::GetItem => get_once(c, t, pk).await?,
             Floor::UpdateItem => update_once(c, t, pk, i).await?,
             Floor::TwoUpdates => update_once(c, t, pk, i).await? + update_once(c, t, pk, i + 1).await?,
-            Floor::Send => get_once(c, t, pk).await? + transact_once(c, t, pk, i).await? + vobiz_once(&self.http, &self.vobiz_url).await?,
+            Floor::Send => {
+                get_once(c, t, pk).await?
+                    + transact_once(c, t, pk, i).await?
+                    + vobiz_once(&self.http, &self.vobiz_url).await?
+            }
         })
     }
 
@@ -204,7 +249,13 @@ pub mod same_request {
         }
     }
 
-    pub async fn measure(kind: Kind, store: &DynamoStore, seeder: &Seeder, vobiz: &VobizClient, n: usize) -> Result<Samples, String> {
+    pub async fn measure(
+        kind: Kind,
+        store: &DynamoStore,
+        seeder: &Seeder,
+        vobiz: &VobizClient,
+        n: usize,
+    ) -> Result<Samples, String> {
         let limits = shared::Config::from_lookup(|_| None).map_err(|e| e.to_string())?.limits;
         let fixture = seeder.fixture_phone.clone();
         let th = seeder.fixture_token_hash.clone();
@@ -226,7 +277,10 @@ pub mod same_request {
                 }
                 Kind::Answer => {
                     let t = Instant::now();
-                    let w = store.answer(&fixture, &th, FIXTURE_CALL_UUID, None, now()).await.map_err(e)?;
+                    let w = store
+                        .answer(&fixture, &th, FIXTURE_CALL_UUID, None, now())
+                        .await
+                        .map_err(e)?;
                     let d = t.elapsed();
                     expect_done(w, "answer")?;
                     d
@@ -238,14 +292,20 @@ pub mod same_request {
                     }
                     repeats_left -= 1;
                     let t = Instant::now();
-                    let w = store.repeat(&fixture, &th, FIXTURE_CALL_UUID, None, MAX_REPEATS, now()).await.map_err(e)?;
+                    let w = store
+                        .repeat(&fixture, &th, FIXTURE_CALL_UUID, None, MAX_REPEATS, now())
+                        .await
+                        .map_err(e)?;
                     let d = t.elapsed();
                     expect_done(w, "repeat")?;
                     d
                 }
                 Kind::Hangup => {
                     seeder.fixture(true).await?;
-                    let facts = HangupFacts { telephony: Telephony::Answered, cause: "4000".into() };
+                    let facts = HangupFacts {
+                        telephony: Telephony::Answered,
+                        cause: "4000".into(),
+                    };
                     let t = Instant::now();
                     let w = store.hang_up(&fixture, &th, None, &facts, now()).await.map_err(e)?;
                     let d = t.elapsed();
@@ -255,16 +315,28 @@ pub mod same_request {
                 Kind::VerifyRight | Kind::VerifyWrong => {
                     let phone = numbers.fresh();
                     seeder.seed(&phone, FIXTURE_CODE, "bench-no-webhook", false).await?;
-                    let code = if kind == Kind::VerifyRight { FIXTURE_CODE } else { "654321" };
+                    let code = if kind == Kind::VerifyRight {
+                        FIXTURE_CODE
+                    } else {
+                        "654321"
+                    };
                     let mac = seeder.keys.code_mac(&phone, code);
                     let t = Instant::now();
                     let w = store.consume(&phone, &mac, now()).await.map_err(e)?;
                     if kind == Kind::VerifyWrong {
-                        let Write::Refused(Some(old)) = w else { return Err("a wrong code was not refused".into()) };
+                        let Write::Refused(Some(old)) = w else {
+                            return Err("a wrong code was not refused".into());
+                        };
                         let nw = now();
                         let failure = next_failure(&old, nw, &limits);
                         let keep = old.with_failure(failure).keep_until();
-                        expect_done(store.count_wrong(&phone, &old.attempt_id, old.failures, &failure, keep, nw).await.map_err(e)?, "count_wrong")?;
+                        expect_done(
+                            store
+                                .count_wrong(&phone, &old.attempt_id, old.failures, &failure, keep, nw)
+                                .await
+                                .map_err(e)?,
+                            "count_wrong",
+                        )?;
                     } else {
                         expect_done(w, "consume")?;
                     }
@@ -288,7 +360,12 @@ pub mod same_request {
 
     /// What send-otp sends for a fresh number: read, transaction, call, record; the minting of
     /// the code and token is not timed (it is CPU work the handler does, not a round trip).
-    async fn send_like(store: &DynamoStore, seeder: &Seeder, vobiz: &VobizClient, phone: &Phone) -> Result<Duration, String> {
+    async fn send_like(
+        store: &DynamoStore,
+        seeder: &Seeder,
+        vobiz: &VobizClient,
+        phone: &Phone,
+    ) -> Result<Duration, String> {
         let e = |e: shared::Error| e.to_string();
         let nw = now();
         let t = Instant::now();
@@ -309,11 +386,25 @@ pub mod same_request {
         };
         let attempt = shared::domain::Attempt::new(new, prior.as_ref(), vec![nw]);
         let (minute, expires) = shared::domain::limits::minute_slot(nw);
-        let slot = GlobalSlot { minute, expires, cap: 100_000 };
+        let slot = GlobalSlot {
+            minute,
+            expires,
+            cap: 100_000,
+        };
         let base = "https://a1b2c3d4e5.execute-api.ap-south-1.amazonaws.com/prod";
-        let call = CallRequest { to: phone.clone(), answer_url: format!("{base}/answer/{token}"), hangup_url: format!("{base}/hangup/{token}"), time_limit: 120 };
+        let call = CallRequest {
+            to: phone.clone(),
+            answer_url: format!("{base}/answer/{token}"),
+            hangup_url: format!("{base}/hangup/{token}"),
+            time_limit: 120,
+        };
         let t = Instant::now();
-        if store.start_attempt(&attempt, prior.as_ref().map(|p| p.version), &slot).await.map_err(e)? != Start::Started {
+        if store
+            .start_attempt(&attempt, prior.as_ref().map(|p| p.version), &slot)
+            .await
+            .map_err(e)?
+            != Start::Started
+        {
             return Err("start_attempt did not start".into());
         }
         vobiz.place_call(&call).await.map_err(e)?;

@@ -46,7 +46,12 @@ impl LoadResult {
 }
 
 pub fn wrk_available() -> bool {
-    Command::new("wrk").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
+    Command::new("wrk")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
 }
 
 fn free_port() -> std::io::Result<u16> {
@@ -58,10 +63,17 @@ fn free_port() -> std::io::Result<u16> {
 pub fn run(spec: &LoadSpec) -> Result<Vec<LoadResult>, String> {
     let mut results = Vec::new();
     let mut series = 1;
-    for (route, expected) in [("/verify-otp", "400 not_found (no code for the number)"), ("/send-otp", "200 calling")] {
+    for (route, expected) in [
+        ("/verify-otp", "400 not_found (no code for the number)"),
+        ("/send-otp", "200 calling"),
+    ] {
         for &c in spec.connections {
             let port = free_port().map_err(|e| e.to_string())?;
-            let log = std::fs::OpenOptions::new().create(true).append(true).open(spec.log).map_err(|e| e.to_string())?;
+            let log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(spec.log)
+                .map_err(|e| e.to_string())?;
             let mut server = Command::new(spec.devserver)
                 .env_clear()
                 .env("PATH", "/usr/local/bin:/usr/bin:/bin")
@@ -81,13 +93,27 @@ pub fn run(spec: &LoadSpec) -> Result<Vec<LoadResult>, String> {
                 if ready.elapsed() > Duration::from_secs(10) || server.try_wait().ok().flatten().is_some() {
                     let _ = server.kill();
                     let _ = server.wait();
-                    return Err(format!("devserver did not listen on {port}; see {}", spec.log.display()));
+                    return Err(format!(
+                        "devserver did not listen on {port}; see {}",
+                        spec.log.display()
+                    ));
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
             let script = spec.scripts.join(format!("{}.lua", route.trim_start_matches('/')));
             let out = Command::new("wrk")
-                .args(["-t", &c.min(2).to_string(), "-c", &c.to_string(), "-d", &format!("{}s", spec.seconds), "--timeout", "5s", "--latency", "-s"])
+                .args([
+                    "-t",
+                    &c.min(2).to_string(),
+                    "-c",
+                    &c.to_string(),
+                    "-d",
+                    &format!("{}s", spec.seconds),
+                    "--timeout",
+                    "5s",
+                    "--latency",
+                    "-s",
+                ])
                 .arg(&script)
                 .arg(format!("http://127.0.0.1:{port}{route}"))
                 .env("BENCH_SERIES", series.to_string())
@@ -101,7 +127,11 @@ pub fn run(spec: &LoadSpec) -> Result<Vec<LoadResult>, String> {
                 return Err(format!("wrk failed: {}{}", text, String::from_utf8_lossy(&out.stderr)));
             }
             let mut r = parse(&text).ok_or_else(|| format!("could not read wrk's output:\n{text}"))?;
-            r.route = if route == "/send-otp" { "/send-otp" } else { "/verify-otp" };
+            r.route = if route == "/send-otp" {
+                "/send-otp"
+            } else {
+                "/verify-otp"
+            };
             r.connections = c;
             r.seconds = spec.seconds;
             r.expected = expected;
@@ -130,8 +160,19 @@ fn duration_ms(s: &str) -> Option<f64> {
 
 fn parse(text: &str) -> Option<LoadResult> {
     let mut r = LoadResult {
-        route: "", connections: 0, seconds: 0, requests: 0, rps: f64::NAN, p50_ms: f64::NAN, p99_ms: f64::NAN,
-        s2xx: 0, s4xx: 0, s429: 0, s5xx: 0, socket_errors: String::new(), expected: "",
+        route: "",
+        connections: 0,
+        seconds: 0,
+        requests: 0,
+        rps: f64::NAN,
+        p50_ms: f64::NAN,
+        p99_ms: f64::NAN,
+        s2xx: 0,
+        s4xx: 0,
+        s429: 0,
+        s5xx: 0,
+        socket_errors: String::new(),
+        expected: "",
     };
     let mut in_dist = false;
     for line in text.lines() {

@@ -48,7 +48,9 @@ struct Options {
 impl Options {
     /// `--only a,b`: the cases whose label starts with one of the names (all without it).
     fn wants(&self, c: &Case) -> bool {
-        self.only.as_ref().is_none_or(|only| only.split(',').any(|o| !o.is_empty() && c.label.starts_with(o.trim())))
+        self.only
+            .as_ref()
+            .is_none_or(|only| only.split(',').any(|o| !o.is_empty() && c.label.starts_with(o.trim())))
     }
 }
 
@@ -105,10 +107,16 @@ fn options() -> Options {
     o.floor_samples = o.invokes;
     o.load_secs = load_secs.unwrap_or(if o.smoke { 2 } else { 10 });
     if o.profile.is_empty() {
-        o.profile = o.bin_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        o.profile = o
+            .bin_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
     }
     if o.out.as_os_str().is_empty() {
-        o.out = root.join("bench/out").join(if o.smoke { "smoke.json" } else { "latest.json" });
+        o.out = root
+            .join("bench/out")
+            .join(if o.smoke { "smoke.json" } else { "latest.json" });
     }
     o
 }
@@ -179,7 +187,11 @@ impl Ctx {
     /// The environment `template.yaml` gives `function` (secrets resolved to test values),
     /// plus the SDK's variables and the bench's own endpoints and limits.
     fn function_env(&self, function: &str) -> Vec<(String, String)> {
-        function_env(function, &format!("http://{}", self.proxy.addr), &format!("http://{}", self.vobiz.addr))
+        function_env(
+            function,
+            &format!("http://{}", self.proxy.addr),
+            &format!("http://{}", self.vobiz.addr),
+        )
     }
 
     fn binary(&self, name: &str) -> PathBuf {
@@ -231,32 +243,64 @@ fn main() {
     // The floors' client reads the SDK's usual variables, like the functions do; make them the
     // same values the functions get. Still single-threaded here: no other thread reads the
     // environment while it changes.
-    for (k, v) in [("AWS_REGION", "ap-south-1"), ("AWS_ACCESS_KEY_ID", "bench"), ("AWS_SECRET_ACCESS_KEY", "bench"), ("AWS_SESSION_TOKEN", "bench")] {
+    for (k, v) in [
+        ("AWS_REGION", "ap-south-1"),
+        ("AWS_ACCESS_KEY_ID", "bench"),
+        ("AWS_SECRET_ACCESS_KEY", "bench"),
+        ("AWS_SESSION_TOKEN", "bench"),
+    ] {
         unsafe { std::env::set_var(k, v) };
     }
     unsafe { std::env::remove_var("AWS_PROFILE") };
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     let code = rt.block_on(run(o));
     std::process::exit(code);
 }
 
 async fn run(o: Options) -> i32 {
     let started = Instant::now();
-    let upstream: SocketAddr = match o.endpoint.trim_start_matches("http://").trim_end_matches('/').to_socket_addrs().ok().and_then(|mut a| a.next()) {
+    let upstream: SocketAddr = match o
+        .endpoint
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+    {
         Some(a) => a,
         None => {
-            eprintln!("bench: the DynamoDB endpoint must be http://HOST:PORT, got {}", o.endpoint);
+            eprintln!(
+                "bench: the DynamoDB endpoint must be http://HOST:PORT, got {}",
+                o.endpoint
+            );
             return 2;
         }
     };
-    let needed: Vec<&str> = CASES.iter().filter(|c| o.wants(c)).map(|c| c.binary).chain(["hello"]).chain(o.load.then_some("devserver")).collect();
+    let needed: Vec<&str> = CASES
+        .iter()
+        .filter(|c| o.wants(c))
+        .map(|c| c.binary)
+        .chain(["hello"])
+        .chain(o.load.then_some("devserver"))
+        .collect();
     for b in needed {
         if !o.bin_dir.join(b).is_file() {
-            eprintln!("bench: {} is missing; build it first (scripts/bench.sh does)", o.bin_dir.join(b).display());
+            eprintln!(
+                "bench: {} is missing; build it first (scripts/bench.sh does)",
+                o.bin_dir.join(b).display()
+            );
             return 2;
         }
     }
-    let out_dir = o.out.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    let out_dir = o
+        .out
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
     let logs = out_dir.join("logs");
     let _ = std::fs::create_dir_all(&logs);
     for f in std::fs::read_dir(&logs).into_iter().flatten().flatten() {
@@ -279,7 +323,13 @@ async fn run(o: Options) -> i32 {
         }
     };
     let seeder = Seeder::new(shared::store::DynamoStore::new(direct, TABLE), &token);
-    let ctx = Ctx { o, proxy, vobiz, seeder, logs };
+    let ctx = Ctx {
+        o,
+        proxy,
+        vobiz,
+        seeder,
+        logs,
+    };
     eprintln!(
         "bench: {} mode, binaries from {}, DynamoDB {} via counting proxy {}, fake Vobiz {}",
         if ctx.o.smoke { "smoke" } else { "full" },
@@ -311,8 +361,15 @@ async fn run(o: Options) -> i32 {
 
     // 3. Where init goes, step by step, in fresh processes of this binary (same profile).
     eprintln!("bench: init breakdown ...");
-    let env = function_env("send-otp", &format!("http://{}", ctx.proxy.addr), &format!("http://{}", ctx.vobiz.addr));
-    let breakdown = match std::env::current_exe().map_err(|e| e.to_string()).and_then(|exe| breakdown::measure(&exe, &env, ctx.o.inits)) {
+    let env = function_env(
+        "send-otp",
+        &format!("http://{}", ctx.proxy.addr),
+        &format!("http://{}", ctx.vobiz.addr),
+    );
+    let breakdown = match std::env::current_exe()
+        .map_err(|e| e.to_string())
+        .and_then(|exe| breakdown::measure(&exe, &env, ctx.o.inits))
+    {
         Ok(b) => b,
         Err(e) => {
             eprintln!("bench: {e}");
@@ -395,7 +452,10 @@ async fn run(o: Options) -> i32 {
     }
     for l in &load_results {
         if l.s5xx > 0 {
-            eprintln!("bench: {} at {} connections answered {} 5xx", l.route, l.connections, l.s5xx);
+            eprintln!(
+                "bench: {} at {} connections answered {} 5xx",
+                l.route, l.connections, l.s5xx
+            );
             failed = true;
         }
     }
@@ -403,7 +463,11 @@ async fn run(o: Options) -> i32 {
         eprintln!("bench: {}", load_note.as_deref().unwrap());
         failed = true;
     }
-    eprintln!("bench: done in {:.1} s{}", started.elapsed().as_secs_f64(), if failed { " WITH FAILURES" } else { "" });
+    eprintln!(
+        "bench: done in {:.1} s{}",
+        started.elapsed().as_secs_f64(),
+        if failed { " WITH FAILURES" } else { "" }
+    );
     if failed { 1 } else { 0 }
 }
 
@@ -411,7 +475,9 @@ async fn floor_kit(ctx: &Ctx) -> Result<floors::Kit, String> {
     let client = floors::client(&format!("http://{}", ctx.proxy.addr)).await;
     // An attempt item like the ones the functions read and write.
     let phone = shared::domain::Phone::parse("+919870000001").map_err(|e| e.to_string())?;
-    ctx.seeder.seed(&phone, seed::FIXTURE_CODE, "bench-floor", false).await?;
+    ctx.seeder
+        .seed(&phone, seed::FIXTURE_CODE, "bench-floor", false)
+        .await?;
     Ok(floors::Kit {
         client,
         table: TABLE.to_owned(),
@@ -447,9 +513,21 @@ async fn run_floors(ctx: &Ctx, kit: &floors::Kit) -> Result<FloorResults, String
     let mut same = BTreeMap::new();
     let same_n = if ctx.o.smoke { n } else { n.min(300) };
     for case in CASES.iter().filter(|c| ctx.o.wants(c)) {
-        same.insert(case.label, floors::same_request::measure(case.kind, &store, &ctx.seeder, &calls, same_n).await.map_err(|e| format!("{}: {e}", case.label))?);
+        same.insert(
+            case.label,
+            floors::same_request::measure(case.kind, &store, &ctx.seeder, &calls, same_n)
+                .await
+                .map_err(|e| format!("{}: {e}", case.label))?,
+        );
     }
-    Ok(FloorResults { get, update, transact, vobiz, ddb_requests, same })
+    Ok(FloorResults {
+        get,
+        update,
+        transact,
+        vobiz,
+        ddb_requests,
+        same,
+    })
 }
 
 async fn run_case(ctx: &Ctx, case: &Case, kit: &floors::Kit) -> CaseResult {
@@ -482,7 +560,11 @@ async fn run_case(ctx: &Ctx, case: &Case, kit: &floors::Kit) -> CaseResult {
     };
     let series = 10 + CASES.iter().position(|c| c.label == case.label).unwrap_or(0) as u32;
     let mut sc = Scenario::new(case.kind, template, series);
-    let env = if case.kind == Kind::Hello { Vec::new() } else { ctx.function_env(case.binary) };
+    let env = if case.kind == Kind::Hello {
+        Vec::new()
+    } else {
+        ctx.function_env(case.binary)
+    };
     let log = ctx.logs.join(format!("{}.log", case.binary));
     for k in 0..ctx.o.inits {
         let last = k + 1 == ctx.o.inits;
@@ -493,7 +575,8 @@ async fn run_case(ctx: &Ctx, case: &Case, kit: &floors::Kit) -> CaseResult {
                 return r;
             }
         };
-        let (mut child, spawned) = match runtime_api::spawn(&ctx.binary(case.binary), case.binary, api.addr, &env, &log) {
+        let (mut child, spawned) = match runtime_api::spawn(&ctx.binary(case.binary), case.binary, api.addr, &env, &log)
+        {
             Ok(c) => c,
             Err(e) => {
                 r.failures.push(format!("spawn: {e}"));
@@ -553,7 +636,8 @@ async fn run_case(ctx: &Ctx, case: &Case, kit: &floors::Kit) -> CaseResult {
             r.rss_kib = runtime_api::peak_rss_kib(child.id());
         }
         if let Ok(Some(status)) = child.try_wait() {
-            r.failures.push(format!("the process exited ({status}); log: {}", log.display()));
+            r.failures
+                .push(format!("the process exited ({status}); log: {}", log.display()));
         }
         runtime_api::stop(&mut child);
         drop(api);
@@ -565,7 +649,11 @@ async fn run_case(ctx: &Ctx, case: &Case, kit: &floors::Kit) -> CaseResult {
 }
 
 /// One invoke: prepare, send, check. Returns the latency and the requests it caused.
-async fn invoke(ctx: &Ctx, api: &runtime_api::RuntimeApi, sc: &mut Scenario) -> Result<(Duration, BTreeMap<String, u64>, u64), String> {
+async fn invoke(
+    ctx: &Ctx,
+    api: &runtime_api::RuntimeApi,
+    sc: &mut Scenario,
+) -> Result<(Duration, BTreeMap<String, u64>, u64), String> {
     let event = sc.prepare(&ctx.seeder).await?;
     let before = ctx.proxy.counts.snapshot();
     let vob_before = ctx.vobiz.total();
@@ -574,10 +662,15 @@ async fn invoke(ctx: &Ctx, api: &runtime_api::RuntimeApi, sc: &mut Scenario) -> 
     let vob = ctx.vobiz.total() - vob_before;
     let checked = match out {
         Err(e) => Err(e),
-        Ok(out) if out.error => Err(format!("the function posted an error: {}", out.body.chars().take(300).collect::<String>())),
+        Ok(out) if out.error => Err(format!(
+            "the function posted an error: {}",
+            out.body.chars().take(300).collect::<String>()
+        )),
         Ok(out) => match scenario::read_reply(&out.body) {
             Err(e) => Err(e),
-            Ok((status, body)) if status >= 500 => Err(format!("{status}: {}", body.chars().take(300).collect::<String>())),
+            Ok((status, body)) if status >= 500 => {
+                Err(format!("{status}: {}", body.chars().take(300).collect::<String>()))
+            }
             Ok((status, body)) => sc.check(&ctx.seeder, status, &body).await.map(|()| out.latency),
         },
     };
@@ -602,20 +695,46 @@ async fn run_fixtures(ctx: &Ctx) -> Vec<FixtureResult> {
     files.sort_by_key(|f| !f.starts_with("send-otp"));
     let mut results = Vec::new();
     for f in files {
-        if !CASES.iter().any(|c| ctx.o.wants(c) && Some(c.binary) == scenario::function_of(&f)) {
+        if !CASES
+            .iter()
+            .any(|c| ctx.o.wants(c) && Some(c.binary) == scenario::function_of(&f))
+        {
             continue;
         }
         let Some(function) = scenario::function_of(&f) else {
-            results.push(FixtureResult { file: f, function: "?", status: None, ddb: BTreeMap::new(), vobiz: 0, latency_ms: f64::NAN, error: Some("names no function".into()) });
+            results.push(FixtureResult {
+                file: f,
+                function: "?",
+                status: None,
+                ddb: BTreeMap::new(),
+                vobiz: 0,
+                latency_ms: f64::NAN,
+                error: Some("names no function".into()),
+            });
             continue;
         };
-        let mut res = FixtureResult { file: f.clone(), function, status: None, ddb: BTreeMap::new(), vobiz: 0, latency_ms: f64::NAN, error: None };
+        let mut res = FixtureResult {
+            file: f.clone(),
+            function,
+            status: None,
+            ddb: BTreeMap::new(),
+            vobiz: 0,
+            latency_ms: f64::NAN,
+            error: None,
+        };
         let outcome = async {
             let event = std::fs::read_to_string(ctx.o.events.join(&f)).map_err(|e| e.to_string())?;
             scenario::prepare_fixture(&ctx.seeder, &f).await?;
             let mut api = runtime_api::RuntimeApi::start().await.map_err(|e| e.to_string())?;
             let log = ctx.logs.join(format!("{function}.log"));
-            let (mut child, _) = runtime_api::spawn(&ctx.binary(function), function, api.addr, &ctx.function_env(function), &log).map_err(|e| e.to_string())?;
+            let (mut child, _) = runtime_api::spawn(
+                &ctx.binary(function),
+                function,
+                api.addr,
+                &ctx.function_env(function),
+                &log,
+            )
+            .map_err(|e| e.to_string())?;
             let result = async {
                 api.first_next(&mut child, Duration::from_secs(10)).await?;
                 let before = ctx.proxy.counts.snapshot();

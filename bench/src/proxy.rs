@@ -46,7 +46,9 @@ pub async fn start(upstream: SocketAddr) -> std::io::Result<Proxy> {
     let c = counts.clone();
     tokio::spawn(async move {
         loop {
-            let Ok((client, _)) = listener.accept().await else { continue };
+            let Ok((client, _)) = listener.accept().await else {
+                continue;
+            };
             let c = c.clone();
             tokio::spawn(async move {
                 if let Ok(server) = TcpStream::connect(upstream).await {
@@ -98,7 +100,9 @@ async fn relay(client: TcpStream, server: TcpStream, counts: Counts) -> std::io:
                 }
             }
             if chunked {
-                return Err(std::io::Error::other("chunked request bodies are not supported by the counting proxy"));
+                return Err(std::io::Error::other(
+                    "chunked request bodies are not supported by the counting proxy",
+                ));
             }
             counts.add(target.as_deref().unwrap_or("(no X-Amz-Target)"));
             sw.write_all(&head).await?;

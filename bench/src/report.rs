@@ -47,7 +47,11 @@ fn cell(x: f64, r: f64) -> String {
     if !x.is_finite() {
         return "–".into();
     }
-    if r.is_finite() { format!("{x:.2} ({r:.2}×)") } else { format!("{x:.2}") }
+    if r.is_finite() {
+        format!("{x:.2} ({r:.2}×)")
+    } else {
+        format!("{x:.2}")
+    }
 }
 
 fn short_op(op: &str) -> &str {
@@ -58,15 +62,23 @@ fn ops(m: &BTreeMap<String, u64>, per: usize) -> String {
     if m.is_empty() {
         return "none".into();
     }
-    m.iter().map(|(k, v)| format!("{} {}", short_op(k), fmt_num(*v as f64 / per.max(1) as f64))).collect::<Vec<_>>().join(", ")
+    m.iter()
+        .map(|(k, v)| format!("{} {}", short_op(k), fmt_num(*v as f64 / per.max(1) as f64)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn fmt_num(x: f64) -> String {
-    if (x - x.round()).abs() < 1e-9 { format!("{}", x.round() as i64) } else { format!("{x:.2}") }
+    if (x - x.round()).abs() < 1e-9 {
+        format!("{}", x.round() as i64)
+    } else {
+        format!("{x:.2}")
+    }
 }
 
 fn release_profile() -> String {
-    let cargo = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml")).unwrap_or_default();
+    let cargo =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml")).unwrap_or_default();
     let mut out = Vec::new();
     let mut inside = false;
     for line in cargo.lines() {
@@ -91,18 +103,27 @@ impl Report<'_> {
     pub fn floor(&self, f: Floor) -> (f64, f64) {
         let fl = self.floors;
         match f {
-            Floor::Hello => self.hello().map_or((f64::NAN, f64::NAN), |h| (h.warm.p50(), h.warm.p99())),
+            Floor::Hello => self
+                .hello()
+                .map_or((f64::NAN, f64::NAN), |h| (h.warm.p50(), h.warm.p99())),
             Floor::GetItem => (fl.get.p50(), fl.get.p99()),
             Floor::UpdateItem => (fl.update.p50(), fl.update.p99()),
             Floor::TwoUpdates => (2.0 * fl.update.p50(), 2.0 * fl.update.p99()),
-            Floor::Send => (fl.get.p50() + fl.transact.p50() + fl.vobiz.p50(), fl.get.p99() + fl.transact.p99() + fl.vobiz.p99()),
+            Floor::Send => (
+                fl.get.p50() + fl.transact.p50() + fl.vobiz.p50(),
+                fl.get.p99() + fl.transact.p99() + fl.vobiz.p99(),
+            ),
         }
     }
 
     /// A case's floor: the samples paired with its warm invokes when there are some, else the
     /// floors phase.
     pub fn case_floor(&self, r: &CaseResult) -> (f64, f64) {
-        if !r.paired.is_empty() { (r.paired.p50(), r.paired.p99()) } else { self.floor(r.floor) }
+        if !r.paired.is_empty() {
+            (r.paired.p50(), r.paired.p99())
+        } else {
+            self.floor(r.floor)
+        }
     }
 
     fn hello_init(&self) -> f64 {
@@ -118,15 +139,33 @@ impl Report<'_> {
             let first_of_binary = seen.insert(r.binary);
             if first_of_binary {
                 let x = ratio(r.inits.p50(), hello_init);
-                t.push(("init ≤ 1.5× hello".into(), r.binary.to_owned(), format!("{:.2} ms = {x:.2}×", r.inits.p50()), format!("{:.2} ms", hello_init * INIT_RATIO_MAX), x <= INIT_RATIO_MAX));
+                t.push((
+                    "init ≤ 1.5× hello".into(),
+                    r.binary.to_owned(),
+                    format!("{:.2} ms = {x:.2}×", r.inits.p50()),
+                    format!("{:.2} ms", hello_init * INIT_RATIO_MAX),
+                    x <= INIT_RATIO_MAX,
+                ));
             }
             if let Some(limit) = r.ddb_limit {
                 let x = r.ddb_per_invoke();
-                t.push(("DynamoDB requests / invoke".into(), r.label.to_owned(), fmt_num(x), fmt_num(limit), x <= limit + 1e-9));
+                t.push((
+                    "DynamoDB requests / invoke".into(),
+                    r.label.to_owned(),
+                    fmt_num(x),
+                    fmt_num(limit),
+                    x <= limit + 1e-9,
+                ));
             }
             if r.kind == Kind::Send {
                 let x = r.vobiz_per_invoke();
-                t.push(("Vobiz requests / invoke".into(), r.label.to_owned(), fmt_num(x), "1".into(), (x - 1.0).abs() < 1e-9));
+                t.push((
+                    "Vobiz requests / invoke".into(),
+                    r.label.to_owned(),
+                    fmt_num(x),
+                    "1".into(),
+                    (x - 1.0).abs() < 1e-9,
+                ));
             }
             let (f50, _) = self.case_floor(r);
             let x = ratio(r.warm.p50(), f50);
@@ -139,11 +178,23 @@ impl Report<'_> {
             ));
             if first_of_binary {
                 if let Some(b) = r.binary_bytes {
-                    t.push(("binary ≤ 6 MB".into(), r.binary.to_owned(), format!("{:.2} MB", mb(b)), "6.00 MB".into(), b <= BINARY_MAX_BYTES));
+                    t.push((
+                        "binary ≤ 6 MB".into(),
+                        r.binary.to_owned(),
+                        format!("{:.2} MB", mb(b)),
+                        "6.00 MB".into(),
+                        b <= BINARY_MAX_BYTES,
+                    ));
                 }
             }
             if let Some(k) = r.rss_kib {
-                t.push(("warm peak RSS ≤ 20 MB".into(), r.label.to_owned(), format!("{:.2} MB", mb(k * 1024)), "20.00 MB".into(), k * 1024 <= RSS_MAX_BYTES));
+                t.push((
+                    "warm peak RSS ≤ 20 MB".into(),
+                    r.label.to_owned(),
+                    format!("{:.2} MB", mb(k * 1024)),
+                    "20.00 MB".into(),
+                    k * 1024 <= RSS_MAX_BYTES,
+                ));
             }
         }
         t
@@ -153,7 +204,10 @@ impl Report<'_> {
         let mut s = String::new();
         let h = self.hello();
         let hello_init = self.hello_init();
-        let (hello_rss, hello_bin) = (h.and_then(|h| h.rss_kib).map(|k| k * 1024), h.and_then(|h| h.binary_bytes));
+        let (hello_rss, hello_bin) = (
+            h.and_then(|h| h.rss_kib).map(|k| k * 1024),
+            h.and_then(|h| h.binary_bytes),
+        );
         let _ = writeln!(
             s,
             "### Lambda functions ({} mode, profile `{}`; {} warm invokes and {} cold starts per function)\n",
@@ -162,8 +216,14 @@ impl Report<'_> {
             self.invokes,
             self.inits
         );
-        let _ = writeln!(s, "Init: process spawn to first `/next`, median of the cold starts, × the hello floor. Invoke: `/next` hands the event over to `/response` read, × the bare round trip(s) named in *floor*, one sample of which is taken right after each warm invoke (first invoke: × the same floor's p50). RSS (VmHWM after the warm invokes) and size × hello.\n");
-        let _ = writeln!(s, "| function | init ms | first invoke ms | warm p50 ms | warm p99 ms | floor | DynamoDB req / invoke | Vobiz req / invoke | peak RSS MB | binary MB |");
+        let _ = writeln!(
+            s,
+            "Init: process spawn to first `/next`, median of the cold starts, × the hello floor. Invoke: `/next` hands the event over to `/response` read, × the bare round trip(s) named in *floor*, one sample of which is taken right after each warm invoke (first invoke: × the same floor's p50). RSS (VmHWM after the warm invokes) and size × hello.\n"
+        );
+        let _ = writeln!(
+            s,
+            "| function | init ms | first invoke ms | warm p50 ms | warm p99 ms | floor | DynamoDB req / invoke | Vobiz req / invoke | peak RSS MB | binary MB |"
+        );
         let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|");
         for r in self.results {
             let (f50, f99) = self.case_floor(r);
@@ -180,21 +240,54 @@ impl Report<'_> {
                 if r.kind == Kind::Hello {
                     "–".to_owned()
                 } else {
-                    let range = if r.ddb_range.0 != r.ddb_range.1 { format!(" (per invoke {}–{})", r.ddb_range.0, r.ddb_range.1) } else { String::new() };
-                    format!("{}: {}{range}", fmt_num(r.ddb_per_invoke()), ops(&r.ddb_warm, r.warm.len()))
+                    let range = if r.ddb_range.0 != r.ddb_range.1 {
+                        format!(" (per invoke {}–{})", r.ddb_range.0, r.ddb_range.1)
+                    } else {
+                        String::new()
+                    };
+                    format!(
+                        "{}: {}{range}",
+                        fmt_num(r.ddb_per_invoke()),
+                        ops(&r.ddb_warm, r.warm.len())
+                    )
                 },
-                if r.kind == Kind::Hello { "–".to_owned() } else { fmt_num(r.vobiz_per_invoke()) },
-                rss.map_or("–".into(), |b| cell(mb(b), hello_rss.map_or(f64::NAN, |hr| ratio(b as f64, hr as f64)))),
-                r.binary_bytes.map_or("–".into(), |b| cell(mb(b), hello_bin.map_or(f64::NAN, |hb| ratio(b as f64, hb as f64)))),
+                if r.kind == Kind::Hello {
+                    "–".to_owned()
+                } else {
+                    fmt_num(r.vobiz_per_invoke())
+                },
+                rss.map_or("–".into(), |b| cell(
+                    mb(b),
+                    hello_rss.map_or(f64::NAN, |hr| ratio(b as f64, hr as f64))
+                )),
+                r.binary_bytes.map_or("–".into(), |b| cell(
+                    mb(b),
+                    hello_bin.map_or(f64::NAN, |hb| ratio(b as f64, hb as f64))
+                )),
             );
         }
         let fl = self.floors;
-        let _ = writeln!(s, "\n### Floors (same run, same endpoint, through the same counting proxy)\n");
+        let _ = writeln!(
+            s,
+            "\n### Floors (same run, same endpoint, through the same counting proxy)\n"
+        );
         let _ = writeln!(s, "| floor | p50 ms | p99 ms | n |");
         let _ = writeln!(s, "|---|---|---|---|");
         if let Some(h) = h {
-            let _ = writeln!(s, "| hello init (spawn → first `/next`) | {:.2} | {:.2} | {} |", h.inits.p50(), h.inits.p99(), h.inits.len());
-            let _ = writeln!(s, "| hello warm invoke (runtime API round trip) | {:.3} | {:.3} | {} |", h.warm.p50(), h.warm.p99(), h.warm.len());
+            let _ = writeln!(
+                s,
+                "| hello init (spawn → first `/next`) | {:.2} | {:.2} | {} |",
+                h.inits.p50(),
+                h.inits.p99(),
+                h.inits.len()
+            );
+            let _ = writeln!(
+                s,
+                "| hello warm invoke (runtime API round trip) | {:.3} | {:.3} | {} |",
+                h.warm.p50(),
+                h.warm.p99(),
+                h.warm.len()
+            );
         }
         for (name, x) in [
             ("DynamoDB GetItem (consistent)", &fl.get),
@@ -204,51 +297,93 @@ impl Report<'_> {
         ] {
             let _ = writeln!(s, "| {name} | {:.3} | {:.3} | {} |", x.p50(), x.p99(), x.len());
         }
-        let _ = writeln!(s, "\nDynamoDB requests the floors made (counted): {}", ops(&fl.ddb_requests, 1));
+        let _ = writeln!(
+            s,
+            "\nDynamoDB requests the floors made (counted): {}",
+            ops(&fl.ddb_requests, 1)
+        );
 
         if !fl.same.is_empty() {
-            let _ = writeln!(s, "\n### What the Lambda around the requests costs: warm invoke × the same requests sent from Rust\n");
-            let _ = writeln!(s, "The same `DynamoStore` calls (and Vobiz call) each handler makes, from a warm client in the harness through the same proxy: what is left of the ratio is the runtime API round trip, event parsing, the handler's CPU work and its log lines. moto's time grows with the size of the condition and update expressions, so this floor, not the bare GetItem/UpdateItem, is the one of the same kind on this endpoint.\n");
-            let _ = writeln!(s, "| function | same requests p50 ms | p99 ms | warm invoke p50 ms | × | warm p99 ms | × |");
+            let _ = writeln!(
+                s,
+                "\n### What the Lambda around the requests costs: warm invoke × the same requests sent from Rust\n"
+            );
+            let _ = writeln!(
+                s,
+                "The same `DynamoStore` calls (and Vobiz call) each handler makes, from a warm client in the harness through the same proxy: what is left of the ratio is the runtime API round trip, event parsing, the handler's CPU work and its log lines. moto's time grows with the size of the condition and update expressions, so this floor, not the bare GetItem/UpdateItem, is the one of the same kind on this endpoint.\n"
+            );
+            let _ = writeln!(
+                s,
+                "| function | same requests p50 ms | p99 ms | warm invoke p50 ms | × | warm p99 ms | × |"
+            );
             let _ = writeln!(s, "|---|---|---|---|---|---|---|");
             for r in self.results.iter().filter(|r| r.kind != Kind::Hello) {
                 if let Some(x) = fl.same.get(r.label) {
                     let _ = writeln!(
                         s,
                         "| {} | {:.2} | {:.2} | {:.2} | {:.2}× | {:.2} | {:.2}× |",
-                        r.label, x.p50(), x.p99(), r.warm.p50(), ratio(r.warm.p50(), x.p50()), r.warm.p99(), ratio(r.warm.p99(), x.p99())
+                        r.label,
+                        x.p50(),
+                        x.p99(),
+                        r.warm.p50(),
+                        ratio(r.warm.p50(), x.p50()),
+                        r.warm.p99(),
+                        ratio(r.warm.p99(), x.p99())
                     );
                 }
             }
         }
 
         if !self.breakdown.is_empty() {
-            let _ = writeln!(s, "\n### Where init goes (send-otp's steps, one fresh process per sample, same profile)\n");
+            let _ = writeln!(
+                s,
+                "\n### Where init goes (send-otp's steps, one fresh process per sample, same profile)\n"
+            );
             let _ = writeln!(s, "| step | p50 ms | max ms | × hello init |");
             let _ = writeln!(s, "|---|---|---|---|");
             for step in crate::breakdown::STEPS {
                 if let Some(x) = self.breakdown.get(*step) {
-                    let _ = writeln!(s, "| {step} | {:.3} | {:.3} | {:.2}× |", x.p50(), x.max(), ratio(x.p50(), self.hello_init()));
+                    let _ = writeln!(
+                        s,
+                        "| {step} | {:.3} | {:.3} | {:.2}× |",
+                        x.p50(),
+                        x.max(),
+                        ratio(x.p50(), self.hello_init())
+                    );
                 }
             }
         }
 
         let _ = writeln!(s, "\n### Targets\n");
         if self.profile != "release" {
-            let _ = writeln!(s, "Profile `{}`: the init, size and memory targets are stated for the release profile; these figures only show that the harness runs.\n", self.profile);
+            let _ = writeln!(
+                s,
+                "Profile `{}`: the init, size and memory targets are stated for the release profile; these figures only show that the harness runs.\n",
+                self.profile
+            );
         }
         let _ = writeln!(s, "| target | subject | measured | limit | met |");
         let _ = writeln!(s, "|---|---|---|---|---|");
         for (target, subject, measured, limit, met) in self.targets() {
-            let _ = writeln!(s, "| {target} | {subject} | {measured} | {limit} | {} |", if met { "yes" } else { "**no**" });
+            let _ = writeln!(
+                s,
+                "| {target} | {subject} | {measured} | {limit} | {} |",
+                if met { "yes" } else { "**no**" }
+            );
         }
 
-        let _ = writeln!(s, "\n### Local server under load (devserver, in-memory store, simulated calls; wrk)\n");
+        let _ = writeln!(
+            s,
+            "\n### Local server under load (devserver, in-memory store, simulated calls; wrk)\n"
+        );
         if let Some(n) = self.load_note {
             let _ = writeln!(s, "{n}\n");
         }
         if !self.load.is_empty() {
-            let _ = writeln!(s, "| route | connections | requests/s | p50 ms | p99 ms | 2xx | 4xx | 429 | 5xx | replies expected |");
+            let _ = writeln!(
+                s,
+                "| route | connections | requests/s | p50 ms | p99 ms | 2xx | 4xx | 429 | 5xx | replies expected |"
+            );
             let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|");
             for l in self.load {
                 let _ = writeln!(
@@ -260,7 +395,10 @@ impl Report<'_> {
         }
 
         let _ = writeln!(s, "\n### Every `events/` fixture once (fresh process each)\n");
-        let _ = writeln!(s, "| event | function | status | ms | DynamoDB requests | Vobiz requests |");
+        let _ = writeln!(
+            s,
+            "| event | function | status | ms | DynamoDB requests | Vobiz requests |"
+        );
         let _ = writeln!(s, "|---|---|---|---|---|---|");
         for f in self.fixtures {
             let _ = writeln!(
@@ -268,13 +406,27 @@ impl Report<'_> {
                 "| {} | {} | {} | {} | {} | {} |",
                 f.file,
                 f.function,
-                f.status.map_or_else(|| format!("error: {}", f.error.as_deref().unwrap_or("?")), |st| st.to_string()),
-                if f.latency_ms.is_finite() { format!("{:.2}", f.latency_ms) } else { "–".into() },
+                f.status.map_or_else(
+                    || format!("error: {}", f.error.as_deref().unwrap_or("?")),
+                    |st| st.to_string()
+                ),
+                if f.latency_ms.is_finite() {
+                    format!("{:.2}", f.latency_ms)
+                } else {
+                    "–".into()
+                },
                 ops(&f.ddb, 1),
                 f.vobiz
             );
         }
-        let _ = writeln!(s, "\nRelease profile: {}. Binaries from `{}`. DynamoDB endpoint {}. Harness run: {:.0} s.", release_profile(), self.bin_dir.display(), self.endpoint, self.elapsed.as_secs_f64());
+        let _ = writeln!(
+            s,
+            "\nRelease profile: {}. Binaries from `{}`. DynamoDB endpoint {}. Harness run: {:.0} s.",
+            release_profile(),
+            self.bin_dir.display(),
+            self.endpoint,
+            self.elapsed.as_secs_f64()
+        );
         s
     }
 

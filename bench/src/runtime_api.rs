@@ -82,7 +82,9 @@ impl RuntimeApi {
         let server = tokio::spawn(async move {
             let mut conns = tokio::task::JoinSet::new();
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
                 let st = st.clone();
                 conns.spawn(async move {
@@ -92,7 +94,13 @@ impl RuntimeApi {
                 while conns.try_join_next().is_some() {}
             }
         });
-        Ok(RuntimeApi { addr, queue, state, first_next: Some(first_rx), server })
+        Ok(RuntimeApi {
+            addr,
+            queue,
+            state,
+            first_next: Some(first_rx),
+            server,
+        })
     }
 
     /// Waits for the process's first `/next` (its init is over), its death, or `timeout`.
@@ -120,7 +128,9 @@ impl RuntimeApi {
     /// Queues one event and waits for the function's answer.
     pub async fn invoke(&self, event: String, timeout: Duration) -> Result<Outcome, String> {
         let (tx, rx) = oneshot::channel();
-        self.queue.send((event, tx)).map_err(|_| "runtime API gone".to_string())?;
+        self.queue
+            .send((event, tx))
+            .map_err(|_| "runtime API gone".to_string())?;
         match tokio::time::timeout(timeout, rx).await {
             Ok(Ok(o)) => Ok(o),
             Ok(Err(_)) => Err("invocation dropped".into()),
@@ -130,7 +140,11 @@ impl RuntimeApi {
 }
 
 fn reply(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
-    Response::builder().status(status).header("content-type", "application/json").body(Full::new(Bytes::from_static(body.as_bytes()))).unwrap()
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from_static(body.as_bytes())))
+        .unwrap()
 }
 
 async fn handle(st: Arc<State>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
@@ -156,15 +170,32 @@ async fn handle(st: Arc<State>, req: Request<Incoming>) -> Result<Response<Full<
             .header("content-type", "application/json")
             .header("lambda-runtime-aws-request-id", &id)
             .header("lambda-runtime-deadline-ms", deadline.to_string())
-            .header("lambda-runtime-invoked-function-arn", "arn:aws:lambda:ap-south-1:123456789012:function:bench")
-            .header("lambda-runtime-trace-id", format!("Root=1-69257e20-{n:024x};Parent=0000000000000000;Sampled=0"))
+            .header(
+                "lambda-runtime-invoked-function-arn",
+                "arn:aws:lambda:ap-south-1:123456789012:function:bench",
+            )
+            .header(
+                "lambda-runtime-trace-id",
+                format!("Root=1-69257e20-{n:024x};Parent=0000000000000000;Sampled=0"),
+            )
             .body(Full::new(Bytes::from(event)))
             .unwrap();
-        st.pending.lock().unwrap().insert(id, Pending { dispatched: Instant::now(), done });
+        st.pending.lock().unwrap().insert(
+            id,
+            Pending {
+                dispatched: Instant::now(),
+                done,
+            },
+        );
         return Ok(resp);
     }
     if rest == "init/error" {
-        let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let body = req
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
         *st.init_error.lock().unwrap() = Some(String::from_utf8_lossy(&body).into_owned());
         return Ok(reply(StatusCode::ACCEPTED, r#"{"status":"OK"}"#));
     }
@@ -173,12 +204,21 @@ async fn handle(st: Arc<State>, req: Request<Incoming>) -> Result<Response<Full<
             Some((id, k @ ("response" | "error"))) => (id.to_owned(), k),
             _ => return Ok(reply(StatusCode::NOT_FOUND, r#"{"errorType":"NotFound"}"#)),
         };
-        let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let body = req
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
         let now = Instant::now();
         let Some(p) = st.pending.lock().unwrap().remove(&id) else {
             return Ok(reply(StatusCode::BAD_REQUEST, r#"{"errorType":"InvalidRequestID"}"#));
         };
-        let _ = p.done.send(Outcome { latency: now - p.dispatched, body: String::from_utf8_lossy(&body).into_owned(), error: kind == "error" });
+        let _ = p.done.send(Outcome {
+            latency: now - p.dispatched,
+            body: String::from_utf8_lossy(&body).into_owned(),
+            error: kind == "error",
+        });
         return Ok(reply(StatusCode::ACCEPTED, r#"{"status":"OK"}"#));
     }
     Ok(reply(StatusCode::NOT_FOUND, r#"{"errorType":"NotFound"}"#))
@@ -186,7 +226,13 @@ async fn handle(st: Arc<State>, req: Request<Incoming>) -> Result<Response<Full<
 
 /// Starts `binary` as Lambda starts a custom runtime's bootstrap. Returns the child and the
 /// instant just before the spawn.
-pub fn spawn(binary: &Path, function_name: &str, api: SocketAddr, env: &[(String, String)], log: &Path) -> std::io::Result<(Child, Instant)> {
+pub fn spawn(
+    binary: &Path,
+    function_name: &str,
+    api: SocketAddr,
+    env: &[(String, String)],
+    log: &Path,
+) -> std::io::Result<(Child, Instant)> {
     let out = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
     let err = out.try_clone()?;
     let mut cmd = Command::new(binary);
@@ -220,7 +266,10 @@ pub fn spawn(binary: &Path, function_name: &str, api: SocketAddr, env: &[(String
 /// `VmHWM` (peak resident set) of a live process, in KiB.
 pub fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 pub fn stop(child: &mut Child) {

@@ -58,27 +58,84 @@ pub struct Case {
 }
 
 pub const CASES: &[Case] = &[
-    Case { label: "send-otp", binary: "send-otp", event: "send-otp.json", kind: Kind::Send, floor: Floor::Send, ddb_limit: Some(2.0),
-        path: "fresh number each invoke: 200 calling (read, transaction, call)" },
-    Case { label: "verify-otp (right code)", binary: "verify-otp", event: "verify-otp.json", kind: Kind::VerifyRight, floor: Floor::UpdateItem, ddb_limit: Some(1.0),
-        path: "freshly seeded code each invoke: 200 valid" },
-    Case { label: "verify-otp (wrong code)", binary: "verify-otp", event: "verify-otp-wrong.json", kind: Kind::VerifyWrong, floor: Floor::TwoUpdates, ddb_limit: None,
-        path: "freshly seeded code each invoke: 400 invalid, attempts_remaining 2 (consume refused, then counted)" },
-    Case { label: "otp-status", binary: "otp-status", event: "otp-status.json", kind: Kind::Status, floor: Floor::GetItem, ddb_limit: Some(1.0),
-        path: "live attempt: 200 calling" },
-    Case { label: "answer", binary: "answer", event: "answer-started.json", kind: Kind::Answer, floor: Floor::UpdateItem, ddb_limit: Some(1.0),
-        path: "live attempt, same CallUUID (a Vobiz retry): 200, code read" },
-    Case { label: "otp-choice", binary: "otp-choice", event: "otp-choice-repeat.json", kind: Kind::Choice, floor: Floor::UpdateItem, ddb_limit: Some(1.0),
-        path: "answered attempt, Digits=1, reseeded every 10 repeats (OTP_MAX_REPEATS=10): 200, code read again" },
-    Case { label: "hangup", binary: "hangup", event: "hangup-answered.json", kind: Kind::Hangup, floor: Floor::UpdateItem, ddb_limit: Some(1.0),
-        path: "answered attempt reseeded before each invoke: 200, recorded delivered" },
+    Case {
+        label: "send-otp",
+        binary: "send-otp",
+        event: "send-otp.json",
+        kind: Kind::Send,
+        floor: Floor::Send,
+        ddb_limit: Some(2.0),
+        path: "fresh number each invoke: 200 calling (read, transaction, call)",
+    },
+    Case {
+        label: "verify-otp (right code)",
+        binary: "verify-otp",
+        event: "verify-otp.json",
+        kind: Kind::VerifyRight,
+        floor: Floor::UpdateItem,
+        ddb_limit: Some(1.0),
+        path: "freshly seeded code each invoke: 200 valid",
+    },
+    Case {
+        label: "verify-otp (wrong code)",
+        binary: "verify-otp",
+        event: "verify-otp-wrong.json",
+        kind: Kind::VerifyWrong,
+        floor: Floor::TwoUpdates,
+        ddb_limit: None,
+        path: "freshly seeded code each invoke: 400 invalid, attempts_remaining 2 (consume refused, then counted)",
+    },
+    Case {
+        label: "otp-status",
+        binary: "otp-status",
+        event: "otp-status.json",
+        kind: Kind::Status,
+        floor: Floor::GetItem,
+        ddb_limit: Some(1.0),
+        path: "live attempt: 200 calling",
+    },
+    Case {
+        label: "answer",
+        binary: "answer",
+        event: "answer-started.json",
+        kind: Kind::Answer,
+        floor: Floor::UpdateItem,
+        ddb_limit: Some(1.0),
+        path: "live attempt, same CallUUID (a Vobiz retry): 200, code read",
+    },
+    Case {
+        label: "otp-choice",
+        binary: "otp-choice",
+        event: "otp-choice-repeat.json",
+        kind: Kind::Choice,
+        floor: Floor::UpdateItem,
+        ddb_limit: Some(1.0),
+        path: "answered attempt, Digits=1, reseeded every 10 repeats (OTP_MAX_REPEATS=10): 200, code read again",
+    },
+    Case {
+        label: "hangup",
+        binary: "hangup",
+        event: "hangup-answered.json",
+        kind: Kind::Hangup,
+        floor: Floor::UpdateItem,
+        ddb_limit: Some(1.0),
+        path: "answered attempt reseeded before each invoke: 200, recorded delivered",
+    },
 ];
 
-pub const HELLO: Case = Case { label: "hello (floor)", binary: "hello", event: "otp-status.json", kind: Kind::Hello, floor: Floor::Hello, ddb_limit: None,
-    path: "bare lambda_runtime, fixed reply" };
+pub const HELLO: Case = Case {
+    label: "hello (floor)",
+    binary: "hello",
+    event: "otp-status.json",
+    kind: Kind::Hello,
+    floor: Floor::Hello,
+    ddb_limit: None,
+    path: "bare lambda_runtime, fixed reply",
+};
 
 pub fn load_event(events: &Path, file: &str) -> Result<Value, String> {
-    let raw = std::fs::read_to_string(events.join(file)).map_err(|e| format!("{}: {e}", events.join(file).display()))?;
+    let raw =
+        std::fs::read_to_string(events.join(file)).map_err(|e| format!("{}: {e}", events.join(file).display()))?;
     serde_json::from_str(&raw).map_err(|e| format!("{file}: {e}"))
 }
 
@@ -98,7 +155,15 @@ pub const MAX_REPEATS: u32 = 10;
 
 impl Scenario {
     pub fn new(kind: Kind, template: Value, series: u32) -> Scenario {
-        Scenario { kind, template, numbers: Numbers::new(series), repeats_left: 0, seeded: false, last_phone: None, verify_store: true }
+        Scenario {
+            kind,
+            template,
+            numbers: Numbers::new(series),
+            repeats_left: 0,
+            seeded: false,
+            last_phone: None,
+            verify_store: true,
+        }
     }
 
     fn with_body(&self, body: String) -> String {
@@ -121,7 +186,11 @@ impl Scenario {
                 let phone = self.numbers.fresh();
                 // A token nobody holds: verify does not look at it.
                 seeder.seed(&phone, FIXTURE_CODE, "bench-no-webhook", false).await?;
-                let otp = if self.kind == Kind::VerifyRight { FIXTURE_CODE } else { "654321" };
+                let otp = if self.kind == Kind::VerifyRight {
+                    FIXTURE_CODE
+                } else {
+                    "654321"
+                };
                 let ev = self.with_body(serde_json::json!({"phone": phone.e164(), "otp": otp}).to_string());
                 self.last_phone = Some(phone);
                 Ok(ev)
@@ -162,18 +231,30 @@ impl Scenario {
             Kind::Hello => status == 200,
             Kind::Send => status == 200 && body.contains("\"status\":\"calling\""),
             Kind::VerifyRight => status == 200 && body.contains("\"valid\":true"),
-            Kind::VerifyWrong => status == 400 && body.contains("\"reason\":\"invalid\"") && body.contains("\"attempts_remaining\":2"),
+            Kind::VerifyWrong => {
+                status == 400 && body.contains("\"reason\":\"invalid\"") && body.contains("\"attempts_remaining\":2")
+            }
             Kind::Status => status == 200 && body.contains("\"status\":\"calling\""),
             Kind::Answer | Kind::Choice => status == 200 && body.contains(shared::domain::script::INTRO),
             Kind::Hangup => status == 200 && body.contains("<Hangup"),
         };
         if !ok {
-            return Err(format!("unexpected reply {status}: {}", body.chars().take(300).collect::<String>()));
+            return Err(format!(
+                "unexpected reply {status}: {}",
+                body.chars().take(300).collect::<String>()
+            ));
         }
         if self.kind == Kind::Hangup && self.verify_store {
-            let a = seeder.get(&seeder.fixture_phone).await?.ok_or("hangup: the attempt is gone")?;
+            let a = seeder
+                .get(&seeder.fixture_phone)
+                .await?
+                .ok_or("hangup: the attempt is gone")?;
             if a.ended_at.is_none() || a.call_outcome() != Some(CallOutcome::Answered) {
-                return Err(format!("hangup did not record a delivered call: ended_at {:?}, outcome {:?}", a.ended_at, a.call_outcome()));
+                return Err(format!(
+                    "hangup did not record a delivered call: ended_at {:?}, outcome {:?}",
+                    a.ended_at,
+                    a.call_outcome()
+                ));
             }
         }
         Ok(())
@@ -192,12 +273,15 @@ pub async fn prepare_fixture(seeder: &Seeder, file: &str) -> Result<(), String> 
 
 /// The function an `events/` fixture belongs to.
 pub fn function_of(file: &str) -> Option<&'static str> {
-    ["send-otp", "verify-otp", "otp-status", "answer", "otp-choice", "hangup"].into_iter().find(|f| file.starts_with(f))
+    ["send-otp", "verify-otp", "otp-status", "answer", "otp-choice", "hangup"]
+        .into_iter()
+        .find(|f| file.starts_with(f))
 }
 
 /// `statusCode` and `body` of an API Gateway proxy response.
 pub fn read_reply(raw: &str) -> Result<(u16, String), String> {
-    let v: Value = serde_json::from_str(raw).map_err(|e| format!("reply is not JSON ({e}): {}", raw.chars().take(200).collect::<String>()))?;
+    let v: Value = serde_json::from_str(raw)
+        .map_err(|e| format!("reply is not JSON ({e}): {}", raw.chars().take(200).collect::<String>()))?;
     let status = v["statusCode"].as_u64().ok_or("reply has no statusCode")? as u16;
     let body = v["body"].as_str().unwrap_or("").to_owned();
     Ok((status, body))

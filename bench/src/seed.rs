@@ -25,7 +25,10 @@ pub struct Seeder {
 }
 
 pub fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 impl Seeder {
@@ -58,26 +61,49 @@ impl Seeder {
             };
             let attempt = Attempt::new(new, prior.as_ref(), vec![now]);
             // A slot of its own, far from any real minute, that never fills.
-            let slot = GlobalSlot { minute: 0, expires: now + 3600, cap: u32::MAX };
-            match self.store.start_attempt(&attempt, prior.as_ref().map(|p| p.version), &slot).await.map_err(|e| e.to_string())? {
+            let slot = GlobalSlot {
+                minute: 0,
+                expires: now + 3600,
+                cap: u32::MAX,
+            };
+            match self
+                .store
+                .start_attempt(&attempt, prior.as_ref().map(|p| p.version), &slot)
+                .await
+                .map_err(|e| e.to_string())?
+            {
                 Start::Started => {}
                 Start::Conflict => continue,
                 Start::GlobalLimit => return Err("seeding hit the global ceiling".into()),
             }
             if answered {
-                match self.store.answer(phone, token_hash, FIXTURE_CALL_UUID, None, now).await.map_err(|e| e.to_string())? {
+                match self
+                    .store
+                    .answer(phone, token_hash, FIXTURE_CALL_UUID, None, now)
+                    .await
+                    .map_err(|e| e.to_string())?
+                {
                     Write::Done(a) => return Ok(a),
                     Write::Refused(_) => return Err("seeding: the answer was refused".into()),
                 }
             }
             return Ok(attempt);
         }
-        Err(format!("seeding {} kept conflicting (is the number locked?)", phone.masked()))
+        Err(format!(
+            "seeding {} kept conflicting (is the number locked?)",
+            phone.masked()
+        ))
     }
 
     /// The fixture number, live, for the fixture token.
     pub async fn fixture(&self, answered: bool) -> Result<Attempt, String> {
-        self.seed(&self.fixture_phone, FIXTURE_CODE, &self.fixture_token_hash.clone(), answered).await
+        self.seed(
+            &self.fixture_phone,
+            FIXTURE_CODE,
+            &self.fixture_token_hash.clone(),
+            answered,
+        )
+        .await
     }
 
     /// Deletes `phone`'s item. moto copies the whole table for every TransactWriteItems (to roll
@@ -88,7 +114,10 @@ impl Seeder {
             .client()
             .delete_item()
             .table_name(self.store.table())
-            .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("PHONE#{}", phone.e164())))
+            .key(
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("PHONE#{}", phone.e164())),
+            )
             .send()
             .await
             .map(|_| ())

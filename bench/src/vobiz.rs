@@ -35,7 +35,9 @@ pub async fn start() -> std::io::Result<FakeVobiz> {
     let (c, o) = (calls.clone(), other.clone());
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             let _ = stream.set_nodelay(true);
             let (c, o) = (c.clone(), o.clone());
             tokio::spawn(async move {
@@ -47,14 +49,27 @@ pub async fn start() -> std::io::Result<FakeVobiz> {
     Ok(FakeVobiz { addr, calls, other })
 }
 
-async fn handle(calls: Arc<AtomicU64>, other: Arc<AtomicU64>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    let is_call = req.method() == hyper::Method::POST && req.uri().path().starts_with("/api/v1/Account/") && req.uri().path().ends_with("/Call/");
+async fn handle(
+    calls: Arc<AtomicU64>,
+    other: Arc<AtomicU64>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let is_call = req.method() == hyper::Method::POST
+        && req.uri().path().starts_with("/api/v1/Account/")
+        && req.uri().path().ends_with("/Call/");
     let _ = req.into_body().collect().await;
     if !is_call {
         other.fetch_add(1, Ordering::SeqCst);
-        return Ok(Response::builder().status(StatusCode::NOT_FOUND).body(Full::new(Bytes::new())).unwrap());
+        return Ok(Response::builder()
+            .status(StatusCode::NOT_FOUND)
+            .body(Full::new(Bytes::new()))
+            .unwrap());
     }
     let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
     let body = format!(r#"{{"api_id":"bench-api-{n}","message":"Call fired","request_uuid":"bench-call-{n:08}"}}"#);
-    Ok(Response::builder().status(StatusCode::CREATED).header("content-type", "application/json").body(Full::new(Bytes::from(body))).unwrap())
+    Ok(Response::builder()
+        .status(StatusCode::CREATED)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body)))
+        .unwrap())
 }

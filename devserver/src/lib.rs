@@ -31,7 +31,9 @@ pub async fn run(mut cfg: Config, listener: TcpListener) -> Result<(), Error> {
     let keys = match cfg.keys.clone() {
         Some(k) => k,
         None => {
-            eprintln!("OTP_SECRET is not set: using a random secret for this process (codes and call tokens die with it).");
+            eprintln!(
+                "OTP_SECRET is not set: using a random secret for this process (codes and call tokens die with it)."
+            );
             let secret = Keys::random_secret(&mut rand::rngs::OsRng.unwrap_err());
             Keys::derive(&secret).ok_or_else(|| Error::Config("could not derive keys".into()))?
         }
@@ -42,7 +44,12 @@ pub async fn run(mut cfg: Config, listener: TcpListener) -> Result<(), Error> {
     }
     let calls = match cfg.vobiz.clone() {
         Some(v) => {
-            eprintln!("Calls go to Vobiz at {} from {}; webhooks at {}.", v.api_url, v.from.masked(), cfg.public_url.as_deref().unwrap_or(""));
+            eprintln!(
+                "Calls go to Vobiz at {} from {}; webhooks at {}.",
+                v.api_url,
+                v.from.masked(),
+                cfg.public_url.as_deref().unwrap_or("")
+            );
             Calls::Vobiz(VobizClient::new(v)?)
         }
         None => {
@@ -57,7 +64,12 @@ pub async fn run(mut cfg: Config, listener: TcpListener) -> Result<(), Error> {
                 dynamo::create_table_if_missing(&client, &table).await?;
             }
             eprintln!("Store: DynamoDB table {table}.");
-            start(listener, Service::new(&cfg, keys, DynamoStore::new(client, table)), calls).await
+            start(
+                listener,
+                Service::new(&cfg, keys, DynamoStore::new(client, table)),
+                calls,
+            )
+            .await
         }
         None => {
             eprintln!("Store: in memory (set OTP_TABLE for DynamoDB).");
@@ -99,7 +111,9 @@ where
         tokio::spawn(async move {
             let service = service_fn(move |req| handle(app.clone(), req));
             // A client that goes away mid-request is not our error.
-            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
         });
     }
 }
@@ -111,7 +125,11 @@ async fn handle<S: Store, K: Clock, C: CallPlacer>(
     let (parts, body) = req.into_parts();
     let bytes = match Limited::new(body, TRANSPORT_BODY_LIMIT).collect().await {
         Ok(collected) => collected.to_bytes(),
-        Err(_) => return Ok(to_hyper(error_response(&shared::Error::PayloadTooLarge { limit: TRANSPORT_BODY_LIMIT }))),
+        Err(_) => {
+            return Ok(to_hyper(error_response(&shared::Error::PayloadTooLarge {
+                limit: TRANSPORT_BODY_LIMIT,
+            })));
+        }
     };
     let req = lambda_http::http::Request::from_parts(parts, Body::from(bytes.to_vec()));
     let resp = shared::routes::dispatch(&app.svc, &app.calls, req).await;

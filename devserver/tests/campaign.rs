@@ -24,7 +24,9 @@ struct Accept(Mutex<Option<CallRequest>>);
 impl CallPlacer for Accept {
     async fn place_call(&self, req: &CallRequest) -> shared::Result<PlacedCall> {
         *self.0.lock().unwrap() = Some(req.clone());
-        Ok(PlacedCall { request_uuid: "campaign".into() })
+        Ok(PlacedCall {
+            request_uuid: "campaign".into(),
+        })
     }
 }
 
@@ -60,25 +62,44 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(|n| Value::from(n)),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| Value::from(f)),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| Value::from(f)),
         "\\PC{0,30}".prop_map(Value::String),
         phone().prop_map(Value::String),
     ];
     leaf.prop_recursive(4, 32, 6, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            prop::collection::vec((prop_oneof![Just("phone".to_owned()), Just("otp".to_owned()), "[a-z]{1,8}"], inner), 0..6)
-                .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            prop::collection::vec(
+                (
+                    prop_oneof![Just("phone".to_owned()), Just("otp".to_owned()), "[a-z]{1,8}"],
+                    inner
+                ),
+                0..6
+            )
+            .prop_map(|kv| Value::Object(kv.into_iter().collect())),
         ]
     })
 }
 
 fn body() -> impl Strategy<Value = Vec<u8>> {
     let form_key = prop_oneof![
-        Just("CallUUID".to_owned()), Just("To".to_owned()), Just("Digits".to_owned()), Just("Event".to_owned()),
-        Just("HangupCause".to_owned()), Just("AnswerTime".to_owned()), Just("BillDuration".to_owned()), "[A-Za-z]{1,10}",
+        Just("CallUUID".to_owned()),
+        Just("To".to_owned()),
+        Just("Digits".to_owned()),
+        Just("Event".to_owned()),
+        Just("HangupCause".to_owned()),
+        Just("AnswerTime".to_owned()),
+        Just("BillDuration".to_owned()),
+        "[A-Za-z]{1,10}",
     ];
-    let form_value = prop_oneof![Just("1".to_owned()), Just("919876543210".to_owned()), Just("c-1".to_owned()), "\\PC{0,20}"];
+    let form_value = prop_oneof![
+        Just("1".to_owned()),
+        Just("919876543210".to_owned()),
+        Just("c-1".to_owned()),
+        "\\PC{0,20}"
+    ];
     prop_oneof![
         3 => json_value().prop_map(|v| v.to_string().into_bytes()),
         3 => (phone(), prop::option::of(prop_oneof!["[0-9]{0,12}", "\\PC{0,8}"]))
@@ -107,7 +128,14 @@ fn request(token: String) -> impl Strategy<Value = Req> {
         })
     };
     let token_like = prop_oneof![Just(token), mangled, "[A-Za-z0-9_-]{0,120}", "[%./+ a-z]{0,12}"];
-    let encoded_phone = phone().prop_map(|p| p.replace('%', "%25").replace('+', "%2B").replace(' ', "%20").replace('/', "%2F").replace('?', "%3F").replace('#', "%23"));
+    let encoded_phone = phone().prop_map(|p| {
+        p.replace('%', "%25")
+            .replace('+', "%2B")
+            .replace(' ', "%20")
+            .replace('/', "%2F")
+            .replace('?', "%3F")
+            .replace('#', "%23")
+    });
     let path = prop_oneof![
         3 => Just("/send-otp".to_owned()),
         3 => Just("/verify-otp".to_owned()),
@@ -138,13 +166,24 @@ fn request(token: String) -> impl Strategy<Value = Req> {
         Just(("x-api-key".to_owned(), "guess".to_owned())),
         ("x-[a-z]{1,8}", "[ -~]{0,20}"),
     ];
-    (method, path, content_type, prop::collection::vec(header, 0..3), body())
-        .prop_map(|(method, path, content_type, headers, body)| Req { method, path, content_type, headers, body })
+    (method, path, content_type, prop::collection::vec(header, 0..3), body()).prop_map(
+        |(method, path, content_type, headers, body)| Req {
+            method,
+            path,
+            content_type,
+            headers,
+            body,
+        },
+    )
 }
 
 #[test]
 fn ten_thousand_generated_requests_never_break_anything() {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let _guard = rt.enter();
     let (base, app) = rt.block_on(async {
         let cfg = AppConfig::from_lookup(|k| match k {
@@ -154,27 +193,45 @@ fn ten_thousand_generated_requests_never_break_anything() {
         })
         .unwrap();
         let keys = Keys::derive(&[3u8; 32]).unwrap();
-        let app = Arc::new(App { svc: Service::new(&cfg, keys, MemoryStore::new()), calls: Accept::default() });
+        let app = Arc::new(App {
+            svc: Service::new(&cfg, keys, MemoryStore::new()),
+            calls: Accept::default(),
+        });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(serve(listener, app.clone()));
         (base, app)
     });
-    let http = shared::tls::reqwest_builder().timeout(std::time::Duration::from_secs(10)).build().unwrap();
+    let http = shared::tls::reqwest_builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .unwrap();
     // A live attempt to protect, and its real token for the generator to use and mangle.
-    let sent = rt.block_on(http.post(format!("{base}/send-otp")).json(&serde_json::json!({"phone": "+919876543210"})).send()).unwrap();
+    let sent = rt
+        .block_on(
+            http.post(format!("{base}/send-otp"))
+                .json(&serde_json::json!({"phone": "+919876543210"}))
+                .send(),
+        )
+        .unwrap();
     assert_eq!(sent.status(), 200);
     let call = app.calls.0.lock().unwrap().clone().unwrap();
     let token = call.answer_url.rsplit('/').next().unwrap().to_owned();
 
-    let mut runner = TestRunner::new(Config { cases: 10_000, failure_persistence: None, ..Config::default() });
+    let mut runner = TestRunner::new(Config {
+        cases: 10_000,
+        failure_persistence: None,
+        ..Config::default()
+    });
     let mut by_status = std::collections::BTreeMap::<u16, u32>::new();
     let tally = std::cell::RefCell::new(&mut by_status);
     runner
         .run(&request(token), |r| {
             let before = app.svc.store.snapshot();
             let (status, text) = rt.block_on(async {
-                let mut b = http.request(r.method.parse().unwrap(), format!("{base}{}", r.path)).body(r.body.clone());
+                let mut b = http
+                    .request(r.method.parse().unwrap(), format!("{base}{}", r.path))
+                    .body(r.body.clone());
                 if let Some(ct) = &r.content_type {
                     b = b.header("content-type", ct);
                 }
@@ -192,13 +249,18 @@ fn ten_thousand_generated_requests_never_break_anything() {
             let error_body = serde_json::from_str::<serde_json::Value>(&text).is_ok_and(|v| v.get("error").is_some());
             let rejected = (status >= 400 && error_body) || text.contains(APOLOGY);
             if rejected {
-                prop_assert!(app.svc.store.snapshot() == before, "a rejected request ({status}) changed the store: {r:?}");
+                prop_assert!(
+                    app.svc.store.snapshot() == before,
+                    "a rejected request ({status}) changed the store: {r:?}"
+                );
             }
             Ok(())
         })
         .unwrap();
     // Still serving, and the protected attempt's code still readable by its real call.
-    let alive = rt.block_on(http.get(format!("{base}/otp-status/%2B919876543210")).send()).unwrap();
+    let alive = rt
+        .block_on(http.get(format!("{base}/otp-status/%2B919876543210")).send())
+        .unwrap();
     assert!(alive.status().is_success() || alive.status() == 400 || alive.status() == 404);
     eprintln!("campaign: 10000 requests, replies by status: {by_status:?}");
 }

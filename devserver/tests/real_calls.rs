@@ -12,7 +12,10 @@ async fn the_local_server_calls_vobiz_when_configured() {
         .and(path("/api/v1/Account/MA_LOCAL/Call/"))
         .and(header("X-Auth-ID", "MA_LOCAL"))
         .and(header("X-Auth-Token", "local-token"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"api_id": "a", "message": "Call fired", "request_uuid": "r-local"})))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(json!({"api_id": "a", "message": "Call fired", "request_uuid": "r-local"})),
+        )
         .expect(1)
         .mount(&vobiz)
         .await;
@@ -31,18 +34,38 @@ async fn the_local_server_calls_vobiz_when_configured() {
     tokio::spawn(devserver::run(cfg, listener));
 
     let http = shared::tls::reqwest_builder().build().unwrap();
-    let resp = http.post(format!("{base}/send-otp")).json(&json!({"phone": "+91 98765 43210"})).send().await.unwrap();
+    let resp = http
+        .post(format!("{base}/send-otp"))
+        .json(&json!({"phone": "+91 98765 43210"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     let reqs = vobiz.received_requests().await.unwrap();
     let body: Value = serde_json::from_slice(&reqs[0].body).unwrap();
-    let token = body["answer_url"].as_str().unwrap().strip_prefix("https://tunnel.example/answer/").unwrap().to_owned();
-    assert_eq!(body, json!({
-        "from": "+918012345678", "to": "+919876543210",
-        "answer_url": format!("https://tunnel.example/answer/{token}"), "answer_method": "POST",
-        "hangup_url": format!("https://tunnel.example/hangup/{token}"), "hangup_method": "POST",
-        "time_limit": 120,
-    }));
-    let status: Value = http.get(format!("{base}/otp-status/%2B919876543210")).send().await.unwrap().json().await.unwrap();
+    let token = body["answer_url"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("https://tunnel.example/answer/")
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        body,
+        json!({
+            "from": "+918012345678", "to": "+919876543210",
+            "answer_url": format!("https://tunnel.example/answer/{token}"), "answer_method": "POST",
+            "hangup_url": format!("https://tunnel.example/hangup/{token}"), "hangup_method": "POST",
+            "time_limit": 120,
+        })
+    );
+    let status: Value = http
+        .get(format!("{base}/otp-status/%2B919876543210"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(status["status"], "calling");
     assert_eq!(status["call"]["placed"], true);
 }

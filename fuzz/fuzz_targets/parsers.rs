@@ -37,7 +37,9 @@ static KEYS: LazyLock<Keys> = LazyLock::new(|| Keys::derive(&[7u8; 32]).expect("
 static SOME_PHONE: LazyLock<Phone> = LazyLock::new(|| Phone::parse("+919876543210").expect("a valid number"));
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&selector, payload)) = data.split_first() else { return };
+    let Some((&selector, payload)) = data.split_first() else {
+        return;
+    };
     let variant = selector / 8;
     match selector % 8 {
         0 => phone(payload, false),
@@ -53,7 +55,10 @@ fuzz_target!(|data: &[u8]| {
 
 /// The payload's first `n` strings (split on [`SEP`], lossy UTF-8), padded with empty ones.
 fn strings(payload: &[u8], n: usize) -> Vec<String> {
-    let mut out: Vec<String> = payload.splitn(n, |&b| b == SEP).map(|p| String::from_utf8_lossy(p).into_owned()).collect();
+    let mut out: Vec<String> = payload
+        .splitn(n, |&b| b == SEP)
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect();
     out.resize(n, String::new());
     out
 }
@@ -62,12 +67,17 @@ fn phone(payload: &[u8], lenient: bool) {
     let input = String::from_utf8_lossy(payload);
     let e164_ok = |p: &Phone| {
         let e164 = p.e164();
-        assert!(e164.starts_with('+') && e164.len() > 1 && e164[1..].bytes().all(|b| b.is_ascii_digit()), "not E.164: {e164:?}");
+        assert!(
+            e164.starts_with('+') && e164.len() > 1 && e164[1..].bytes().all(|b| b.is_ascii_digit()),
+            "not E.164: {e164:?}"
+        );
         let _ = p.masked().to_string();
         let _ = format!("{p:?}");
     };
     if lenient {
-        let Ok(p) = Phone::normalize_lenient(&input) else { return };
+        let Ok(p) = Phone::normalize_lenient(&input) else {
+            return;
+        };
         e164_ok(&p);
         // E.164 output is a fixed point of normalisation.
         assert_eq!(Phone::normalize(p.e164()).as_ref().ok(), Some(&p), "{input:?}");
@@ -77,9 +87,18 @@ fn phone(payload: &[u8], lenient: bool) {
     e164_ok(&p);
     let _ = p.check_destination(&[91, 1, 44]);
     // What full validation accepts, normalisation (verify, status, tokens) reads the same way.
-    assert_eq!(Phone::normalize(&input).as_ref().ok(), Some(&p), "normalize disagrees with parse on {input:?}");
+    assert_eq!(
+        Phone::normalize(&input).as_ref().ok(),
+        Some(&p),
+        "normalize disagrees with parse on {input:?}"
+    );
     // E.164 output is a fixed point of parsing.
-    assert_eq!(Phone::parse(p.e164()).as_ref().ok(), Some(&p), "{:?} does not parse back to itself", p.e164());
+    assert_eq!(
+        Phone::parse(p.e164()).as_ref().ok(),
+        Some(&p),
+        "{:?} does not parse back to itself",
+        p.e164()
+    );
 }
 
 /// A POST with `payload` as body and a content type chosen by `variant`: one of `canned`, or
@@ -121,11 +140,21 @@ fn json(variant: u8, payload: &[u8]) {
         Some("text/plain"),
         Some("application/x-www-form-urlencoded"),
     ];
-    let Some((req, body, which)) = request(variant, payload, &CANNED) else { return };
+    let Some((req, body, which)) = request(variant, payload, &CANNED) else {
+        return;
+    };
     let result = json_body(&req);
     match which {
-        4 | 5 => assert!(matches!(result, Err(Error::UnsupportedMediaType { .. })), "{:?} accepted as JSON", CANNED[which]),
-        0..=3 if body.len() > APP_BODY_LIMIT => assert!(matches!(result, Err(Error::PayloadTooLarge { .. })), "{} bytes accepted", body.len()),
+        4 | 5 => assert!(
+            matches!(result, Err(Error::UnsupportedMediaType { .. })),
+            "{:?} accepted as JSON",
+            CANNED[which]
+        ),
+        0..=3 if body.len() > APP_BODY_LIMIT => assert!(
+            matches!(result, Err(Error::PayloadTooLarge { .. })),
+            "{} bytes accepted",
+            body.len()
+        ),
         _ => {}
     }
     let Ok(map) = result else { return };
@@ -147,11 +176,21 @@ fn form(variant: u8, payload: &[u8]) {
         Some("text/plain"),
         Some("multipart/form-data; boundary=x"),
     ];
-    let Some((req, body, which)) = request(variant, payload, &CANNED) else { return };
+    let Some((req, body, which)) = request(variant, payload, &CANNED) else {
+        return;
+    };
     let result = Form::parse(&req);
     match which {
-        3..=5 => assert!(matches!(result, Err(Error::UnsupportedMediaType { .. })), "{:?} accepted as a form", CANNED[which]),
-        0..=2 if body.len() > WEBHOOK_BODY_LIMIT => assert!(matches!(result, Err(Error::PayloadTooLarge { .. })), "{} bytes accepted", body.len()),
+        3..=5 => assert!(
+            matches!(result, Err(Error::UnsupportedMediaType { .. })),
+            "{:?} accepted as a form",
+            CANNED[which]
+        ),
+        0..=2 if body.len() > WEBHOOK_BODY_LIMIT => assert!(
+            matches!(result, Err(Error::PayloadTooLarge { .. })),
+            "{} bytes accepted",
+            body.len()
+        ),
         _ => {}
     }
     let Ok(form) = result else { return };
@@ -204,8 +243,18 @@ fn signatures(variant: u8, payload: &[u8]) {
     let present = |bit: u8, value: &str| -> Option<String> { (variant & (1 << bit) != 0).then(|| value.to_owned()) };
     let auth_token = present(0, &s[0]);
     let url = &s[1];
-    let (v3, v3_nonce, v2, v2_nonce) = (present(1, &s[2]), present(2, &s[3]), present(3, &s[4]), present(4, &s[5]));
-    let sigs = Signatures { v3: v3.as_deref(), v3_nonce: v3_nonce.as_deref(), v2: v2.as_deref(), v2_nonce: v2_nonce.as_deref() };
+    let (v3, v3_nonce, v2, v2_nonce) = (
+        present(1, &s[2]),
+        present(2, &s[3]),
+        present(3, &s[4]),
+        present(4, &s[5]),
+    );
+    let sigs = Signatures {
+        v3: v3.as_deref(),
+        v3_nonce: v3_nonce.as_deref(),
+        v2: v2.as_deref(),
+        v2_nonce: v2_nonce.as_deref(),
+    };
     match signature::verify(auth_token.as_deref(), url, &sigs) {
         Verdict::Absent => assert!(v3.is_none() && v2.is_none()),
         Verdict::Valid { nonce } => {
@@ -219,11 +268,37 @@ fn signatures(variant: u8, payload: &[u8]) {
     // What we sign ourselves verifies, for every well-formed nonce, and only those.
     if let Some(key) = auth_token.as_deref() {
         let nonce = &s[3];
-        let expected = if nonce_ok(nonce) { Verdict::Valid { nonce: nonce.clone() } } else { Verdict::Invalid };
+        let expected = if nonce_ok(nonce) {
+            Verdict::Valid { nonce: nonce.clone() }
+        } else {
+            Verdict::Invalid
+        };
         let v3 = signature::sign_v3(key, url, nonce);
-        assert_eq!(signature::verify(Some(key), url, &Signatures { v3: Some(&v3), v3_nonce: Some(nonce), ..Default::default() }), expected);
+        assert_eq!(
+            signature::verify(
+                Some(key),
+                url,
+                &Signatures {
+                    v3: Some(&v3),
+                    v3_nonce: Some(nonce),
+                    ..Default::default()
+                }
+            ),
+            expected
+        );
         let v2 = signature::sign_v2(key, url, nonce);
-        assert_eq!(signature::verify(Some(key), url, &Signatures { v2: Some(&v2), v2_nonce: Some(nonce), ..Default::default() }), expected);
+        assert_eq!(
+            signature::verify(
+                Some(key),
+                url,
+                &Signatures {
+                    v2: Some(&v2),
+                    v2_nonce: Some(nonce),
+                    ..Default::default()
+                }
+            ),
+            expected
+        );
     }
 }
 
@@ -238,12 +313,24 @@ fn xml(payload: &[u8]) {
     let voice = Voice {
         voice: s[3].clone(),
         language: s[4].clone(),
-        gather_timeout: s[5].bytes().fold(0u32, |a, b| a.wrapping_mul(31).wrapping_add(u32::from(b))),
+        gather_timeout: s[5]
+            .bytes()
+            .fold(0u32, |a, b| a.wrapping_mul(31).wrapping_add(u32::from(b))),
     };
-    let steps = [Step::Speak(text.clone()), Step::Wait(1), Step::Gather { action: action.clone(), prompt: prompt.clone() }, Step::Hangup];
+    let steps = [
+        Step::Speak(text.clone()),
+        Step::Wait(1),
+        Step::Gather {
+            action: action.clone(),
+            prompt: prompt.clone(),
+        },
+        Step::Hangup,
+    ];
     let xml = script::render(&steps, &voice);
     // Text XML 1.0 cannot carry is dropped by render, so exact round trips hold for clean text only.
-    let clean = [text, prompt, action, &voice.voice, &voice.language].iter().all(|t| t.chars().all(xml_char));
+    let clean = [text, prompt, action, &voice.voice, &voice.language]
+        .iter()
+        .all(|t| t.chars().all(xml_char));
 
     let mut reader = quick_xml::Reader::from_str(&xml);
     let mut depth = 0usize;
@@ -251,7 +338,12 @@ fn xml(payload: &[u8]) {
     let mut attrs: Vec<(String, String)> = Vec::new();
     let mut collect = |e: &BytesStart<'_>, clean: bool| {
         for attr in e.attributes() {
-            match attr.map_err(quick_xml::Error::from).and_then(|a| Ok((String::from_utf8_lossy(a.key.as_ref()).into_owned(), a.unescape_value()?.into_owned()))) {
+            match attr.map_err(quick_xml::Error::from).and_then(|a| {
+                Ok((
+                    String::from_utf8_lossy(a.key.as_ref()).into_owned(),
+                    a.unescape_value()?.into_owned(),
+                ))
+            }) {
                 Ok(kv) => attrs.push(kv),
                 Err(e) => assert!(!clean, "bad attribute ({e}) in\n{xml}"),
             }
@@ -276,21 +368,50 @@ fn xml(payload: &[u8]) {
             Ok(Event::Eof) => break,
             Ok(_) => {}
             Err(e) => {
-                assert!(!clean, "render made XML that does not parse: {e} at byte {}\n{xml}", reader.error_position());
+                assert!(
+                    !clean,
+                    "render made XML that does not parse: {e} at byte {}\n{xml}",
+                    reader.error_position()
+                );
                 break;
             }
         }
     }
     let words = spoken_words(&xml);
     // Whatever it was given, render never emits a character XML 1.0 forbids (it drops them).
-    assert!(xml.chars().all(xml_char), "render emitted a character XML 1.0 forbids:\n{xml:?}");
+    assert!(
+        xml.chars().all(xml_char),
+        "render emitted a character XML 1.0 forbids:\n{xml:?}"
+    );
     if !clean {
         return;
     }
     assert_eq!((depth, roots), (0, 1), "not one closed root element:\n{xml}");
-    assert_eq!(words, [text.trim(), prompt.trim()], "spoken_words lost or changed the text:\n{xml}");
-    let attr = |name: &str| attrs.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect::<Vec<_>>();
-    assert_eq!(attr("action"), [action.as_str()], "the Gather action did not survive:\n{xml}");
-    assert_eq!(attr("voice"), [voice.voice.as_str(); 2], "the voice did not survive:\n{xml}");
-    assert_eq!(attr("language"), [voice.language.as_str(); 2], "the language did not survive:\n{xml}");
+    assert_eq!(
+        words,
+        [text.trim(), prompt.trim()],
+        "spoken_words lost or changed the text:\n{xml}"
+    );
+    let attr = |name: &str| {
+        attrs
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        attr("action"),
+        [action.as_str()],
+        "the Gather action did not survive:\n{xml}"
+    );
+    assert_eq!(
+        attr("voice"),
+        [voice.voice.as_str(); 2],
+        "the voice did not survive:\n{xml}"
+    );
+    assert_eq!(
+        attr("language"),
+        [voice.language.as_str(); 2],
+        "the language did not survive:\n{xml}"
+    );
 }

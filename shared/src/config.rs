@@ -106,7 +106,11 @@ pub struct Config {
 }
 
 fn default_of(name: &str) -> &'static str {
-    VARIABLES.iter().find(|v| v.name == name).map(|v| v.default).unwrap_or("")
+    VARIABLES
+        .iter()
+        .find(|v| v.name == name)
+        .map(|v| v.default)
+        .unwrap_or("")
 }
 
 impl fmt::Debug for Config {
@@ -135,9 +139,13 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
 
     fn number<T: std::str::FromStr + PartialOrd + fmt::Display>(&self, name: &str, min: T, max: T) -> Result<T> {
         let raw = self.get(name).unwrap_or_else(|| default_of(name).to_owned());
-        let v: T = raw.parse().map_err(|_| Error::Config(format!("{name} must be a whole number, got {raw:?}")))?;
+        let v: T = raw
+            .parse()
+            .map_err(|_| Error::Config(format!("{name} must be a whole number, got {raw:?}")))?;
         if v < min || v > max {
-            return Err(Error::Config(format!("{name} must be between {min} and {max}, got {v}")));
+            return Err(Error::Config(format!(
+                "{name} must be between {min} and {max}, got {v}"
+            )));
         }
         Ok(v)
     }
@@ -145,10 +153,17 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     fn url(&self, name: &str) -> Result<Option<String>> {
         match self.get(name) {
             None => Ok(None),
-            Some(u) if (u.starts_with("https://") || u.starts_with("http://")) && !u.contains(char::is_whitespace) && !u.contains('?') && !u.contains('#') => {
+            Some(u)
+                if (u.starts_with("https://") || u.starts_with("http://"))
+                    && !u.contains(char::is_whitespace)
+                    && !u.contains('?')
+                    && !u.contains('#') =>
+            {
                 Ok(Some(u.trim_end_matches('/').to_owned()))
             }
-            Some(_) => Err(Error::Config(format!("{name} must be an http(s) URL without query or fragment"))),
+            Some(_) => Err(Error::Config(format!(
+                "{name} must be an http(s) URL without query or fragment"
+            ))),
         }
     }
 }
@@ -162,12 +177,21 @@ impl Config {
         let env = Env(lookup);
         let keys = match env.get("OTP_SECRET") {
             None => None,
-            Some(s) => Some(Keys::derive(s.as_bytes()).ok_or_else(|| Error::Config("OTP_SECRET must be at least 32 bytes long".into()))?),
+            Some(s) => Some(
+                Keys::derive(s.as_bytes())
+                    .ok_or_else(|| Error::Config("OTP_SECRET must be at least 32 bytes long".into()))?,
+            ),
         };
-        let vobiz_api_url = env.url("VOBIZ_API_URL")?.unwrap_or_else(|| default_of("VOBIZ_API_URL").to_owned());
+        let vobiz_api_url = env
+            .url("VOBIZ_API_URL")?
+            .unwrap_or_else(|| default_of("VOBIZ_API_URL").to_owned());
         let timeout_ms = env.number("VOBIZ_TIMEOUT_MS", 1000u64, 20_000)?;
         let max_retries = env.number("VOBIZ_MAX_RETRIES", 0u32, 5)?;
-        let creds = [env.get("VOBIZ_AUTH_ID"), env.get("VOBIZ_AUTH_TOKEN"), env.get("FROM_NUMBER")];
+        let creds = [
+            env.get("VOBIZ_AUTH_ID"),
+            env.get("VOBIZ_AUTH_TOKEN"),
+            env.get("FROM_NUMBER"),
+        ];
         let webhook_auth_token = creds[1].clone();
         let vobiz = match creds {
             [None, None, None] | [None, Some(_), None] => None,
@@ -175,7 +199,8 @@ impl Config {
                 api_url: vobiz_api_url.clone(),
                 auth_id,
                 auth_token,
-                from: Phone::normalize(&from).map_err(|_| Error::Config("FROM_NUMBER must be an E.164 number such as +918012345678".into()))?,
+                from: Phone::normalize(&from)
+                    .map_err(|_| Error::Config("FROM_NUMBER must be an E.164 number such as +918012345678".into()))?,
                 timeout_ms,
                 max_retries,
             }),
@@ -186,7 +211,10 @@ impl Config {
                     .filter(|(_, v)| v.is_none())
                     .map(|(n, _)| *n)
                     .collect();
-                return Err(Error::Config(format!("{} must be set together with the other Vobiz credentials", missing.join(", "))));
+                return Err(Error::Config(format!(
+                    "{} must be set together with the other Vobiz credentials",
+                    missing.join(", ")
+                )));
             }
         };
         let allowed_country_codes = env
@@ -198,13 +226,23 @@ impl Config {
                 c.parse::<u16>()
                     .ok()
                     .filter(|n| (1..=999).contains(n) && c.len() <= 3)
-                    .ok_or_else(|| Error::Config(format!("ALLOWED_COUNTRY_CODES must be calling codes such as 91,44; got {c:?}")))
+                    .ok_or_else(|| {
+                        Error::Config(format!(
+                            "ALLOWED_COUNTRY_CODES must be calling codes such as 91,44; got {c:?}"
+                        ))
+                    })
             })
             .collect::<Result<Vec<u16>>>()?;
         let language = env.get("CALL_LANGUAGE").unwrap_or_else(|| "en-US".into());
         let lb = language.as_bytes();
-        if !(lb.len() == 5 && lb[..2].iter().all(u8::is_ascii_lowercase) && lb[2] == b'-' && lb[3..].iter().all(u8::is_ascii_uppercase)) {
-            return Err(Error::Config(format!("CALL_LANGUAGE must look like en-US, got {language:?}")));
+        if !(lb.len() == 5
+            && lb[..2].iter().all(u8::is_ascii_lowercase)
+            && lb[2] == b'-'
+            && lb[3..].iter().all(u8::is_ascii_uppercase))
+        {
+            return Err(Error::Config(format!(
+                "CALL_LANGUAGE must look like en-US, got {language:?}"
+            )));
         }
         let voice = env.get("CALL_VOICE").unwrap_or_else(|| "WOMAN".into());
         if voice != "WOMAN" && voice != "MAN" {
@@ -217,10 +255,16 @@ impl Config {
         };
         let signature_mode = match env.get("VOBIZ_WEBHOOK_SIGNATURE") {
             None => SignatureMode::Optional,
-            Some(m) => SignatureMode::parse(&m).ok_or_else(|| Error::Config(format!("VOBIZ_WEBHOOK_SIGNATURE must be required, optional or off, got {m:?}")))?,
+            Some(m) => SignatureMode::parse(&m).ok_or_else(|| {
+                Error::Config(format!(
+                    "VOBIZ_WEBHOOK_SIGNATURE must be required, optional or off, got {m:?}"
+                ))
+            })?,
         };
         if signature_mode == SignatureMode::Required && webhook_auth_token.is_none() {
-            return Err(Error::Config("VOBIZ_WEBHOOK_SIGNATURE=required needs VOBIZ_AUTH_TOKEN to check signatures with".into()));
+            return Err(Error::Config(
+                "VOBIZ_WEBHOOK_SIGNATURE=required needs VOBIZ_AUTH_TOKEN to check signatures with".into(),
+            ));
         }
         let app_api_key = env.get("APP_API_KEY");
         if app_api_key.as_ref().is_some_and(|k| k.len() < 16) {
@@ -254,7 +298,11 @@ impl Config {
                 call_time_limit: env.number("CALL_TIME_LIMIT_SECONDS", 30u32, 600)?,
                 allowed_country_codes,
             },
-            voice: Voice { voice, language, gather_timeout: env.number("GATHER_TIMEOUT_SECONDS", 5u32, 60)? },
+            voice: Voice {
+                voice,
+                language,
+                gather_timeout: env.number("GATHER_TIMEOUT_SECONDS", 5u32, 60)?,
+            },
             limits,
             signature_mode,
             webhook_auth_token,
@@ -264,15 +312,21 @@ impl Config {
 
     /// The keys, or a configuration error naming `OTP_SECRET` (Lambda functions require it).
     pub fn require_keys(&self) -> Result<Keys> {
-        self.keys.clone().ok_or_else(|| Error::Config("OTP_SECRET is required".into()))
+        self.keys
+            .clone()
+            .ok_or_else(|| Error::Config("OTP_SECRET is required".into()))
     }
 
     pub fn require_table(&self) -> Result<String> {
-        self.table.clone().ok_or_else(|| Error::Config("OTP_TABLE is required".into()))
+        self.table
+            .clone()
+            .ok_or_else(|| Error::Config("OTP_TABLE is required".into()))
     }
 
     pub fn require_vobiz(&self) -> Result<VobizConfig> {
-        self.vobiz.clone().ok_or_else(|| Error::Config("VOBIZ_AUTH_ID, VOBIZ_AUTH_TOKEN and FROM_NUMBER are required".into()))
+        self.vobiz
+            .clone()
+            .ok_or_else(|| Error::Config("VOBIZ_AUTH_ID, VOBIZ_AUTH_TOKEN and FROM_NUMBER are required".into()))
     }
 }
 
@@ -289,8 +343,25 @@ mod tests {
     #[test]
     fn defaults_are_the_documented_ones() {
         let c = cfg(&[]).unwrap();
-        assert_eq!(c.policy, Policy { code_length: 6, code_ttl_secs: 300, max_attempts: 3, max_repeats: 3, call_time_limit: 120, allowed_country_codes: vec![91] });
-        assert_eq!(c.voice, Voice { voice: "WOMAN".into(), language: "en-US".into(), gather_timeout: 8 });
+        assert_eq!(
+            c.policy,
+            Policy {
+                code_length: 6,
+                code_ttl_secs: 300,
+                max_attempts: 3,
+                max_repeats: 3,
+                call_time_limit: 120,
+                allowed_country_codes: vec![91]
+            }
+        );
+        assert_eq!(
+            c.voice,
+            Voice {
+                voice: "WOMAN".into(),
+                language: "en-US".into(),
+                gather_timeout: 8
+            }
+        );
         assert_eq!(c.http_port, 8000);
         assert_eq!(c.vobiz_api_url, "https://api.vobiz.ai");
         assert_eq!(c.limits, Limits::default());
@@ -304,15 +375,35 @@ mod tests {
     #[test]
     fn bad_values_name_their_variable() {
         for (name, value) in [
-            ("OTP_LENGTH", "3"), ("OTP_LENGTH", "11"), ("OTP_LENGTH", "six"), ("OTP_TTL_SECONDS", "5"),
-            ("OTP_MAX_ATTEMPTS", "0"), ("OTP_MAX_REPEATS", "11"), ("CALL_TIME_LIMIT_SECONDS", "9999"),
-            ("GATHER_TIMEOUT_SECONDS", "4"), ("HTTP_PORT", "0"), ("HTTP_PORT", "70000"), ("CALL_LANGUAGE", "english"),
-            ("CALL_VOICE", "ROBOT"), ("ALLOWED_COUNTRY_CODES", "91,abc"), ("ALLOWED_COUNTRY_CODES", "1234"),
-            ("OTP_SECRET", "short"), ("PUBLIC_URL", "ftp://x"), ("PUBLIC_URL", "https://x/?a=1"),
-            ("VOBIZ_API_URL", "not a url"), ("OTP_CREATE_TABLE", "yes"), ("OTP_TABLE", "a b"),
-            ("VOBIZ_TIMEOUT_MS", "10"), ("VOBIZ_MAX_RETRIES", "9"), ("VOBIZ_WEBHOOK_SIGNATURE", "maybe"),
-            ("VOBIZ_WEBHOOK_SIGNATURE", "required"), ("APP_API_KEY", "short"), ("SEND_COOLDOWN_SECONDS", "-1"),
-            ("SENDS_PER_HOUR", "0"), ("CALLS_PER_MINUTE", "0"), ("MAX_FAILURES_PER_DAY", "0"),
+            ("OTP_LENGTH", "3"),
+            ("OTP_LENGTH", "11"),
+            ("OTP_LENGTH", "six"),
+            ("OTP_TTL_SECONDS", "5"),
+            ("OTP_MAX_ATTEMPTS", "0"),
+            ("OTP_MAX_REPEATS", "11"),
+            ("CALL_TIME_LIMIT_SECONDS", "9999"),
+            ("GATHER_TIMEOUT_SECONDS", "4"),
+            ("HTTP_PORT", "0"),
+            ("HTTP_PORT", "70000"),
+            ("CALL_LANGUAGE", "english"),
+            ("CALL_VOICE", "ROBOT"),
+            ("ALLOWED_COUNTRY_CODES", "91,abc"),
+            ("ALLOWED_COUNTRY_CODES", "1234"),
+            ("OTP_SECRET", "short"),
+            ("PUBLIC_URL", "ftp://x"),
+            ("PUBLIC_URL", "https://x/?a=1"),
+            ("VOBIZ_API_URL", "not a url"),
+            ("OTP_CREATE_TABLE", "yes"),
+            ("OTP_TABLE", "a b"),
+            ("VOBIZ_TIMEOUT_MS", "10"),
+            ("VOBIZ_MAX_RETRIES", "9"),
+            ("VOBIZ_WEBHOOK_SIGNATURE", "maybe"),
+            ("VOBIZ_WEBHOOK_SIGNATURE", "required"),
+            ("APP_API_KEY", "short"),
+            ("SEND_COOLDOWN_SECONDS", "-1"),
+            ("SENDS_PER_HOUR", "0"),
+            ("CALLS_PER_MINUTE", "0"),
+            ("MAX_FAILURES_PER_DAY", "0"),
         ] {
             let err = cfg(&[(name, value)]).unwrap_err().to_string();
             assert!(err.contains(name), "{name}={value}: {err}");
@@ -321,13 +412,21 @@ mod tests {
 
     #[test]
     fn vobiz_credentials_come_together() {
-        let c = cfg(&[("VOBIZ_AUTH_ID", "MA123"), ("VOBIZ_AUTH_TOKEN", "tok"), ("FROM_NUMBER", "+918012345678"), ("VOBIZ_API_URL", "http://127.0.0.1:9/")]).unwrap();
+        let c = cfg(&[
+            ("VOBIZ_AUTH_ID", "MA123"),
+            ("VOBIZ_AUTH_TOKEN", "tok"),
+            ("FROM_NUMBER", "+918012345678"),
+            ("VOBIZ_API_URL", "http://127.0.0.1:9/"),
+        ])
+        .unwrap();
         let v = c.vobiz.unwrap();
         assert_eq!(v.api_url, "http://127.0.0.1:9");
         assert_eq!(v.from.e164(), "+918012345678");
         let dbg = format!("{v:?}");
         assert!(!dbg.contains("MA123") && !dbg.contains("tok\""), "{dbg}");
-        let err = cfg(&[("VOBIZ_AUTH_ID", "MA123"), ("VOBIZ_AUTH_TOKEN", "tok")]).unwrap_err().to_string();
+        let err = cfg(&[("VOBIZ_AUTH_ID", "MA123"), ("VOBIZ_AUTH_TOKEN", "tok")])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("FROM_NUMBER"), "{err}");
         // Webhook functions get only the auth token, to check signatures with.
         let w = cfg(&[("VOBIZ_AUTH_TOKEN", "tok"), ("VOBIZ_WEBHOOK_SIGNATURE", "required")]).unwrap();
@@ -338,7 +437,12 @@ mod tests {
 
     #[test]
     fn lists_and_urls_are_normalised() {
-        let c = cfg(&[("ALLOWED_COUNTRY_CODES", " 91, +44 ,1"), ("PUBLIC_URL", "https://abc.example/prod/"), ("OTP_SECRET", &"s".repeat(32))]).unwrap();
+        let c = cfg(&[
+            ("ALLOWED_COUNTRY_CODES", " 91, +44 ,1"),
+            ("PUBLIC_URL", "https://abc.example/prod/"),
+            ("OTP_SECRET", &"s".repeat(32)),
+        ])
+        .unwrap();
         assert_eq!(c.policy.allowed_country_codes, vec![91, 44, 1]);
         assert_eq!(c.public_url.as_deref(), Some("https://abc.example/prod"));
         assert!(c.keys.is_some());

@@ -17,11 +17,15 @@ use crate::domain::limits::{Limited, Limits, admit_send, minute_slot, next_failu
 use crate::domain::script::{self, Step, Voice};
 use crate::domain::secrets::{random_id, token_hash};
 use crate::domain::signature::{self, SignatureMode, Signatures, Verdict};
-use crate::domain::{Attempt, CallOutcome, HangupReport, Keys, NewAttempt, Phone, Refusal, classify_hangup, generate_code};
+use crate::domain::{
+    Attempt, CallOutcome, HangupReport, Keys, NewAttempt, Phone, Refusal, classify_hangup, generate_code,
+};
 use crate::error::{Error, Result};
-use crate::http::{Form, error_response, json_body, json_response, path_param, public_base, string_field, xml_response};
-use crate::telemetry::{self, Metric};
+use crate::http::{
+    Form, error_response, json_body, json_response, path_param, public_base, string_field, xml_response,
+};
 use crate::ports::{CallPlacer, CallRequest, Clock, GlobalSlot, HangupFacts, Start, Store, SystemClock, Write};
+use crate::telemetry::{self, Metric};
 
 /// How many times a send re-reads the number after losing a race to another send.
 const MAX_SEND_CONFLICTS: u32 = 4;
@@ -38,7 +42,10 @@ pub struct WebhookAuth {
 
 impl std::fmt::Debug for WebhookAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebhookAuth").field("mode", &self.mode).field("auth_token", &self.auth_token.as_ref().map(|_| "<set>")).finish()
+        f.debug_struct("WebhookAuth")
+            .field("mode", &self.mode)
+            .field("auth_token", &self.auth_token.as_ref().map(|_| "<set>"))
+            .finish()
     }
 }
 
@@ -73,7 +80,10 @@ impl<S: Store, K: Clock> Service<S, K> {
             policy: cfg.policy.clone(),
             voice: cfg.voice.clone(),
             limits: cfg.limits.clone(),
-            webhooks: WebhookAuth { mode: cfg.signature_mode, auth_token: cfg.webhook_auth_token.clone() },
+            webhooks: WebhookAuth {
+                mode: cfg.signature_mode,
+                auth_token: cfg.webhook_auth_token.clone(),
+            },
             public_url: cfg.public_url.clone(),
             app_api_key: cfg.app_api_key.clone(),
         }
@@ -85,7 +95,11 @@ type Handled = Result<(Response<Body>, &'static str)>;
 /// Runs a handler inside a span that carries the route and (once known) the masked phone, maps
 /// its error (to JSON, or for a webhook, whose voice is given, to the spoken refusal), and logs
 /// the one line of the request.
-async fn run(route: &'static str, webhook: Option<&Voice>, inner: impl Future<Output = Handled>) -> Result<Response<Body>, Infallible> {
+async fn run(
+    route: &'static str,
+    webhook: Option<&Voice>,
+    inner: impl Future<Output = Handled>,
+) -> Result<Response<Body>, Infallible> {
     let span = tracing::info_span!("request", route, phone = field::Empty, call = field::Empty);
     async move {
         let started = Instant::now();
@@ -127,7 +141,9 @@ fn metric_for(route: &str, outcome: &str) -> Option<Metric> {
         ("hangup", "delivered") => Metric::CallDelivered,
         ("hangup", "not_delivered") => Metric::CallNotDelivered,
         ("verify-otp", "valid") => Metric::CodeVerified,
-        ("verify-otp", "invalid" | "expired" | "not_found" | "already_used" | "too_many_attempts") => Metric::VerifyFailed,
+        ("verify-otp", "invalid" | "expired" | "not_found" | "already_used" | "too_many_attempts") => {
+            Metric::VerifyFailed
+        }
         _ => return None,
     })
 }
@@ -150,7 +166,11 @@ fn os_rng() -> impl rand::RngCore + rand::CryptoRng {
 // App routes
 
 /// `POST /send-otp {"phone"}`: mint a code and a call token, store the attempt, place the call.
-pub async fn send_otp<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, calls: &C, req: Request) -> Result<Response<Body>, Infallible> {
+pub async fn send_otp<S: Store, K: Clock, C: CallPlacer>(
+    svc: &Service<S, K>,
+    calls: &C,
+    req: Request,
+) -> Result<Response<Body>, Infallible> {
     run("send-otp", None, send_otp_inner(svc, calls, req)).await
 }
 
@@ -186,10 +206,22 @@ async fn send_otp_inner<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, 
         drop(code);
         let attempt = Attempt::new(new, prior.as_ref(), send_times);
         let (minute, expires) = minute_slot(now);
-        let slot = GlobalSlot { minute, expires, cap: svc.limits.calls_per_minute };
-        match svc.store.start_attempt(&attempt, prior.as_ref().map(|p| p.version), &slot).await? {
+        let slot = GlobalSlot {
+            minute,
+            expires,
+            cap: svc.limits.calls_per_minute,
+        };
+        match svc
+            .store
+            .start_attempt(&attempt, prior.as_ref().map(|p| p.version), &slot)
+            .await?
+        {
             Start::Started => break (attempt, token),
-            Start::GlobalLimit => return Err(Error::RateLimited(Limited::Global { retry_after: (minute + 1) * 60 - now })),
+            Start::GlobalLimit => {
+                return Err(Error::RateLimited(Limited::Global {
+                    retry_after: (minute + 1) * 60 - now,
+                }));
+            }
             Start::Conflict if conflicts < MAX_SEND_CONFLICTS => conflicts += 1,
             Start::Conflict => return Err(Error::RateLimited(Limited::Cooldown { retry_after: 1 })),
         }
@@ -237,10 +269,16 @@ async fn verify_otp_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request)
     note_phone(&phone);
     let otp = string_field(&body, "otp")?;
     if otp.is_empty() || otp.len() > 10 || !otp.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Error::InvalidField { field: "otp", problem: "must be the digits of the code" });
+        return Err(Error::InvalidField {
+            field: "otp",
+            problem: "must be the digits of the code",
+        });
     }
     if otp.len() != svc.policy.code_length as usize {
-        return Err(Error::InvalidField { field: "otp", problem: "has the wrong number of digits" });
+        return Err(Error::InvalidField {
+            field: "otp",
+            problem: "has the wrong number of digits",
+        });
     }
     let now = svc.clock.now();
     let refused = |reason: Refusal, remaining: Option<u32>| {
@@ -258,7 +296,9 @@ async fn verify_otp_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request)
         Ok((json_response(StatusCode::BAD_REQUEST, &body), outcome))
     };
     let max_failures = svc.limits.failures_per_window;
-    let remaining_for = |a: &Attempt, r: Refusal| matches!(r, Refusal::Invalid | Refusal::TooManyAttempts).then(|| a.attempts_remaining(max_failures, now));
+    let remaining_for = |a: &Attempt, r: Refusal| {
+        matches!(r, Refusal::Invalid | Refusal::TooManyAttempts).then(|| a.attempts_remaining(max_failures, now))
+    };
 
     let mut current = match svc.store.consume(&phone, &svc.keys.code_mac(&phone, otp), now).await? {
         Write::Done(_) => return Ok((json_response(StatusCode::OK, &json!({"valid": true})), "valid")),
@@ -279,7 +319,11 @@ async fn verify_otp_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request)
         }
         let failure = next_failure(&current, now, &svc.limits);
         let keep_until = current.with_failure(failure).keep_until();
-        match svc.store.count_wrong(&phone, &attempt_id, current.failures, &failure, keep_until, now).await? {
+        match svc
+            .store
+            .count_wrong(&phone, &attempt_id, current.failures, &failure, keep_until, now)
+            .await?
+        {
             Write::Done(a) => {
                 if a.is_locked(now) {
                     tracing::warn!("number locked after too many failed verifications");
@@ -290,7 +334,9 @@ async fn verify_otp_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request)
             Write::Refused(None) => return refused(Refusal::NotFound, None),
         }
     }
-    Err(Error::StoreUnavailable("the number's failure count kept changing".into()))
+    Err(Error::StoreUnavailable(
+        "the number's failure count kept changing".into(),
+    ))
 }
 
 /// `GET /otp-status/{phone}`: delivery and verification state of the number's current code.
@@ -351,7 +397,9 @@ struct Caller {
 impl Caller {
     /// A refused write whose record already holds this nonce was a replay.
     fn replayed(&self, refused: &Option<Attempt>) -> bool {
-        self.nonce.as_deref().is_some_and(|n| refused.as_ref().is_some_and(|a| !a.fresh_nonce(Some(n))))
+        self.nonce
+            .as_deref()
+            .is_some_and(|n| refused.as_ref().is_some_and(|a| !a.fresh_nonce(Some(n))))
     }
 }
 
@@ -382,22 +430,44 @@ fn check_signature<S, K>(svc: &Service<S, K>, req: &Request, url: Option<&str>) 
 
 /// `Ok(Err(why))` means "refuse politely" (`why` is for the log).
 fn webhook_caller<S, K>(svc: &Service<S, K>, route: &str, req: &Request) -> Result<Result<Caller, &'static str>> {
-    let Some(token) = path_param(req, "token") else { return Ok(Err("no_token")) };
+    let Some(token) = path_param(req, "token") else {
+        return Ok(Err("no_token"));
+    };
     let base = public_base(req, svc.public_url.as_deref());
-    let nonce = check_signature(svc, req, base.as_ref().map(|b| format!("{b}/{route}/{token}")).as_deref())?;
+    let nonce = check_signature(
+        svc,
+        req,
+        base.as_ref().map(|b| format!("{b}/{route}/{token}")).as_deref(),
+    )?;
     let form = Form::parse(req)?;
-    let Some(phone) = svc.keys.open_token(&token) else { return Ok(Err("unknown_token")) };
+    let Some(phone) = svc.keys.open_token(&token) else {
+        return Ok(Err("unknown_token"));
+    };
     note_phone(&phone);
     let to = form.get("To").and_then(|t| Phone::normalize_lenient(t).ok());
     if to.as_ref() != Some(&phone) {
         return Ok(Err("wrong_callee"));
     }
     let call_uuid = match form.get("CallUUID") {
-        Some(c) if !c.is_empty() && c.len() <= 128 && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => c.to_owned(),
+        Some(c)
+            if !c.is_empty()
+                && c.len() <= 128
+                && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            c.to_owned()
+        }
         _ => return Ok(Err("no_call_uuid")),
     };
     note_call(&call_uuid);
-    Ok(Ok(Caller { token_hash: token_hash(&token), phone, call_uuid, form, base, token, nonce }))
+    Ok(Ok(Caller {
+        token_hash: token_hash(&token),
+        phone,
+        call_uuid,
+        form,
+        base,
+        token,
+        nonce,
+    }))
 }
 
 fn speak<S, K>(svc: &Service<S, K>, steps: &[Step], outcome: &'static str) -> Handled {
@@ -406,7 +476,9 @@ fn speak<S, K>(svc: &Service<S, K>, steps: &[Step], outcome: &'static str) -> Ha
 
 /// The steps that read an attempt's code, with a repeat offered while repeats are left.
 fn read_code_steps<S, K>(svc: &Service<S, K>, caller: &Caller, a: &Attempt) -> Option<Vec<Step>> {
-    let code = svc.keys.open_code(&caller.phone, &a.attempt_id, a.code_sealed.as_deref()?)?;
+    let code = svc
+        .keys
+        .open_code(&caller.phone, &a.attempt_id, a.code_sealed.as_deref()?)?;
     let choice_url = caller.base.as_ref().map(|b| format!("{b}/otp-choice/{}", caller.token));
     let offer = choice_url.as_deref().filter(|_| a.repeats < svc.policy.max_repeats);
     Some(script::read_code(&code, offer))
@@ -423,7 +495,17 @@ async fn answer_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> 
         Err(why) => return speak(svc, &script::apology(), why),
     };
     let now = svc.clock.now();
-    match svc.store.answer(&caller.phone, &caller.token_hash, &caller.call_uuid, caller.nonce.as_deref(), now).await? {
+    match svc
+        .store
+        .answer(
+            &caller.phone,
+            &caller.token_hash,
+            &caller.call_uuid,
+            caller.nonce.as_deref(),
+            now,
+        )
+        .await?
+    {
         Write::Done(a) => match read_code_steps(svc, &caller, &a) {
             Some(steps) => speak(svc, &steps, "served"),
             None => speak(svc, &script::apology(), "unreadable_code"),
@@ -447,7 +529,18 @@ async fn otp_choice_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request)
         return speak(svc, &script::goodbye(), "goodbye");
     }
     let now = svc.clock.now();
-    match svc.store.repeat(&caller.phone, &caller.token_hash, &caller.call_uuid, caller.nonce.as_deref(), svc.policy.max_repeats, now).await? {
+    match svc
+        .store
+        .repeat(
+            &caller.phone,
+            &caller.token_hash,
+            &caller.call_uuid,
+            caller.nonce.as_deref(),
+            svc.policy.max_repeats,
+            now,
+        )
+        .await?
+    {
         Write::Done(a) => match read_code_steps(svc, &caller, &a) {
             Some(steps) => speak(svc, &steps, "repeated"),
             None => speak(svc, &script::goodbye(), "unreadable_code"),
@@ -472,13 +565,30 @@ async fn hangup_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> 
     let cause: String = [report.hangup_cause_code, report.hangup_cause]
         .iter()
         .find(|c| !c.is_empty())
-        .map(|c| c.chars().filter(|ch| ch.is_ascii_graphic() || *ch == ' ').take(64).collect())
+        .map(|c| {
+            c.chars()
+                .filter(|ch| ch.is_ascii_graphic() || *ch == ' ')
+                .take(64)
+                .collect()
+        })
         .unwrap_or_default();
     let facts = HangupFacts { telephony, cause };
-    let outcome = match svc.store.hang_up(&caller.phone, &caller.token_hash, caller.nonce.as_deref(), &facts, svc.clock.now()).await? {
+    let outcome = match svc
+        .store
+        .hang_up(
+            &caller.phone,
+            &caller.token_hash,
+            caller.nonce.as_deref(),
+            &facts,
+            svc.clock.now(),
+        )
+        .await?
+    {
         Write::Done(a) if a.call_outcome() == Some(CallOutcome::Answered) => "delivered",
         Write::Done(_) => "not_delivered",
-        Write::Refused(old) if caller.replayed(&old) => return Err(Error::Forbidden("the webhook nonce was already used")),
+        Write::Refused(old) if caller.replayed(&old) => {
+            return Err(Error::Forbidden("the webhook nonce was already used"));
+        }
         Write::Refused(Some(_)) => "already_recorded",
         Write::Refused(None) => "unknown_attempt",
     };
@@ -502,11 +612,22 @@ mod tests {
         assert_eq!(metric_for("send-otp", "calling"), Some(Metric::CodeSent));
         assert_eq!(metric_for("send-otp", "rate_limited"), Some(Metric::RateLimited));
         assert_eq!(metric_for("hangup", "delivered"), Some(Metric::CallDelivered));
-        assert_eq!(metric_for("verify-otp", "too_many_attempts"), Some(Metric::VerifyFailed));
+        assert_eq!(
+            metric_for("verify-otp", "too_many_attempts"),
+            Some(Metric::VerifyFailed)
+        );
         assert_eq!(metric_for("otp-status", "found"), None);
         // Every metric is reachable from some outcome.
-        let outcomes = [("send-otp", "calling"), ("send-otp", "call_failed"), ("answer", "served"), ("hangup", "delivered"),
-            ("hangup", "not_delivered"), ("verify-otp", "valid"), ("verify-otp", "invalid"), ("send-otp", "rate_limited")];
+        let outcomes = [
+            ("send-otp", "calling"),
+            ("send-otp", "call_failed"),
+            ("answer", "served"),
+            ("hangup", "delivered"),
+            ("hangup", "not_delivered"),
+            ("verify-otp", "valid"),
+            ("verify-otp", "invalid"),
+            ("send-otp", "rate_limited"),
+        ];
         for m in Metric::ALL {
             assert!(outcomes.iter().any(|(r, o)| metric_for(r, o) == Some(m)), "{m:?}");
         }

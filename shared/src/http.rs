@@ -19,7 +19,9 @@ pub const WEBHOOK_BODY_LIMIT: usize = 16 * 1024;
 impl Error {
     pub fn status(&self) -> StatusCode {
         match self {
-            Error::InvalidJson(_) | Error::MissingField(_) | Error::InvalidField { .. } | Error::InvalidPhone(_) => StatusCode::BAD_REQUEST,
+            Error::InvalidJson(_) | Error::MissingField(_) | Error::InvalidField { .. } | Error::InvalidPhone(_) => {
+                StatusCode::BAD_REQUEST
+            }
             Error::DestinationNotAllowed | Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::Unauthorized => StatusCode::UNAUTHORIZED,
             Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -89,8 +91,10 @@ pub fn xml_response(status: StatusCode, xml: String) -> Response<Body> {
 fn response(status: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
     let mut resp = Response::new(Body::Text(body));
     *resp.status_mut() = status;
-    resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    resp.headers_mut().insert("cache-control", HeaderValue::from_static("no-store"));
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp.headers_mut()
+        .insert("cache-control", HeaderValue::from_static("no-store"));
     resp
 }
 
@@ -112,7 +116,9 @@ fn body_bytes(req: &Request, limit: usize) -> Result<&[u8], Error> {
 pub fn json_body(req: &Request) -> Result<Map<String, Value>, Error> {
     if let Some(mt) = media_type(req.headers()) {
         if mt != "application/json" && !mt.ends_with("+json") {
-            return Err(Error::UnsupportedMediaType { expected: "application/json" });
+            return Err(Error::UnsupportedMediaType {
+                expected: "application/json",
+            });
         }
     }
     let bytes = body_bytes(req, APP_BODY_LIMIT)?;
@@ -122,7 +128,12 @@ pub fn json_body(req: &Request) -> Result<Map<String, Value>, Error> {
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(Error::InvalidJson("expected a JSON object".into())),
-        Err(e) => Err(Error::InvalidJson(format!("{} at line {} column {}", classify(&e), e.line(), e.column()))),
+        Err(e) => Err(Error::InvalidJson(format!(
+            "{} at line {} column {}",
+            classify(&e),
+            e.line(),
+            e.column()
+        ))),
     }
 }
 
@@ -141,7 +152,10 @@ pub fn string_field<'a>(body: &'a Map<String, Value>, field: &'static str) -> Re
     match body.get(field) {
         None | Some(Value::Null) => Err(Error::MissingField(field)),
         Some(Value::String(s)) => Ok(s),
-        Some(_) => Err(Error::InvalidField { field, problem: "must be a string" }),
+        Some(_) => Err(Error::InvalidField {
+            field,
+            problem: "must be a string",
+        }),
     }
 }
 
@@ -154,15 +168,23 @@ impl Form {
     pub fn parse(req: &Request) -> Result<Form, Error> {
         if let Some(mt) = media_type(req.headers()) {
             if mt != "application/x-www-form-urlencoded" {
-                return Err(Error::UnsupportedMediaType { expected: "application/x-www-form-urlencoded" });
+                return Err(Error::UnsupportedMediaType {
+                    expected: "application/x-www-form-urlencoded",
+                });
             }
         }
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body_bytes(req, WEBHOOK_BODY_LIMIT)?)
-            .map_err(|_| Error::InvalidField { field: "body", problem: "is not a form" })?;
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_bytes(body_bytes(req, WEBHOOK_BODY_LIMIT)?).map_err(|_| Error::InvalidField {
+                field: "body",
+                problem: "is not a form",
+            })?;
         let mut keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
         keys.sort_unstable();
         if keys.windows(2).any(|w| w[0] == w[1]) {
-            return Err(Error::InvalidField { field: "body", problem: "repeats a key" });
+            return Err(Error::InvalidField {
+                field: "body",
+                problem: "repeats a key",
+            });
         }
         Ok(Form(pairs))
     }
@@ -175,8 +197,13 @@ impl Form {
 /// A path parameter: from API Gateway's `pathParameters` (or the local server's router),
 /// percent-decoded.
 pub fn path_param(req: &Request, name: &str) -> Option<String> {
-    let raw = req.path_parameters_ref().and_then(|p| p.first(name).map(str::to_owned))?;
-    let decoded = percent_encoding::percent_decode_str(&raw).decode_utf8().ok()?.into_owned();
+    let raw = req
+        .path_parameters_ref()
+        .and_then(|p| p.first(name).map(str::to_owned))?;
+    let decoded = percent_encoding::percent_decode_str(&raw)
+        .decode_utf8()
+        .ok()?
+        .into_owned();
     (!decoded.is_empty()).then_some(decoded)
 }
 
@@ -214,12 +241,27 @@ mod tests {
     fn json_bodies_are_checked() {
         assert!(json_body(&req(Some("application/json; charset=utf-8"), r#"{"a":1}"#)).is_ok());
         assert!(json_body(&req(None, r#"{"a":1}"#)).is_ok());
-        assert!(matches!(json_body(&req(Some("text/plain"), "{}")), Err(Error::UnsupportedMediaType { .. })));
-        assert!(matches!(json_body(&req(Some("application/json"), "[1]")), Err(Error::InvalidJson(_))));
-        assert!(matches!(json_body(&req(Some("application/json"), "{")), Err(Error::InvalidJson(_))));
-        assert!(matches!(json_body(&req(Some("application/json"), "")), Err(Error::InvalidJson(_))));
+        assert!(matches!(
+            json_body(&req(Some("text/plain"), "{}")),
+            Err(Error::UnsupportedMediaType { .. })
+        ));
+        assert!(matches!(
+            json_body(&req(Some("application/json"), "[1]")),
+            Err(Error::InvalidJson(_))
+        ));
+        assert!(matches!(
+            json_body(&req(Some("application/json"), "{")),
+            Err(Error::InvalidJson(_))
+        ));
+        assert!(matches!(
+            json_body(&req(Some("application/json"), "")),
+            Err(Error::InvalidJson(_))
+        ));
         let big = format!("{{\"a\":\"{}\"}}", "x".repeat(APP_BODY_LIMIT));
-        assert!(matches!(json_body(&req(None, &big)), Err(Error::PayloadTooLarge { .. })));
+        assert!(matches!(
+            json_body(&req(None, &big)),
+            Err(Error::PayloadTooLarge { .. })
+        ));
     }
 
     #[test]
@@ -233,7 +275,11 @@ mod tests {
 
     #[test]
     fn forms_refuse_repeated_keys_and_wrong_types() {
-        let f = Form::parse(&req(Some("application/x-www-form-urlencoded"), "Digits=1&CallUUID=abc%2D1")).unwrap();
+        let f = Form::parse(&req(
+            Some("application/x-www-form-urlencoded"),
+            "Digits=1&CallUUID=abc%2D1",
+        ))
+        .unwrap();
         assert_eq!(f.get("Digits"), Some("1"));
         assert_eq!(f.get("CallUUID"), Some("abc-1"));
         assert!(Form::parse(&req(Some("application/x-www-form-urlencoded"), "Digits=1&Digits=2")).is_err());
@@ -245,7 +291,10 @@ mod tests {
         let e = Error::StoreUnavailable("secret detail".into());
         let r = error_response(&e);
         assert_eq!(r.status(), 503);
-        let body = match r.body() { Body::Text(t) => t.clone(), _ => unreachable!() };
+        let body = match r.body() {
+            Body::Text(t) => t.clone(),
+            _ => unreachable!(),
+        };
         assert!(!body.contains("secret detail"));
         assert!(body.contains("\"store_unavailable\""));
         assert_eq!(r.headers()["retry-after"], "1");

@@ -74,9 +74,13 @@ impl SdkEnv {
         use crate::Error;
         let var = |k: &str| var(k).filter(|v| !v.trim().is_empty());
         let flag = |k: &str| var(k).is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
-        let region = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")).ok_or_else(|| Error::Config("AWS_REGION is not set".into()))?;
+        let region = var("AWS_REGION")
+            .or_else(|| var("AWS_DEFAULT_REGION"))
+            .ok_or_else(|| Error::Config("AWS_REGION is not set".into()))?;
         let (Some(key_id), Some(secret)) = (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY")) else {
-            return Err(Error::Config("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set".into()));
+            return Err(Error::Config(
+                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set".into(),
+            ));
         };
         Ok(SdkEnv {
             region,
@@ -92,7 +96,9 @@ impl SdkEnv {
     /// An HTTPS endpoint of our own (a proxy, another DynamoDB) is trusted through the
     /// system's roots; AWS's own endpoints, and plain-HTTP local ones, need only Amazon's.
     fn needs_system_roots(&self) -> bool {
-        self.endpoint.as_deref().is_some_and(|e| e.trim_start().to_ascii_lowercase().starts_with("https:"))
+        self.endpoint
+            .as_deref()
+            .is_some_and(|e| e.trim_start().to_ascii_lowercase().starts_with("https:"))
     }
 
     fn config(self, attempt: Duration, operation: Duration) -> Result<aws_sdk_dynamodb::Config> {
@@ -103,7 +109,13 @@ impl SdkEnv {
             .behavior_version(BehaviorVersion::latest())
             .http_client(crate::tls::sdk_http_client(self.needs_system_roots())?)
             .region(Region::new(self.region))
-            .credentials_provider(Credentials::new(self.key_id, self.secret, self.session_token, None, "environment"))
+            .credentials_provider(Credentials::new(
+                self.key_id,
+                self.secret,
+                self.session_token,
+                None,
+                "environment",
+            ))
             .use_fips(self.fips)
             .use_dual_stack(self.dual_stack)
             .timeout_config(
@@ -129,38 +141,84 @@ mod tests {
         SdkEnv::read(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned()))
     }
 
-    const CREDS: [(&str, &str); 3] = [("AWS_ACCESS_KEY_ID", "AKID"), ("AWS_SECRET_ACCESS_KEY", "s"), ("AWS_SESSION_TOKEN", "t")];
+    const CREDS: [(&str, &str); 3] = [
+        ("AWS_ACCESS_KEY_ID", "AKID"),
+        ("AWS_SECRET_ACCESS_KEY", "s"),
+        ("AWS_SESSION_TOKEN", "t"),
+    ];
 
     #[test]
     fn the_lambda_environment_is_enough() {
-        let Ok(e) = env(&[&[("AWS_REGION", "ap-south-1")][..], &CREDS].concat()) else { panic!("config error") };
-        assert!(e == SdkEnv {
-            region: "ap-south-1".into(), key_id: "AKID".into(), secret: "s".into(), session_token: Some("t".into()),
-            endpoint: None, fips: false, dual_stack: false,
-        });
+        let Ok(e) = env(&[&[("AWS_REGION", "ap-south-1")][..], &CREDS].concat()) else {
+            panic!("config error")
+        };
+        assert!(
+            e == SdkEnv {
+                region: "ap-south-1".into(),
+                key_id: "AKID".into(),
+                secret: "s".into(),
+                session_token: Some("t".into()),
+                endpoint: None,
+                fips: false,
+                dual_stack: false,
+            }
+        );
         assert!(!e.needs_system_roots());
         let c = e.config(Duration::from_secs(1), Duration::from_secs(2)).unwrap();
         assert_eq!(c.region().map(|r| r.as_ref()), Some("ap-south-1"));
         let t = c.timeout_config().unwrap();
-        assert_eq!((t.operation_attempt_timeout(), t.operation_timeout()), (Some(Duration::from_secs(1)), Some(Duration::from_secs(2))));
+        assert_eq!(
+            (t.operation_attempt_timeout(), t.operation_timeout()),
+            (Some(Duration::from_secs(1)), Some(Duration::from_secs(2)))
+        );
         assert_eq!(c.retry_config().unwrap().max_attempts(), 3);
         assert!(c.http_client().is_some());
     }
 
     #[test]
     fn endpoint_region_and_flags() {
-        let Ok(e) = env(&[&[("AWS_DEFAULT_REGION", "us-east-1"), ("AWS_ENDPOINT_URL", "http://127.0.0.1:8000"),
-            ("AWS_USE_FIPS_ENDPOINT", "TRUE"), ("AWS_REGION", " ")][..], &CREDS].concat()) else { panic!("config error") };
-        assert_eq!((e.region.as_str(), e.endpoint.as_deref(), e.fips, e.dual_stack), ("us-east-1", Some("http://127.0.0.1:8000"), true, false));
+        let Ok(e) = env(&[
+            &[
+                ("AWS_DEFAULT_REGION", "us-east-1"),
+                ("AWS_ENDPOINT_URL", "http://127.0.0.1:8000"),
+                ("AWS_USE_FIPS_ENDPOINT", "TRUE"),
+                ("AWS_REGION", " "),
+            ][..],
+            &CREDS,
+        ]
+        .concat()) else {
+            panic!("config error")
+        };
+        assert_eq!(
+            (e.region.as_str(), e.endpoint.as_deref(), e.fips, e.dual_stack),
+            ("us-east-1", Some("http://127.0.0.1:8000"), true, false)
+        );
         assert!(!e.needs_system_roots(), "plain HTTP needs no roots at all");
-        let Ok(e) = env(&[&[("AWS_REGION", "x"), ("AWS_ENDPOINT_URL", "http://a"), ("AWS_ENDPOINT_URL_DYNAMODB", "HTTPS://b")][..], &CREDS].concat()) else { panic!("config error") };
-        assert_eq!(e.endpoint.as_deref(), Some("HTTPS://b"), "the service-specific variable wins");
+        let Ok(e) = env(&[
+            &[
+                ("AWS_REGION", "x"),
+                ("AWS_ENDPOINT_URL", "http://a"),
+                ("AWS_ENDPOINT_URL_DYNAMODB", "HTTPS://b"),
+            ][..],
+            &CREDS,
+        ]
+        .concat()) else {
+            panic!("config error")
+        };
+        assert_eq!(
+            e.endpoint.as_deref(),
+            Some("HTTPS://b"),
+            "the service-specific variable wins"
+        );
         assert!(e.needs_system_roots());
     }
 
     #[test]
     fn missing_region_or_credentials_is_a_config_error() {
         assert!(matches!(env(&CREDS), Err(crate::Error::Config(_))));
-        assert!(matches!(env(&[("AWS_REGION", "x"), ("AWS_ACCESS_KEY_ID", "a")]), Err(crate::Error::Config(_))));
+        assert!(matches!(
+            env(&[("AWS_REGION", "x"), ("AWS_ACCESS_KEY_ID", "a")]),
+            Err(crate::Error::Config(_))
+        ));
     }
 }

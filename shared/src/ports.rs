@@ -50,19 +50,51 @@ pub trait Store: Send + Sync {
     /// working at once), and counts one call in the global minute slot; both or neither.
     /// Succeeds only if the number's `version` is still `expected_version` (`None`: no record)
     /// and the number is not locked. The number's failure counters are kept as stored.
-    fn start_attempt(&self, attempt: &Attempt, expected_version: Option<u64>, slot: &GlobalSlot) -> impl Future<Output = Result<Start>> + Send;
+    fn start_attempt(
+        &self,
+        attempt: &Attempt,
+        expected_version: Option<u64>,
+        slot: &GlobalSlot,
+    ) -> impl Future<Output = Result<Start>> + Send;
 
     /// Marks the attempt failed (not live) and erases its sealed code, if it is still current.
-    fn record_call_failed(&self, phone: &Phone, attempt_id: &str, reason: &str) -> impl Future<Output = Result<bool>> + Send;
+    fn record_call_failed(
+        &self,
+        phone: &Phone,
+        attempt_id: &str,
+        reason: &str,
+    ) -> impl Future<Output = Result<bool>> + Send;
 
     /// [`Attempt::can_answer`]: binds `call_uuid`, notes the answer, returns the record.
-    fn answer(&self, phone: &Phone, token_hash: &str, call_uuid: &str, nonce: Option<&str>, now: i64) -> impl Future<Output = Result<Write>> + Send;
+    fn answer(
+        &self,
+        phone: &Phone,
+        token_hash: &str,
+        call_uuid: &str,
+        nonce: Option<&str>,
+        now: i64,
+    ) -> impl Future<Output = Result<Write>> + Send;
 
     /// [`Attempt::can_repeat`]: counts one repeat, returns the record.
-    fn repeat(&self, phone: &Phone, token_hash: &str, call_uuid: &str, nonce: Option<&str>, max_repeats: u32, now: i64) -> impl Future<Output = Result<Write>> + Send;
+    fn repeat(
+        &self,
+        phone: &Phone,
+        token_hash: &str,
+        call_uuid: &str,
+        nonce: Option<&str>,
+        max_repeats: u32,
+        now: i64,
+    ) -> impl Future<Output = Result<Write>> + Send;
 
     /// [`Attempt::can_hang_up`]: records the end of the call and erases the sealed code.
-    fn hang_up(&self, phone: &Phone, token_hash: &str, nonce: Option<&str>, facts: &HangupFacts, now: i64) -> impl Future<Output = Result<Write>> + Send;
+    fn hang_up(
+        &self,
+        phone: &Phone,
+        token_hash: &str,
+        nonce: Option<&str>,
+        facts: &HangupFacts,
+        now: i64,
+    ) -> impl Future<Output = Result<Write>> + Send;
 
     /// [`Attempt::can_consume`]: marks the code used, erases the sealed code and resets the
     /// number's consecutive failures.
@@ -70,7 +102,15 @@ pub trait Store: Send + Sync {
 
     /// [`Attempt::can_count_wrong`]: counts one wrong guess against the code and the number
     /// ([`Attempt::with_failure`]); `keep_until` is the record's new expiry.
-    fn count_wrong(&self, phone: &Phone, attempt_id: &str, seen_failures: u32, failure: &Failure, keep_until: i64, now: i64) -> impl Future<Output = Result<Write>> + Send;
+    fn count_wrong(
+        &self,
+        phone: &Phone,
+        attempt_id: &str,
+        seen_failures: u32,
+        failure: &Failure,
+        keep_until: i64,
+        now: i64,
+    ) -> impl Future<Output = Result<Write>> + Send;
 
     /// The number's current attempt (strongly consistent).
     fn get(&self, phone: &Phone) -> impl Future<Output = Result<Option<Attempt>>> + Send;

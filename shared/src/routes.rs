@@ -42,15 +42,69 @@ pub struct RouteSpec {
 }
 
 pub const ROUTES: &[RouteSpec] = &[
-    RouteSpec { route: Route::SendOtp, method: "POST", path: "/send-otp", function: "send-otp", app: true },
-    RouteSpec { route: Route::VerifyOtp, method: "POST", path: "/verify-otp", function: "verify-otp", app: true },
-    RouteSpec { route: Route::OtpStatus, method: "GET", path: "/otp-status/{phone}", function: "otp-status", app: true },
-    RouteSpec { route: Route::Answer, method: "POST", path: "/answer/{token}", function: "answer", app: false },
-    RouteSpec { route: Route::Answer, method: "POST", path: "/answer", function: "answer", app: false },
-    RouteSpec { route: Route::OtpChoice, method: "POST", path: "/otp-choice/{token}", function: "otp-choice", app: false },
-    RouteSpec { route: Route::OtpChoice, method: "POST", path: "/otp-choice", function: "otp-choice", app: false },
-    RouteSpec { route: Route::Hangup, method: "POST", path: "/hangup/{token}", function: "hangup", app: false },
-    RouteSpec { route: Route::Hangup, method: "POST", path: "/hangup", function: "hangup", app: false },
+    RouteSpec {
+        route: Route::SendOtp,
+        method: "POST",
+        path: "/send-otp",
+        function: "send-otp",
+        app: true,
+    },
+    RouteSpec {
+        route: Route::VerifyOtp,
+        method: "POST",
+        path: "/verify-otp",
+        function: "verify-otp",
+        app: true,
+    },
+    RouteSpec {
+        route: Route::OtpStatus,
+        method: "GET",
+        path: "/otp-status/{phone}",
+        function: "otp-status",
+        app: true,
+    },
+    RouteSpec {
+        route: Route::Answer,
+        method: "POST",
+        path: "/answer/{token}",
+        function: "answer",
+        app: false,
+    },
+    RouteSpec {
+        route: Route::Answer,
+        method: "POST",
+        path: "/answer",
+        function: "answer",
+        app: false,
+    },
+    RouteSpec {
+        route: Route::OtpChoice,
+        method: "POST",
+        path: "/otp-choice/{token}",
+        function: "otp-choice",
+        app: false,
+    },
+    RouteSpec {
+        route: Route::OtpChoice,
+        method: "POST",
+        path: "/otp-choice",
+        function: "otp-choice",
+        app: false,
+    },
+    RouteSpec {
+        route: Route::Hangup,
+        method: "POST",
+        path: "/hangup/{token}",
+        function: "hangup",
+        app: false,
+    },
+    RouteSpec {
+        route: Route::Hangup,
+        method: "POST",
+        path: "/hangup",
+        function: "hangup",
+        app: false,
+    },
 ];
 
 /// Matches a method and path against [`ROUTES`]; returns the route and its path parameters.
@@ -63,14 +117,18 @@ pub fn match_route(method: &str, path: &str) -> Result<(Route, HashMap<String, S
             continue;
         }
         let mut params = HashMap::new();
-        let fits = pattern.iter().zip(&segments).all(|(p, s)| match p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-            Some(name) if !s.is_empty() => {
-                params.insert(name.to_owned(), (*s).to_owned());
-                true
-            }
-            Some(_) => false,
-            None => p == s,
-        });
+        let fits =
+            pattern
+                .iter()
+                .zip(&segments)
+                .all(|(p, s)| match p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                    Some(name) if !s.is_empty() => {
+                        params.insert(name.to_owned(), (*s).to_owned());
+                        true
+                    }
+                    Some(_) => false,
+                    None => p == s,
+                });
         if fits {
             if spec.method.eq_ignore_ascii_case(method) {
                 return Ok((spec.route, params));
@@ -78,21 +136,38 @@ pub fn match_route(method: &str, path: &str) -> Result<(Route, HashMap<String, S
             path_matched = true;
         }
     }
-    Err(if path_matched { Error::MethodNotAllowed } else { Error::NoRoute })
+    Err(if path_matched {
+        Error::MethodNotAllowed
+    } else {
+        Error::NoRoute
+    })
 }
 
 /// The methods some route allows on `path`.
 pub fn allowed_methods(path: &str) -> Vec<&'static str> {
-    let mut methods: Vec<&'static str> = ROUTES.iter().map(|r| r.method).filter(|m| match_route(m, path).is_ok()).collect();
+    let mut methods: Vec<&'static str> = ROUTES
+        .iter()
+        .map(|r| r.method)
+        .filter(|m| match_route(m, path).is_ok())
+        .collect();
     methods.dedup();
     methods
 }
 
 /// Routes a request to its handler, the way API Gateway does for the Lambda functions.
-pub async fn dispatch<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, calls: &C, req: Request) -> Response<Body> {
+pub async fn dispatch<S: Store, K: Clock, C: CallPlacer>(
+    svc: &Service<S, K>,
+    calls: &C,
+    req: Request,
+) -> Response<Body> {
     let path = req.uri().path().to_owned();
     let refuse = |e: Error| {
-        tracing::info!(route = "router", outcome = e.code(), status = e.status().as_u16(), "handled");
+        tracing::info!(
+            route = "router",
+            outcome = e.code(),
+            status = e.status().as_u16(),
+            "handled"
+        );
         let mut resp = error_response(&e);
         if matches!(e, Error::MethodNotAllowed) {
             // RFC 9110: a 405 names the methods the resource does allow.
@@ -108,7 +183,11 @@ pub async fn dispatch<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, ca
     };
     if route.is_app() {
         if let Some(expected) = &svc.app_api_key {
-            let given = req.headers().get("x-api-key").and_then(|v| v.to_str().ok()).unwrap_or("");
+            let given = req
+                .headers()
+                .get("x-api-key")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
             if !ct_eq(given, expected) {
                 return refuse(Error::Unauthorized);
             }
@@ -138,7 +217,10 @@ mod tests {
         let (r, p) = match_route("POST", "/answer/abc").unwrap();
         assert_eq!((r, p["token"].as_str()), (Route::Answer, "abc"));
         assert_eq!(match_route("POST", "/answer").unwrap().0, Route::Answer);
-        assert_eq!(match_route("GET", "/otp-status/%2B919876543210").unwrap().1["phone"], "%2B919876543210");
+        assert_eq!(
+            match_route("GET", "/otp-status/%2B919876543210").unwrap().1["phone"],
+            "%2B919876543210"
+        );
         assert_eq!(match_route("POST", "/send-otp/").unwrap().0, Route::SendOtp);
         assert!(matches!(match_route("GET", "/send-otp"), Err(Error::MethodNotAllowed)));
         assert!(matches!(match_route("POST", "/nope"), Err(Error::NoRoute)));

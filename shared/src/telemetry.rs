@@ -19,9 +19,23 @@ use tracing_subscriber::fmt::MakeWriter;
 
 /// Crates whose DEBUG/TRACE output contains request and response bodies.
 const CAPPED: &[&str] = &[
-    "aws_smithy_runtime", "aws_smithy_runtime_api", "aws_smithy_http_client", "aws_smithy_types",
-    "aws_smithy_json", "aws_sdk_dynamodb", "aws_runtime", "aws_sigv4", "hyper",
-    "hyper_util", "h2", "reqwest", "rustls", "tower", "lambda_runtime", "lambda_runtime_api_client", "lambda_http",
+    "aws_smithy_runtime",
+    "aws_smithy_runtime_api",
+    "aws_smithy_http_client",
+    "aws_smithy_types",
+    "aws_smithy_json",
+    "aws_sdk_dynamodb",
+    "aws_runtime",
+    "aws_sigv4",
+    "hyper",
+    "hyper_util",
+    "h2",
+    "reqwest",
+    "rustls",
+    "tower",
+    "lambda_runtime",
+    "lambda_runtime_api_client",
+    "lambda_http",
 ];
 
 /// The filter directives: the configured level, then the caps.
@@ -44,7 +58,11 @@ pub fn targets(directives: &str) -> Targets {
         l => l.parse::<LevelFilter>().ok(),
     };
     let mut t = Targets::new().with_default(LevelFilter::INFO);
-    for d in directives.split(',').map(|d| d.trim().to_ascii_lowercase()).filter(|d| !d.is_empty()) {
+    for d in directives
+        .split(',')
+        .map(|d| d.trim().to_ascii_lowercase())
+        .filter(|d| !d.is_empty())
+    {
         match d.split_once('=') {
             None => {
                 if let Some(l) = level(&d) {
@@ -70,10 +88,15 @@ pub fn init_with_writer<W>(writer: W)
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
-    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL").or_else(|_| std::env::var("RUST_LOG")).ok();
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .ok();
     let filter = targets(&filter_directives(level.as_deref()));
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
-    let fmt = tracing_subscriber::fmt().with_target(false).with_max_level(LevelFilter::TRACE).with_writer(writer);
+    let fmt = tracing_subscriber::fmt()
+        .with_target(false)
+        .with_max_level(LevelFilter::TRACE)
+        .with_writer(writer);
     // On Lambda, CloudWatch stamps every line; locally, a time helps.
     let on_lambda = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
     use tracing_subscriber::layer::SubscriberExt;
@@ -107,8 +130,14 @@ pub enum Metric {
 
 impl Metric {
     pub const ALL: [Metric; 8] = [
-        Metric::CodeSent, Metric::CallFailed, Metric::CallAnswered, Metric::CallDelivered,
-        Metric::CallNotDelivered, Metric::CodeVerified, Metric::VerifyFailed, Metric::RateLimited,
+        Metric::CodeSent,
+        Metric::CallFailed,
+        Metric::CallAnswered,
+        Metric::CallDelivered,
+        Metric::CallNotDelivered,
+        Metric::CodeVerified,
+        Metric::VerifyFailed,
+        Metric::RateLimited,
     ];
 
     pub fn name(self) -> &'static str {
@@ -150,7 +179,10 @@ pub fn count(metric: Metric, route: &str) {
     if !*ON_LAMBDA.get_or_init(|| std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some()) {
         return;
     }
-    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{}", emf_line(metric, route, ms));
 }
@@ -161,11 +193,18 @@ mod tests {
 
     #[test]
     fn emf_lines_are_what_cloudwatch_expects() {
-        let line: serde_json::Value = serde_json::from_str(&emf_line(Metric::CodeVerified, "verify-otp", 1_795_600_800_000)).unwrap();
+        let line: serde_json::Value =
+            serde_json::from_str(&emf_line(Metric::CodeVerified, "verify-otp", 1_795_600_800_000)).unwrap();
         assert_eq!(line["_aws"]["Timestamp"], 1_795_600_800_000u64);
         assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Namespace"], "otp-call");
-        assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Dimensions"], serde_json::json!([["Route"]]));
-        assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Metrics"][0], serde_json::json!({"Name": "CodeVerified", "Unit": "Count"}));
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            serde_json::json!([["Route"]])
+        );
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"][0]["Metrics"][0],
+            serde_json::json!({"Name": "CodeVerified", "Unit": "Count"})
+        );
         assert_eq!(line["Route"], "verify-otp");
         assert_eq!(line["CodeVerified"], 1);
     }

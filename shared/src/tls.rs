@@ -20,7 +20,9 @@ pub fn sdk_http_client(system_roots: bool) -> crate::Result<aws_sdk_dynamodb::co
     let store = if system_roots {
         TrustStore::default()
     } else {
-        TrustStore::empty().with_native_roots(false).with_pem_certificate(AMAZON_ROOT_CAS_PEM.as_bytes())
+        TrustStore::empty()
+            .with_native_roots(false)
+            .with_pem_certificate(AMAZON_ROOT_CAS_PEM.as_bytes())
     };
     let tls = TlsContext::builder()
         .with_trust_store(store)
@@ -37,7 +39,9 @@ pub fn sdk_http_client(system_roots: bool) -> crate::Result<aws_sdk_dynamodb::co
 #[cfg(feature = "http-client")]
 pub fn reqwest_builder() -> reqwest::ClientBuilder {
     use std::sync::Arc;
-    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
         .expect("ring supports TLS 1.2 and 1.3") // a property of the provider, not of input
@@ -53,7 +57,9 @@ mod tests {
     #[test]
     fn the_amazon_roots_are_four_parsable_certificates() {
         use rustls::pki_types::{CertificateDer, pem::PemObject};
-        let certs: Vec<_> = CertificateDer::pem_slice_iter(AMAZON_ROOT_CAS_PEM.as_bytes()).collect::<Result<_, _>>().unwrap();
+        let certs: Vec<_> = CertificateDer::pem_slice_iter(AMAZON_ROOT_CAS_PEM.as_bytes())
+            .collect::<Result<_, _>>()
+            .unwrap();
         assert_eq!(certs.len(), 4);
         let mut store = rustls::RootCertStore::empty();
         let (added, rejected) = store.add_parsable_certificates(certs);

@@ -74,30 +74,55 @@ impl CallPlacer for VobizClient {
             // Never format a reqwest error: its text carries the URL, and the URL the account id.
             let resp = match sent {
                 Ok(r) => r,
-                Err(e) if e.is_timeout() => return Err(Error::CallFailed("Vobiz did not answer in time; a call may have been placed".into())),
+                Err(e) if e.is_timeout() => {
+                    return Err(Error::CallFailed(
+                        "Vobiz did not answer in time; a call may have been placed".into(),
+                    ));
+                }
                 Err(_) => return Err(Error::CallFailed("could not reach Vobiz".into())),
             };
             let status = resp.status();
             if status.is_success() {
-                let json: Value = resp.json().await.map_err(|_| Error::CallFailed(format!("Vobiz answered {status} with a body that is not JSON")))?;
+                let json: Value = resp
+                    .json()
+                    .await
+                    .map_err(|_| Error::CallFailed(format!("Vobiz answered {status} with a body that is not JSON")))?;
                 return request_uuid(&json)
                     .map(|request_uuid| PlacedCall { request_uuid })
                     .ok_or_else(|| Error::CallFailed(format!("Vobiz answered {status} without a request_uuid")));
             }
             if status.as_u16() == 429 && retries < self.cfg.max_retries {
-                let header = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok());
-                let from_body = resp.json::<Value>().await.ok().and_then(|j| j.pointer("/error/details/retryAfter").and_then(Value::as_f64));
-                let asked = header.or(from_body).filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64);
+                let header = resp
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<f64>().ok());
+                let from_body = resp
+                    .json::<Value>()
+                    .await
+                    .ok()
+                    .and_then(|j| j.pointer("/error/details/retryAfter").and_then(Value::as_f64));
+                let asked = header
+                    .or(from_body)
+                    .filter(|s| s.is_finite() && *s >= 0.0)
+                    .map(Duration::from_secs_f64);
                 let backoff = BASE_RETRY_DELAY * 2u32.pow(retries);
                 let jitter = Duration::from_millis(rand::rng().random_range(0..=BASE_RETRY_DELAY.as_millis() as u64));
                 let delay = asked.unwrap_or(backoff + jitter).min(MAX_RETRY_DELAY);
-                tracing::warn!(retry = retries + 1, delay_ms = delay.as_millis() as u64, "Vobiz rate-limited the call; retrying");
+                tracing::warn!(
+                    retry = retries + 1,
+                    delay_ms = delay.as_millis() as u64,
+                    "Vobiz rate-limited the call; retrying"
+                );
                 tokio::time::sleep(delay).await;
                 retries += 1;
                 continue;
             }
             // The body may name the account: it is never read into the error.
-            return Err(Error::CallFailed(format!("Vobiz refused the call with HTTP {}", status.as_u16())));
+            return Err(Error::CallFailed(format!(
+                "Vobiz refused the call with HTTP {}",
+                status.as_u16()
+            )));
         }
     }
 }
@@ -146,12 +171,22 @@ impl CallPlacer for SimulatedCalls {
 }
 
 #[cfg(feature = "http-client")]
-async fn simulate(http: &reqwest::Client, req: &CallRequest, request_uuid: &str, call_uuid: &str) -> std::result::Result<(), String> {
+async fn simulate(
+    http: &reqwest::Client,
+    req: &CallRequest,
+    request_uuid: &str,
+    call_uuid: &str,
+) -> std::result::Result<(), String> {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let to = req.to.e164().trim_start_matches('+').to_owned();
     let answer: Vec<(&str, &str)> = vec![
-        ("Event", "StartApp"), ("CallUUID", call_uuid), ("RequestUUID", request_uuid), ("From", "918000000000"),
-        ("To", &to), ("Direction", "outbound"), ("CallStatus", "in-progress"),
+        ("Event", "StartApp"),
+        ("CallUUID", call_uuid),
+        ("RequestUUID", request_uuid),
+        ("From", "918000000000"),
+        ("To", &to),
+        ("Direction", "outbound"),
+        ("CallStatus", "in-progress"),
     ];
     let xml = http
         .post(&req.answer_url)
@@ -169,13 +204,35 @@ async fn simulate(http: &reqwest::Client, req: &CallRequest, request_uuid: &str,
         words.join(" … ")
     );
     let now = time::OffsetDateTime::now_utc();
-    let stamp = format!("{:04}-{:02}-{:02} {:02}:{:02}:{:02}", now.year(), now.month() as u8, now.day(), now.hour(), now.minute(), now.second());
+    let stamp = format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        now.year(),
+        now.month() as u8,
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    );
     let hangup: Vec<(&str, &str)> = vec![
-        ("Event", "Hangup"), ("CallUUID", call_uuid), ("RequestUUID", request_uuid), ("From", "918000000000"), ("To", &to),
-        ("CallStatus", "completed"), ("HangupCause", "NORMAL_CLEARING"), ("HangupCauseCode", "4000"),
-        ("StartTime", &stamp), ("AnswerTime", &stamp), ("EndTime", &stamp), ("Duration", "24"), ("BillDuration", "24"),
+        ("Event", "Hangup"),
+        ("CallUUID", call_uuid),
+        ("RequestUUID", request_uuid),
+        ("From", "918000000000"),
+        ("To", &to),
+        ("CallStatus", "completed"),
+        ("HangupCause", "NORMAL_CLEARING"),
+        ("HangupCauseCode", "4000"),
+        ("StartTime", &stamp),
+        ("AnswerTime", &stamp),
+        ("EndTime", &stamp),
+        ("Duration", "24"),
+        ("BillDuration", "24"),
     ];
-    http.post(&req.hangup_url).form(&hangup).send().await.map_err(|_| "the hangup webhook did not respond".to_string())?;
+    http.post(&req.hangup_url)
+        .form(&hangup)
+        .send()
+        .await
+        .map_err(|_| "the hangup webhook did not respond".to_string())?;
     Ok(())
 }
 
@@ -238,18 +295,41 @@ mod tests {
 
     #[test]
     fn request_uuid_not_api_id() {
-        assert_eq!(request_uuid(&json!({"api_id": "A", "request_uuid": "R", "message": "Call fired"})).as_deref(), Some("R"));
-        assert_eq!(request_uuid(&json!({"api_id": "A", "request_uuid": ["R1"]})).as_deref(), Some("R1"));
+        assert_eq!(
+            request_uuid(&json!({"api_id": "A", "request_uuid": "R", "message": "Call fired"})).as_deref(),
+            Some("R")
+        );
+        assert_eq!(
+            request_uuid(&json!({"api_id": "A", "request_uuid": ["R1"]})).as_deref(),
+            Some("R1")
+        );
         assert_eq!(request_uuid(&json!({"api_id": "A"})), None);
         assert_eq!(request_uuid(&json!({"request_uuid": ""})), None);
     }
 
     #[test]
     fn spoken_words_reads_speak_elements() {
-        let xml = crate::domain::script::render(&crate::domain::script::read_code("0427", Some("https://h/c")), &crate::domain::script::Voice {
-            voice: "WOMAN".into(), language: "en-US".into(), gather_timeout: 8 });
+        let xml = crate::domain::script::render(
+            &crate::domain::script::read_code("0427", Some("https://h/c")),
+            &crate::domain::script::Voice {
+                voice: "WOMAN".into(),
+                language: "en-US".into(),
+                gather_timeout: 8,
+            },
+        );
         let words = spoken_words(&xml);
-        assert_eq!(words, ["Your verification code is", "0", "4", "2", "7", "Press 1 to hear it again.", "Thank you. Goodbye."]);
+        assert_eq!(
+            words,
+            [
+                "Your verification code is",
+                "0",
+                "4",
+                "2",
+                "7",
+                "Press 1 to hear it again.",
+                "Thank you. Goodbye."
+            ]
+        );
         assert_eq!(spoken_words("<Response><Speak>a &amp; b</Speak></Response>"), ["a & b"]);
     }
 }

@@ -6,7 +6,9 @@ mod common;
 use std::sync::Arc;
 
 use common::vobiz::{self as fake, AUTH_TOKEN, call_form, fired, last_token};
-use common::{PHONE, PUBLIC_URL, TestService, stored_code, wrong_code, config_with, form_req, json, json_req, spoken_digits, text};
+use common::{
+    PHONE, PUBLIC_URL, TestService, config_with, form_req, json, json_req, spoken_digits, stored_code, text, wrong_code,
+};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use shared::domain::Phone;
@@ -25,15 +27,27 @@ fn deployed<S: Store>(store: S, extra: &[(&str, &str)]) -> (TestService<S>, Arc<
 }
 
 async fn send<S: Store>(svc: &TestService<S>, calls: &VobizClient, phone: &str) -> Response<Body> {
-    dispatch(svc, calls, json_req("POST", "/send-otp", &format!(r#"{{"phone":"{phone}"}}"#))).await
+    dispatch(
+        svc,
+        calls,
+        json_req("POST", "/send-otp", &format!(r#"{{"phone":"{phone}"}}"#)),
+    )
+    .await
 }
 
 async fn verify<S: Store>(svc: &TestService<S>, calls: &VobizClient, otp: &str) -> (u16, Value) {
-    let r = dispatch(svc, calls, json_req("POST", "/verify-otp", &format!(r#"{{"phone":"{PHONE}","otp":"{otp}"}}"#))).await;
+    let r = dispatch(
+        svc,
+        calls,
+        json_req(
+            "POST",
+            "/verify-otp",
+            &format!(r#"{{"phone":"{PHONE}","otp":"{otp}"}}"#),
+        ),
+    )
+    .await;
     (r.status().as_u16(), json(&r))
 }
-
-
 
 /// A webhook request to `/{route}/{token}`, signed V3 with `key` and `nonce` when given.
 fn signed(route: &str, token: &str, extra: &[(&str, &str)], key: Option<&str>, nonce: &str) -> Request {
@@ -71,43 +85,101 @@ async fn disclosure_paths_read_nothing<S: Store>(store: S) {
     // Guessed tokens: random, the seed's call id, a token with one character changed.
     let mut tampered = token.clone().into_bytes();
     tampered[10] = if tampered[10] == b'a' { b'b' } else { b'a' };
-    for guess in ["req-uuid-1".to_owned(), "A".repeat(76), String::from_utf8(tampered).unwrap()] {
+    for guess in [
+        "req-uuid-1".to_owned(),
+        "A".repeat(76),
+        String::from_utf8(tampered).unwrap(),
+    ] {
         for route in ["answer", "otp-choice"] {
             let (_, xml) = hook(&svc, &calls, signed(route, &guess, &[("Digits", "1")], None, "")).await;
             assert_eq!(spoken_digits(&xml), "", "{route}/{guess}");
         }
     }
     // A forged signature on the real token: 403, nothing read, nothing recorded.
-    let (status, xml) = hook(&svc, &calls, signed("answer", &token, &[("Event", "StartApp")], Some("not-the-auth-token"), "n-forged")).await;
+    let (status, xml) = hook(
+        &svc,
+        &calls,
+        signed(
+            "answer",
+            &token,
+            &[("Event", "StartApp")],
+            Some("not-the-auth-token"),
+            "n-forged",
+        ),
+    )
+    .await;
     assert_eq!((status, spoken_digits(&xml).as_str()), (403, ""));
-    assert_eq!(svc.store.get(&Phone::parse(PHONE).unwrap()).await.unwrap().unwrap().answered_at, None);
+    assert_eq!(
+        svc.store
+            .get(&Phone::parse(PHONE).unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .answered_at,
+        None
+    );
     // A signature for another URL (captured from another call) does not transfer.
     let mut moved = signed("answer", &token, &[], None, "");
     let other_url = format!("{PUBLIC_URL}/answer/other-token");
-    moved.headers_mut().insert("x-vobiz-signature-v3", sign_v3(AUTH_TOKEN, &other_url, "n-moved").parse().unwrap());
-    moved.headers_mut().insert("x-vobiz-signature-v3-nonce", "n-moved".parse().unwrap());
+    moved.headers_mut().insert(
+        "x-vobiz-signature-v3",
+        sign_v3(AUTH_TOKEN, &other_url, "n-moved").parse().unwrap(),
+    );
+    moved
+        .headers_mut()
+        .insert("x-vobiz-signature-v3-nonce", "n-moved".parse().unwrap());
     assert_eq!(hook(&svc, &calls, moved).await.0, 403);
 
     // The real, signed answer reads the code once...
-    let (status, xml) = hook(&svc, &calls, signed("answer", &token, &[("Event", "StartApp")], Some(AUTH_TOKEN), "n-1")).await;
+    let (status, xml) = hook(
+        &svc,
+        &calls,
+        signed("answer", &token, &[("Event", "StartApp")], Some(AUTH_TOKEN), "n-1"),
+    )
+    .await;
     assert_eq!((status, spoken_digits(&xml)), (200, code.clone()));
     // ...and a replay of that exact request (same nonce) is refused.
-    let (status, xml) = hook(&svc, &calls, signed("answer", &token, &[("Event", "StartApp")], Some(AUTH_TOKEN), "n-1")).await;
+    let (status, xml) = hook(
+        &svc,
+        &calls,
+        signed("answer", &token, &[("Event", "StartApp")], Some(AUTH_TOKEN), "n-1"),
+    )
+    .await;
     assert_eq!((status, spoken_digits(&xml).as_str()), (403, ""));
     // Press 1 signed V2 works; replaying it does not.
     let mut v2 = form_req(&format!("/otp-choice/{token}"), &call_form(&[("Digits", "1")]));
     let url = format!("{PUBLIC_URL}/otp-choice/{token}");
-    v2.headers_mut().insert("x-vobiz-signature-v2", sign_v2(AUTH_TOKEN, &url, "n-2").parse().unwrap());
-    v2.headers_mut().insert("x-vobiz-signature-v2-nonce", "n-2".parse().unwrap());
+    v2.headers_mut().insert(
+        "x-vobiz-signature-v2",
+        sign_v2(AUTH_TOKEN, &url, "n-2").parse().unwrap(),
+    );
+    v2.headers_mut()
+        .insert("x-vobiz-signature-v2-nonce", "n-2".parse().unwrap());
     let replay = v2.clone();
     assert_eq!(spoken_digits(&hook(&svc, &calls, v2).await.1), code);
     assert_eq!(hook(&svc, &calls, replay).await.0, 403);
 
     // After hangup, /otp-choice replays read nothing.
-    let ended = [("Event", "Hangup"), ("CallStatus", "completed"), ("HangupCause", "NORMAL_CLEARING"), ("AnswerTime", "2026-09-21 14:13:30"), ("BillDuration", "30")];
-    assert_eq!(hook(&svc, &calls, signed("hangup", &token, &ended, Some(AUTH_TOKEN), "n-3")).await.0, 200);
+    let ended = [
+        ("Event", "Hangup"),
+        ("CallStatus", "completed"),
+        ("HangupCause", "NORMAL_CLEARING"),
+        ("AnswerTime", "2026-09-21 14:13:30"),
+        ("BillDuration", "30"),
+    ];
+    assert_eq!(
+        hook(&svc, &calls, signed("hangup", &token, &ended, Some(AUTH_TOKEN), "n-3"))
+            .await
+            .0,
+        200
+    );
     for n in ["n-4", "n-5"] {
-        let (status, xml) = hook(&svc, &calls, signed("otp-choice", &token, &[("Digits", "1")], Some(AUTH_TOKEN), n)).await;
+        let (status, xml) = hook(
+            &svc,
+            &calls,
+            signed("otp-choice", &token, &[("Digits", "1")], Some(AUTH_TOKEN), n),
+        )
+        .await;
         assert_eq!((status, spoken_digits(&xml).as_str()), (200, ""), "{n}");
     }
     // An expired token reads nothing either, even freshly signed.
@@ -116,7 +188,12 @@ async fn disclosure_paths_read_nothing<S: Store>(store: S) {
     assert_eq!(send(&svc, &calls, PHONE).await.status(), 200);
     let fresh = last_token(&server).await;
     clock.advance(301);
-    let (_, xml) = hook(&svc, &calls, signed("answer", &fresh, &[("Event", "StartApp")], Some(AUTH_TOKEN), "n-6")).await;
+    let (_, xml) = hook(
+        &svc,
+        &calls,
+        signed("answer", &fresh, &[("Event", "StartApp")], Some(AUTH_TOKEN), "n-6"),
+    )
+    .await;
     assert_eq!(spoken_digits(&xml), "");
 }
 
@@ -126,9 +203,19 @@ async fn required_signatures_refuse_unsigned_webhooks<S: Store>(store: S) {
     let calls = fake::client(&server);
     send(&svc, &calls, PHONE).await;
     let token = last_token(&server).await;
-    let (status, xml) = hook(&svc, &calls, signed("answer", &token, &[("Event", "StartApp")], None, "")).await;
+    let (status, xml) = hook(
+        &svc,
+        &calls,
+        signed("answer", &token, &[("Event", "StartApp")], None, ""),
+    )
+    .await;
     assert_eq!((status, spoken_digits(&xml).as_str()), (403, ""));
-    let (status, xml) = hook(&svc, &calls, signed("answer", &token, &[("Event", "StartApp")], Some(AUTH_TOKEN), "n-1")).await;
+    let (status, xml) = hook(
+        &svc,
+        &calls,
+        signed("answer", &token, &[("Event", "StartApp")], Some(AUTH_TOKEN), "n-1"),
+    )
+    .await;
     assert_eq!((status, spoken_digits(&xml).len()), (200, 6));
 }
 
@@ -148,10 +235,17 @@ async fn the_failure_cap_survives_resends<S: Store>(store: S) {
             let (status, body) = verify(&svc, &calls, &wrong_code(&code)).await;
             assert_eq!((status, body["reason"].as_str()), (400, Some("invalid")));
             failures += 1;
-            assert_eq!(body["attempts_remaining"], json!((3 - (failures - 1) % 3 - 1).min(10 - failures)), "after {failures}");
+            assert_eq!(
+                body["attempts_remaining"],
+                json!((3 - (failures - 1) % 3 - 1).min(10 - failures)),
+                "after {failures}"
+            );
             if failures == 10 {
                 let (_, body) = verify(&svc, &calls, &code).await;
-                assert_eq!(body["reason"], "too_many_attempts", "the right code after the number's cap");
+                assert_eq!(
+                    body["reason"], "too_many_attempts",
+                    "the right code after the number's cap"
+                );
                 break 'sends;
             }
         }
@@ -163,7 +257,14 @@ async fn the_failure_cap_survives_resends<S: Store>(store: S) {
     clock.advance(31);
     let refused = send(&svc, &calls, PHONE).await;
     assert_eq!(refused.status(), 429, "a locked number gets no more calls");
-    assert!(refused.headers()["retry-after"].to_str().unwrap().parse::<i64>().unwrap() > 80_000);
+    assert!(
+        refused.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<i64>()
+            .unwrap()
+            > 80_000
+    );
     assert_eq!(fake::calls(&server).await, 4);
 }
 
@@ -286,7 +387,12 @@ async fn the_global_ceiling_holds_under_concurrency<S: Store + 'static>(store: S
     let tasks: Vec<_> = (0..50)
         .map(|i| {
             let (svc, calls) = (svc.clone(), calls.clone());
-            tokio::spawn(async move { send(&svc, &calls, &format!("+9198765432{:02}", i % 10)).await.status().as_u16() })
+            tokio::spawn(async move {
+                send(&svc, &calls, &format!("+9198765432{:02}", i % 10))
+                    .await
+                    .status()
+                    .as_u16()
+            })
         })
         .collect();
     let mut ok = 0;
@@ -321,13 +427,21 @@ async fn vobiz_faults_give_clear_errors_and_do_not_block<S: Store>(store: S) {
     let (svc, clock) = deployed(store, &[("SENDS_PER_HOUR", "100")]);
     let ok = fake::fake(201, fired()).await;
     let slow = MockServer::start().await;
-    Mock::given(method("POST")).and(path(fake::CALLS_PATH))
-        .respond_with(ResponseTemplate::new(201).set_body_json(fired()).set_delay(std::time::Duration::from_secs(5)))
-        .mount(&slow).await;
+    Mock::given(method("POST"))
+        .and(path(fake::CALLS_PATH))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(fired())
+                .set_delay(std::time::Duration::from_secs(5)),
+        )
+        .mount(&slow)
+        .await;
     let garbled = MockServer::start().await;
-    Mock::given(method("POST")).and(path(fake::CALLS_PATH))
+    Mock::given(method("POST"))
+        .and(path(fake::CALLS_PATH))
         .respond_with(ResponseTemplate::new(200).set_body_string("<html>not json"))
-        .mount(&garbled).await;
+        .mount(&garbled)
+        .await;
     // Every server stays alive for the whole test (wiremock hands a dropped one to other tests).
     let limited = fake::fake(429, json!({"error": {"details": {"retryAfter": 0}}})).await;
     let broken = fake::fake(500, json!({"error": "internal"})).await;
@@ -354,12 +468,18 @@ async fn vobiz_faults_give_clear_errors_and_do_not_block<S: Store>(store: S) {
         clock.advance(31); // past the cooldown the successful call started
     }
     assert_eq!(fake::calls(&limited).await, 3, "a 429 is retried twice");
-    assert_eq!(fake::calls(&broken).await, 1, "a 500 may have placed a call: never retried");
+    assert_eq!(
+        fake::calls(&broken).await,
+        1,
+        "a 500 may have placed a call: never retried"
+    );
 }
 
 #[tokio::test]
 async fn the_database_going_away_gives_503_and_nothing_half_written() {
-    let Some((store, proxy)) = common::proxied_dynamo_store().await else { return };
+    let Some((store, proxy)) = common::proxied_dynamo_store().await else {
+        return;
+    };
     let (svc, _clock) = deployed(store, &[]);
     let server = fake::fake(201, fired()).await;
     let calls = fake::client(&server);
@@ -369,7 +489,10 @@ async fn the_database_going_away_gives_503_and_nothing_half_written() {
 
     proxy.stop().await;
     let r = send(&svc, &calls, "+919876543211").await;
-    assert_eq!((r.status().as_u16(), json(&r)["error"].as_str()), (503, Some("store_unavailable")));
+    assert_eq!(
+        (r.status().as_u16(), json(&r)["error"].as_str()),
+        (503, Some("store_unavailable"))
+    );
     assert!(r.headers().contains_key("retry-after"));
     assert_eq!(fake::calls(&server).await, 1, "no call without a stored attempt");
     let (status, body) = verify(&svc, &calls, &code).await;
@@ -377,12 +500,22 @@ async fn the_database_going_away_gives_503_and_nothing_half_written() {
     let st = dispatch(&svc, &calls, json_req("GET", "/otp-status/+919876543210", "")).await;
     assert_eq!(st.status(), 503);
     // Webhooks answer 503 (Vobiz retries) with no digits.
-    let (status, xml) = hook(&svc, &calls, signed("answer", &token, &[("Event", "StartApp")], Some(AUTH_TOKEN), "n-1")).await;
+    let (status, xml) = hook(
+        &svc,
+        &calls,
+        signed("answer", &token, &[("Event", "StartApp")], Some(AUTH_TOKEN), "n-1"),
+    )
+    .await;
     assert_eq!((status, spoken_digits(&xml).as_str()), (503, ""));
 
     proxy.resume().await;
     // Vobiz's retry of the same webhook now works: the failed attempt recorded nothing.
-    let (status, xml) = hook(&svc, &calls, signed("answer", &token, &[("Event", "StartApp")], Some(AUTH_TOKEN), "n-1")).await;
+    let (status, xml) = hook(
+        &svc,
+        &calls,
+        signed("answer", &token, &[("Event", "StartApp")], Some(AUTH_TOKEN), "n-1"),
+    )
+    .await;
     assert_eq!((status, spoken_digits(&xml)), (200, code.clone()));
     // The number the outage refused is not blocked.
     assert_eq!(send(&svc, &calls, "+919876543211").await.status(), 200);

@@ -32,7 +32,8 @@ fn events_dir() -> PathBuf {
 }
 
 fn fixture_token() -> String {
-    let ev: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(events_dir().join("answer-started.json")).unwrap()).unwrap();
+    let ev: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(events_dir().join("answer-started.json")).unwrap()).unwrap();
     ev["pathParameters"]["token"].as_str().unwrap().to_owned()
 }
 
@@ -46,7 +47,12 @@ enum Setup {
 async fn service(setup: Setup) -> Service<MemoryStore, FakeClock> {
     // No PUBLIC_URL: webhook URLs come from the event's API Gateway request context.
     let cfg = shared::Config::from_lookup(|_| None).unwrap();
-    let svc = Service::with_clock(&cfg, Keys::derive(FIXTURE_SECRET.as_bytes()).unwrap(), MemoryStore::new(), FakeClock::at(NOW));
+    let svc = Service::with_clock(
+        &cfg,
+        Keys::derive(FIXTURE_SECRET.as_bytes()).unwrap(),
+        MemoryStore::new(),
+        FakeClock::at(NOW),
+    );
     if setup != Setup::Fresh {
         let phone = Phone::parse("+919876543210").unwrap();
         let new = NewAttempt {
@@ -60,23 +66,46 @@ async fn service(setup: Setup) -> Service<MemoryStore, FakeClock> {
             max_attempts: 3,
         };
         let attempt = Attempt::new(new, None, vec![NOW - 20]);
-        let slot = GlobalSlot { minute: 0, expires: 0, cap: 1 };
-        assert_eq!(svc.store.start_attempt(&attempt, None, &slot).await.unwrap(), Start::Started);
+        let slot = GlobalSlot {
+            minute: 0,
+            expires: 0,
+            cap: 1,
+        };
+        assert_eq!(
+            svc.store.start_attempt(&attempt, None, &slot).await.unwrap(),
+            Start::Started
+        );
         if setup == Setup::Answered {
-            assert!(matches!(svc.store.answer(&phone, &attempt.token_hash, CALL_UUID, None, NOW - 5).await.unwrap(), Write::Done(_)));
+            assert!(matches!(
+                svc.store
+                    .answer(&phone, &attempt.token_hash, CALL_UUID, None, NOW - 5)
+                    .await
+                    .unwrap(),
+                Write::Done(_)
+            ));
         }
     }
     svc
 }
 
-async fn run(file: &str, setup: Setup) -> (Service<MemoryStore, FakeClock>, MockServer, lambda_http::Response<lambda_http::Body>) {
+async fn run(
+    file: &str,
+    setup: Setup,
+) -> (
+    Service<MemoryStore, FakeClock>,
+    MockServer,
+    lambda_http::Response<lambda_http::Body>,
+) {
     let raw = std::fs::read_to_string(events_dir().join(file)).unwrap();
     let req = lambda_http::request::from_str(&raw).unwrap_or_else(|e| panic!("{file}: {e}"));
     let svc = service(setup).await;
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/api/v1/Account/MA_FIXTURE/Call/"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"api_id": "a", "message": "Call fired", "request_uuid": "r-1"})))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(json!({"api_id": "a", "message": "Call fired", "request_uuid": "r-1"})),
+        )
         .mount(&server)
         .await;
     let calls = VobizClient::new(VobizConfig {
@@ -102,19 +131,36 @@ async fn run(file: &str, setup: Setup) -> (Service<MemoryStore, FakeClock>, Mock
 }
 
 async fn status_of(svc: &Service<MemoryStore, FakeClock>) -> serde_json::Value {
-    let a = svc.store.get(&Phone::parse("+919876543210").unwrap()).await.unwrap().unwrap();
+    let a = svc
+        .store
+        .get(&Phone::parse("+919876543210").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     json!({"status": a.status(NOW), "outcome": a.call_outcome()})
 }
 
 #[tokio::test]
 async fn every_fixture_has_a_test_here() {
     let covered = [
-        "send-otp.json", "send-otp-invalid-phone.json", "verify-otp.json", "verify-otp-wrong.json",
-        "otp-status.json", "answer-started.json", "answer-bare.json", "answer-unknown-token.json",
-        "otp-choice-repeat.json", "otp-choice-timeout.json", "hangup-answered.json", "hangup-busy.json",
+        "send-otp.json",
+        "send-otp-invalid-phone.json",
+        "verify-otp.json",
+        "verify-otp-wrong.json",
+        "otp-status.json",
+        "answer-started.json",
+        "answer-bare.json",
+        "answer-unknown-token.json",
+        "otp-choice-repeat.json",
+        "otp-choice-timeout.json",
+        "hangup-answered.json",
+        "hangup-busy.json",
         "hangup-no-answer.json",
     ];
-    let mut found: Vec<String> = std::fs::read_dir(events_dir()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut found: Vec<String> = std::fs::read_dir(events_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
     found.sort();
     let mut want: Vec<String> = covered.iter().map(|s| s.to_string()).collect();
     want.sort();
@@ -128,13 +174,22 @@ async fn send_otp_places_a_call_on_the_stage_url() {
     assert_eq!(json(&resp)["status"], "calling");
     let reqs = server.received_requests().await.unwrap();
     let body: serde_json::Value = serde_json::from_slice(&reqs[0].body).unwrap();
-    assert!(body["answer_url"].as_str().unwrap().starts_with("https://a1b2c3d4e5.execute-api.ap-south-1.amazonaws.com/prod/answer/"), "{body}");
+    assert!(
+        body["answer_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://a1b2c3d4e5.execute-api.ap-south-1.amazonaws.com/prod/answer/"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
 async fn send_otp_invalid_phone() {
     let (_svc, server, resp) = run("send-otp-invalid-phone.json", Setup::Fresh).await;
-    assert_eq!((resp.status().as_u16(), json(&resp)["error"].as_str()), (400, Some("invalid_phone")));
+    assert_eq!(
+        (resp.status().as_u16(), json(&resp)["error"].as_str()),
+        (400, Some("invalid_phone"))
+    );
     assert!(server.received_requests().await.unwrap().is_empty());
 }
 
@@ -143,7 +198,13 @@ async fn verify_otp_right_and_wrong() {
     let (_svc, _s, resp) = run("verify-otp.json", Setup::Live).await;
     assert_eq!((resp.status().as_u16(), json(&resp)), (200, json!({"valid": true})));
     let (_svc, _s, resp) = run("verify-otp-wrong.json", Setup::Live).await;
-    assert_eq!((resp.status().as_u16(), json(&resp)), (400, json!({"valid": false, "reason": "invalid", "attempts_remaining": 2})));
+    assert_eq!(
+        (resp.status().as_u16(), json(&resp)),
+        (
+            400,
+            json!({"valid": false, "reason": "invalid", "attempts_remaining": 2})
+        )
+    );
 }
 
 #[tokio::test]
@@ -161,7 +222,11 @@ async fn answer_reads_the_code_only_with_a_live_token() {
     let xml = text(&resp);
     assert_eq!(spoken_digits(&xml), CODE);
     assert!(xml.contains("https://a1b2c3d4e5.execute-api.ap-south-1.amazonaws.com/prod/otp-choice/"));
-    for (file, setup) in [("answer-started.json", Setup::Fresh), ("answer-bare.json", Setup::Live), ("answer-unknown-token.json", Setup::Live)] {
+    for (file, setup) in [
+        ("answer-started.json", Setup::Fresh),
+        ("answer-bare.json", Setup::Live),
+        ("answer-unknown-token.json", Setup::Live),
+    ] {
         let (_svc, _s, resp) = run(file, setup).await;
         assert_eq!(resp.status(), 200);
         assert_eq!(spoken_digits(&text(&resp)), "", "{file} {setup:?}");
@@ -184,11 +249,20 @@ async fn otp_choice_repeats_or_says_goodbye() {
 async fn hangups_record_what_the_call_did() {
     let (svc, _s, resp) = run("hangup-answered.json", Setup::Answered).await;
     assert_eq!(resp.status(), 200);
-    assert_eq!(status_of(&svc).await, json!({"status": "delivered", "outcome": "answered"}));
+    assert_eq!(
+        status_of(&svc).await,
+        json!({"status": "delivered", "outcome": "answered"})
+    );
     let (svc, _s, _) = run("hangup-busy.json", Setup::Live).await;
-    assert_eq!(status_of(&svc).await, json!({"status": "not_delivered", "outcome": "busy"}));
+    assert_eq!(
+        status_of(&svc).await,
+        json!({"status": "not_delivered", "outcome": "busy"})
+    );
     let (svc, _s, _) = run("hangup-no-answer.json", Setup::Live).await;
-    assert_eq!(status_of(&svc).await, json!({"status": "not_delivered", "outcome": "no_answer"}));
+    assert_eq!(
+        status_of(&svc).await,
+        json!({"status": "not_delivered", "outcome": "no_answer"})
+    );
 }
 
 /// Prints a fresh token for the fixtures: `cargo test -p shared --test events -- --ignored --nocapture`.
@@ -196,5 +270,8 @@ async fn hangups_record_what_the_call_did() {
 #[ignore]
 fn print_fixture_token() {
     let keys = Keys::derive(FIXTURE_SECRET.as_bytes()).unwrap();
-    println!("{}", keys.mint_token(&mut rand::rng(), &Phone::parse("+919876543210").unwrap()));
+    println!(
+        "{}",
+        keys.mint_token(&mut rand::rng(), &Phone::parse("+919876543210").unwrap())
+    );
 }

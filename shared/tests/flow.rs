@@ -5,7 +5,7 @@
 mod common;
 
 use common::vobiz::{self as fake, AUTH_ID, CALLS_PATH, FROM, call_form, fired, last_token};
-use common::{PHONE, PUBLIC_URL, TestService, stored_code, wrong_code, form_req, json, json_req, spoken_digits, text};
+use common::{PHONE, PUBLIC_URL, TestService, form_req, json, json_req, spoken_digits, stored_code, text, wrong_code};
 use serde_json::{Value, json};
 use shared::domain::Phone;
 use shared::ports::Store;
@@ -22,18 +22,43 @@ async fn fake_vobiz(status: u16, body: Value) -> MockServer {
 }
 
 async fn send<S: Store>(svc: &TestService<S>, server: &MockServer) -> lambda_http::Response<lambda_http::Body> {
-    dispatch(svc, &vobiz(server), json_req("POST", "/send-otp", &format!(r#"{{"phone":"{PHONE}"}}"#))).await
+    dispatch(
+        svc,
+        &vobiz(server),
+        json_req("POST", "/send-otp", &format!(r#"{{"phone":"{PHONE}"}}"#)),
+    )
+    .await
 }
 
-async fn webhook<S: Store>(svc: &TestService<S>, server: &MockServer, route: &str, token: &str, extra: &[(&str, &str)]) -> String {
-    let resp = dispatch(svc, &vobiz(server), form_req(&format!("/{route}/{token}"), &call_form(extra))).await;
+async fn webhook<S: Store>(
+    svc: &TestService<S>,
+    server: &MockServer,
+    route: &str,
+    token: &str,
+    extra: &[(&str, &str)],
+) -> String {
+    let resp = dispatch(
+        svc,
+        &vobiz(server),
+        form_req(&format!("/{route}/{token}"), &call_form(extra)),
+    )
+    .await;
     assert_eq!(resp.status(), 200, "{}", text(&resp));
     assert_eq!(resp.headers()["content-type"], "application/xml");
     text(&resp)
 }
 
 async fn verify<S: Store>(svc: &TestService<S>, server: &MockServer, otp: &str) -> (u16, Value) {
-    let resp = dispatch(svc, &vobiz(server), json_req("POST", "/verify-otp", &format!(r#"{{"phone":"{PHONE}","otp":"{otp}"}}"#))).await;
+    let resp = dispatch(
+        svc,
+        &vobiz(server),
+        json_req(
+            "POST",
+            "/verify-otp",
+            &format!(r#"{{"phone":"{PHONE}","otp":"{otp}"}}"#),
+        ),
+    )
+    .await;
     (resp.status().as_u16(), json(&resp))
 }
 
@@ -44,7 +69,6 @@ async fn status<S: Store>(svc: &TestService<S>, server: &MockServer) -> Value {
 }
 
 /// The code the store holds for the current attempt (sealed; opened with the test keys).
-
 
 async fn whole_call<S: Store>(store: S) {
     let (svc, clock) = common::service(store);
@@ -61,7 +85,11 @@ async fn whole_call<S: Store>(store: S) {
     assert_eq!(body["expires_at"], "2026-09-21T14:18:20Z");
     let mut keys: Vec<&String> = body.as_object().unwrap().keys().collect();
     keys.sort();
-    assert_eq!(keys, ["expires_at", "expires_in_seconds", "max_attempts", "phone", "status"], "no token, code or call id");
+    assert_eq!(
+        keys,
+        ["expires_at", "expires_in_seconds", "max_attempts", "phone", "status"],
+        "no token, code or call id"
+    );
 
     // The exact call-create request.
     let reqs = server.received_requests().await.unwrap();
@@ -69,30 +97,52 @@ async fn whole_call<S: Store>(store: S) {
     assert_eq!(reqs[0].url.path(), CALLS_PATH);
     let sent: Value = serde_json::from_slice(&reqs[0].body).unwrap();
     let token = last_token(&server).await;
-    assert_eq!(sent, json!({
-        "from": FROM, "to": PHONE,
-        "answer_url": format!("{PUBLIC_URL}/answer/{token}"), "answer_method": "POST",
-        "hangup_url": format!("{PUBLIC_URL}/hangup/{token}"), "hangup_method": "POST",
-        "time_limit": 120,
-    }));
+    assert_eq!(
+        sent,
+        json!({
+            "from": FROM, "to": PHONE,
+            "answer_url": format!("{PUBLIC_URL}/answer/{token}"), "answer_method": "POST",
+            "hangup_url": format!("{PUBLIC_URL}/hangup/{token}"), "hangup_method": "POST",
+            "time_limit": 120,
+        })
+    );
     assert!(token.len() >= 22 && !text(&resp).contains(&token));
     let phone = Phone::parse(PHONE).unwrap();
     let st = status(&svc, &server).await;
-    assert_eq!((&st["status"], &st["call"]["placed"]), (&json!("calling"), &json!(true)));
+    assert_eq!(
+        (&st["status"], &st["call"]["placed"]),
+        (&json!("calling"), &json!(true))
+    );
 
     // answer: the digits read are the stored code
     let code = stored_code(&svc).await;
     clock.advance(10);
-    let xml = webhook(&svc, &server, "answer", &token, &[("Event", "StartApp"), ("CallStatus", "in-progress")]).await;
+    let xml = webhook(
+        &svc,
+        &server,
+        "answer",
+        &token,
+        &[("Event", "StartApp"), ("CallStatus", "in-progress")],
+    )
+    .await;
     assert_eq!(spoken_digits(&xml), code);
-    assert!(xml.contains(&format!("<Gather action=\"{PUBLIC_URL}/otp-choice/{token}\" method=\"POST\" inputType=\"dtmf\" numDigits=\"1\"")));
+    assert!(xml.contains(&format!(
+        "<Gather action=\"{PUBLIC_URL}/otp-choice/{token}\" method=\"POST\" inputType=\"dtmf\" numDigits=\"1\""
+    )));
     assert!(xml.contains("Press 1 to hear it again"));
     assert!(xml.trim_end().ends_with("<Hangup/>\n</Response>"));
     assert_eq!(status(&svc, &server).await["status"], "answered");
 
     // press 1, three times; the third reading offers no more repeats
     for n in 1..=3 {
-        let xml = webhook(&svc, &server, "otp-choice", &token, &[("Digits", "1"), ("InputType", "dtmf")]).await;
+        let xml = webhook(
+            &svc,
+            &server,
+            "otp-choice",
+            &token,
+            &[("Digits", "1"), ("InputType", "dtmf")],
+        )
+        .await;
         assert_eq!(spoken_digits(&xml), code, "repeat {n}");
         assert_eq!(xml.contains("<Gather"), n < 3, "repeat {n}");
     }
@@ -104,7 +154,14 @@ async fn whole_call<S: Store>(store: S) {
 
     // hangup: answered and confirmed
     clock.advance(30);
-    let hangup = [("Event", "Hangup"), ("CallStatus", "completed"), ("HangupCause", "NORMAL_CLEARING"), ("AnswerTime", "2026-09-21 14:13:30"), ("Duration", "31"), ("BillDuration", "31")];
+    let hangup = [
+        ("Event", "Hangup"),
+        ("CallStatus", "completed"),
+        ("HangupCause", "NORMAL_CLEARING"),
+        ("AnswerTime", "2026-09-21 14:13:30"),
+        ("Duration", "31"),
+        ("BillDuration", "31"),
+    ];
     webhook(&svc, &server, "hangup", &token, &hangup).await;
     webhook(&svc, &server, "hangup", &token, &hangup).await; // Vobiz retries: idempotent
     let a = svc.store.get(&phone).await.unwrap().unwrap();
@@ -122,7 +179,13 @@ async fn whole_call<S: Store>(store: S) {
 
     // verify: wrong, then right, then reuse
     let (s, v) = verify(&svc, &server, &wrong_code(&code)).await;
-    assert_eq!((s, v), (400, json!({"valid": false, "reason": "invalid", "attempts_remaining": 2})));
+    assert_eq!(
+        (s, v),
+        (
+            400,
+            json!({"valid": false, "reason": "invalid", "attempts_remaining": 2})
+        )
+    );
     let (s, v) = verify(&svc, &server, &code).await;
     assert_eq!((s, v), (200, json!({"valid": true})));
     let (s, v) = verify(&svc, &server, &code).await;
@@ -147,12 +210,36 @@ async fn unanswered_call<S: Store>(store: S, hangup: &[(&str, &str)], outcome: &
 }
 
 async fn busy_call<S: Store>(store: S) {
-    unanswered_call(store, &[("Event", "Hangup"), ("CallStatus", "busy"), ("HangupCause", "USER_BUSY"), ("AnswerTime", ""), ("Duration", "0"), ("BillDuration", "0")], "busy").await;
+    unanswered_call(
+        store,
+        &[
+            ("Event", "Hangup"),
+            ("CallStatus", "busy"),
+            ("HangupCause", "USER_BUSY"),
+            ("AnswerTime", ""),
+            ("Duration", "0"),
+            ("BillDuration", "0"),
+        ],
+        "busy",
+    )
+    .await;
 }
 
 async fn no_answer_call<S: Store>(store: S) {
     // Vobiz may say "completed" even when nobody answered: the cause and AnswerTime decide.
-    unanswered_call(store, &[("Event", "Hangup"), ("CallStatus", "completed"), ("HangupCause", "NO_ANSWER"), ("AnswerTime", ""), ("Duration", "0"), ("BillDuration", "0")], "no_answer").await;
+    unanswered_call(
+        store,
+        &[
+            ("Event", "Hangup"),
+            ("CallStatus", "completed"),
+            ("HangupCause", "NO_ANSWER"),
+            ("AnswerTime", ""),
+            ("Duration", "0"),
+            ("BillDuration", "0"),
+        ],
+        "no_answer",
+    )
+    .await;
 }
 
 async fn vobiz_refusal_marks_the_attempt_failed<S: Store>(store: S) {
@@ -164,7 +251,10 @@ async fn vobiz_refusal_marks_the_attempt_failed<S: Store>(store: S) {
     assert_eq!(body["error"], "call_failed");
     assert!(!text(&resp).contains(AUTH_ID), "the account id never reaches the app");
     let st = status(&svc, &server).await;
-    assert_eq!((&st["status"], &st["call"]["placed"]), (&json!("failed"), &json!(false)));
+    assert_eq!(
+        (&st["status"], &st["call"]["placed"]),
+        (&json!("failed"), &json!(false))
+    );
     let token = last_token(&server).await;
     let xml = webhook(&svc, &server, "answer", &token, &[("Event", "StartApp")]).await;
     assert_eq!(spoken_digits(&xml), "", "a failed attempt is not live");
@@ -177,13 +267,17 @@ async fn vobiz_refusal_marks_the_attempt_failed<S: Store>(store: S) {
 async fn vobiz_429_is_retried<S: Store>(store: S) {
     let (svc, _clock) = common::service(store);
     let server = MockServer::start().await;
-    Mock::given(method("POST")).and(path(CALLS_PATH))
+    Mock::given(method("POST"))
+        .and(path(CALLS_PATH))
         .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "0"))
         .up_to_n_times(2)
-        .mount(&server).await;
-    Mock::given(method("POST")).and(path(CALLS_PATH))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(CALLS_PATH))
         .respond_with(ResponseTemplate::new(201).set_body_json(fired()))
-        .mount(&server).await;
+        .mount(&server)
+        .await;
     assert_eq!(send(&svc, &server).await.status(), 200);
     assert_eq!(server.received_requests().await.unwrap().len(), 3);
 }
@@ -192,7 +286,11 @@ async fn vobiz_5xx_is_not_retried<S: Store>(store: S) {
     let (svc, _clock) = common::service(store);
     let server = fake_vobiz(500, json!({})).await;
     assert_eq!(send(&svc, &server).await.status(), 502);
-    assert_eq!(server.received_requests().await.unwrap().len(), 1, "a 5xx may have placed a call: no blind retry");
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        1,
+        "a 5xx may have placed a call: no blind retry"
+    );
 }
 
 async fn resend_replaces_the_code<S: Store>(store: S) {
@@ -225,7 +323,10 @@ async fn codes_expire<S: Store>(store: S) {
     clock.advance(300);
     let xml = webhook(&svc, &server, "answer", &token, &[("Event", "StartApp")]).await;
     assert_eq!(spoken_digits(&xml), "");
-    assert_eq!(verify(&svc, &server, &code).await, (400, json!({"valid": false, "reason": "expired"})));
+    assert_eq!(
+        verify(&svc, &server, &code).await,
+        (400, json!({"valid": false, "reason": "expired"}))
+    );
     assert_eq!(status(&svc, &server).await["status"], "expired");
 }
 
@@ -235,18 +336,36 @@ async fn wrong_attempts_lock_the_code<S: Store>(store: S) {
     send(&svc, &server).await;
     let code = stored_code(&svc).await;
     for remaining in [2, 1, 0] {
-        assert_eq!(verify(&svc, &server, &wrong_code(&code)).await, (400, json!({"valid": false, "reason": "invalid", "attempts_remaining": remaining})));
+        assert_eq!(
+            verify(&svc, &server, &wrong_code(&code)).await,
+            (
+                400,
+                json!({"valid": false, "reason": "invalid", "attempts_remaining": remaining})
+            )
+        );
     }
-    assert_eq!(verify(&svc, &server, &code).await, (400, json!({"valid": false, "reason": "too_many_attempts", "attempts_remaining": 0})));
+    assert_eq!(
+        verify(&svc, &server, &code).await,
+        (
+            400,
+            json!({"valid": false, "reason": "too_many_attempts", "attempts_remaining": 0})
+        )
+    );
     assert_eq!(status(&svc, &server).await["status"], "locked");
 }
 
 async fn unknown_numbers<S: Store>(store: S) {
     let (svc, _clock) = common::service(store);
     let server = fake_vobiz(201, fired()).await;
-    assert_eq!(verify(&svc, &server, "123456").await, (400, json!({"valid": false, "reason": "not_found"})));
+    assert_eq!(
+        verify(&svc, &server, "123456").await,
+        (400, json!({"valid": false, "reason": "not_found"}))
+    );
     let resp = dispatch(&svc, &vobiz(&server), json_req("GET", "/otp-status/+919876543210", "")).await;
-    assert_eq!((resp.status().as_u16(), json(&resp)["error"].as_str()), (404, Some("not_found")));
+    assert_eq!(
+        (resp.status().as_u16(), json(&resp)["error"].as_str()),
+        (404, Some("not_found"))
+    );
 }
 
 async fn answer_checks_the_callee<S: Store>(store: S) {
@@ -254,9 +373,17 @@ async fn answer_checks_the_callee<S: Store>(store: S) {
     let server = fake_vobiz(201, fired()).await;
     send(&svc, &server).await;
     let token = last_token(&server).await;
-    let form = [("CallUUID", "call-uuid-1"), ("To", "919876500000"), ("Event", "StartApp")];
+    let form = [
+        ("CallUUID", "call-uuid-1"),
+        ("To", "919876500000"),
+        ("Event", "StartApp"),
+    ];
     let resp = dispatch(&svc, &vobiz(&server), form_req(&format!("/answer/{token}"), &form)).await;
-    assert_eq!(spoken_digits(&text(&resp)), "", "a token for another number reads nothing");
+    assert_eq!(
+        spoken_digits(&text(&resp)),
+        "",
+        "a token for another number reads nothing"
+    );
     let form = [("CallUUID", "call-uuid-1"), ("Event", "StartApp")];
     let resp = dispatch(&svc, &vobiz(&server), form_req(&format!("/answer/{token}"), &form)).await;
     assert_eq!(spoken_digits(&text(&resp)), "", "no To, no code");

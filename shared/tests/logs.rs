@@ -63,11 +63,21 @@ async fn no_secret_reaches_any_log_line() {
         serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
     }
     for s in &secrets {
-        assert!(!logs.contains(s.as_str()), "a log line contains {s:?}:\n{}", logs.lines().find(|l| l.contains(s.as_str())).unwrap());
+        assert!(
+            !logs.contains(s.as_str()),
+            "a log line contains {s:?}:\n{}",
+            logs.lines().find(|l| l.contains(s.as_str())).unwrap()
+        );
     }
-    assert!(logs.contains("\"route\":\"send-otp\"") && logs.contains("\"latency_ms\""), "one structured line per request");
+    assert!(
+        logs.contains("\"route\":\"send-otp\"") && logs.contains("\"latency_ms\""),
+        "one structured line per request"
+    );
     // The provider's call ids are logged for support (request_uuid at send, never api_id).
-    assert!(logs.contains("\"call\":\"req-uuid-1\"") && !logs.contains("api-should-not-be-used"), "{logs}");
+    assert!(
+        logs.contains("\"call\":\"req-uuid-1\"") && !logs.contains("api-should-not-be-used"),
+        "{logs}"
+    );
 }
 
 async fn flow<S: Store>(store: S, secrets: &mut Vec<String>) {
@@ -84,30 +94,77 @@ async fn flow<S: Store>(store: S, secrets: &mut Vec<String>) {
     let token = last_token(&server).await;
     let phone = Phone::parse(PHONE).unwrap();
     let a = svc.store.get(&phone).await.unwrap().unwrap();
-    let code = svc.keys.open_code(&phone, &a.attempt_id, a.code_sealed.as_ref().unwrap()).unwrap();
-    secrets.extend([token.clone(), code.clone(), a.code_sealed.clone().unwrap(), a.code_mac.clone()]);
+    let code = svc
+        .keys
+        .open_code(&phone, &a.attempt_id, a.code_sealed.as_ref().unwrap())
+        .unwrap();
+    secrets.extend([
+        token.clone(),
+        code.clone(),
+        a.code_sealed.clone().unwrap(),
+        a.code_mac.clone(),
+    ]);
 
     let signed = |route: &str, extra: &[(&str, &str)], nonce: &str| {
         let mut r = form_req(&format!("/{route}/{token}"), &call_form(extra));
         let sig = sign_v3(AUTH_TOKEN, &format!("{PUBLIC_URL}/{route}/{token}"), nonce);
         r.headers_mut().insert("x-vobiz-signature-v3", sig.parse().unwrap());
-        r.headers_mut().insert("x-vobiz-signature-v3-nonce", nonce.parse().unwrap());
+        r.headers_mut()
+            .insert("x-vobiz-signature-v3-nonce", nonce.parse().unwrap());
         r
     };
     dispatch(&svc, &calls, signed("answer", &[("Event", "StartApp")], "n1")).await;
     dispatch(&svc, &calls, signed("answer", &[("Event", "StartApp")], "n1")).await; // replay
     dispatch(&svc, &calls, signed("otp-choice", &[("Digits", "1")], "n2")).await;
-    dispatch(&svc, &calls, signed("hangup", &[("CallStatus", "completed"), ("HangupCause", "NORMAL_CLEARING"), ("BillDuration", "20")], "n3")).await;
+    dispatch(
+        &svc,
+        &calls,
+        signed(
+            "hangup",
+            &[
+                ("CallStatus", "completed"),
+                ("HangupCause", "NORMAL_CLEARING"),
+                ("BillDuration", "20"),
+            ],
+            "n3",
+        ),
+    )
+    .await;
     dispatch(&svc, &calls, keyed(json_req("GET", "/otp-status/%2B919876543210", ""))).await;
     let wrong: String = code.chars().rev().collect::<String>().replace(|_: char| false, "");
     let wrong = if wrong == code { "000000".to_owned() } else { wrong };
-    dispatch(&svc, &calls, keyed(json_req("POST", "/verify-otp", &format!(r#"{{"phone":"{PHONE}","otp":"{wrong}"}}"#)))).await;
-    dispatch(&svc, &calls, keyed(json_req("POST", "/verify-otp", &format!(r#"{{"phone":"{PHONE}","otp":"{code}"}}"#)))).await;
+    dispatch(
+        &svc,
+        &calls,
+        keyed(json_req(
+            "POST",
+            "/verify-otp",
+            &format!(r#"{{"phone":"{PHONE}","otp":"{wrong}"}}"#),
+        )),
+    )
+    .await;
+    dispatch(
+        &svc,
+        &calls,
+        keyed(json_req(
+            "POST",
+            "/verify-otp",
+            &format!(r#"{{"phone":"{PHONE}","otp":"{code}"}}"#),
+        )),
+    )
+    .await;
     // A refused key, a bad body carrying a number, a failed call.
     let mut bad_key = json_req("POST", "/send-otp", &format!(r#"{{"phone":"{PHONE}"}}"#));
-    bad_key.headers_mut().insert("x-api-key", "wrong-key-wrong-key-wrong".parse().unwrap());
+    bad_key
+        .headers_mut()
+        .insert("x-api-key", "wrong-key-wrong-key-wrong".parse().unwrap());
     dispatch(&svc, &calls, bad_key).await;
-    dispatch(&svc, &calls, keyed(json_req("POST", "/send-otp", &format!(r#"{{"phone":"{PHONE}","#)))).await;
+    dispatch(
+        &svc,
+        &calls,
+        keyed(json_req("POST", "/send-otp", &format!(r#"{{"phone":"{PHONE}","#))),
+    )
+    .await;
     clock.advance(31);
     let failing = fake::fake(402, serde_json::json!({"error": format!("no balance on {AUTH_ID}")})).await;
     assert_eq!(dispatch(&svc, &fake::client(&failing), send()).await.status(), 502);

@@ -8,7 +8,10 @@ use shared::routes::ROUTES;
 fn config_table() -> String {
     let mut t = String::from("| variable | default | bounds | what it does |\n|---|---|---|---|\n");
     for v in VARIABLES {
-        t.push_str(&format!("| `{}` | {} | {} | {} |\n", v.name, v.default, v.bounds, v.purpose));
+        t.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            v.name, v.default, v.bounds, v.purpose
+        ));
     }
     t
 }
@@ -16,8 +19,15 @@ fn config_table() -> String {
 fn route_table() -> String {
     let mut t = String::from("| method | path | function | auth |\n|---|---|---|---|\n");
     for r in ROUTES {
-        let auth = if r.app { "API key (`x-api-key`)" } else { "path token + Vobiz signature" };
-        t.push_str(&format!("| {} | `{}` | `{}` | {} |\n", r.method, r.path, r.function, auth));
+        let auth = if r.app {
+            "API key (`x-api-key`)"
+        } else {
+            "path token + Vobiz signature"
+        };
+        t.push_str(&format!(
+            "| {} | `{}` | `{}` | {} |\n",
+            r.method, r.path, r.function, auth
+        ));
     }
     t
 }
@@ -26,7 +36,10 @@ fn section<'a>(readme: &'a str, name: &str) -> &'a str {
     let start = format!("<!-- {name}:start -->\n");
     let end = format!("<!-- {name}:end -->");
     let from = readme.find(&start).unwrap_or_else(|| panic!("README has no {start:?}")) + start.len();
-    let to = readme[from..].find(&end).unwrap_or_else(|| panic!("README has no {end:?}")) + from;
+    let to = readme[from..]
+        .find(&end)
+        .unwrap_or_else(|| panic!("README has no {end:?}"))
+        + from;
     &readme[from..to]
 }
 
@@ -36,12 +49,20 @@ fn readme() -> String {
 
 #[test]
 fn configuration_table_matches_the_code() {
-    assert_eq!(section(&readme(), "config-table"), config_table(), "regenerate: see the top of this file");
+    assert_eq!(
+        section(&readme(), "config-table"),
+        config_table(),
+        "regenerate: see the top of this file"
+    );
 }
 
 #[test]
 fn route_table_matches_the_code() {
-    assert_eq!(section(&readme(), "route-table"), route_table(), "regenerate: see the top of this file");
+    assert_eq!(
+        section(&readme(), "route-table"),
+        route_table(),
+        "regenerate: see the top of this file"
+    );
 }
 
 #[test]

@@ -17,7 +17,10 @@ use shared::config::VARIABLES;
 use shared::routes::ROUTES;
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
 }
 
 fn load_template() -> Value {
@@ -43,11 +46,17 @@ fn str_at<'a>(v: &'a Value, keys: &[&str]) -> Option<&'a str> {
 }
 
 fn resources(t: &Value) -> BTreeMap<String, &Value> {
-    mapping(&t["Resources"], "Resources").iter().map(|(k, v)| (k.as_str().expect("logical id").to_owned(), v)).collect()
+    mapping(&t["Resources"], "Resources")
+        .iter()
+        .map(|(k, v)| (k.as_str().expect("logical id").to_owned(), v))
+        .collect()
 }
 
 fn resources_of_type<'a>(t: &'a Value, ty: &str) -> BTreeMap<String, &'a Value> {
-    resources(t).into_iter().filter(|(_, r)| r["Type"].as_str() == Some(ty)).collect()
+    resources(t)
+        .into_iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some(ty))
+        .collect()
 }
 
 #[derive(Debug)]
@@ -70,27 +79,64 @@ struct Function {
 
 fn functions(t: &Value) -> Vec<Function> {
     let apis = resources_of_type(t, "AWS::Serverless::Api");
-    let global_env = t.get("Globals").and_then(|g| g.get("Function")).and_then(|f| f.get("Environment")).and_then(|e| e.get("Variables"));
-    let global_api_key = t.get("Globals").and_then(|g| g.get("Api")).and_then(|a| a.get("Auth")).and_then(|a| a.get("ApiKeyRequired")).and_then(Value::as_bool);
+    let global_env = t
+        .get("Globals")
+        .and_then(|g| g.get("Function"))
+        .and_then(|f| f.get("Environment"))
+        .and_then(|e| e.get("Variables"));
+    let global_api_key = t
+        .get("Globals")
+        .and_then(|g| g.get("Api"))
+        .and_then(|a| a.get("Auth"))
+        .and_then(|a| a.get("ApiKeyRequired"))
+        .and_then(Value::as_bool);
     let mut out = Vec::new();
     for (id, res) in resources_of_type(t, "AWS::Serverless::Function") {
         let props = &res["Properties"];
-        let binary = str_at(res, &["Metadata", "BuildProperties", "Binary"]).unwrap_or_else(|| panic!("{id}: no Metadata.BuildProperties.Binary")).to_owned();
-        assert_eq!(str_at(res, &["Metadata", "BuildMethod"]), Some("rust-cargolambda"), "{id}: Metadata.BuildMethod");
-        assert_eq!(props["CodeUri"].as_str(), Some("."), "{id}: CodeUri must be the workspace root (one shared target/)");
+        let binary = str_at(res, &["Metadata", "BuildProperties", "Binary"])
+            .unwrap_or_else(|| panic!("{id}: no Metadata.BuildProperties.Binary"))
+            .to_owned();
+        assert_eq!(
+            str_at(res, &["Metadata", "BuildMethod"]),
+            Some("rust-cargolambda"),
+            "{id}: Metadata.BuildMethod"
+        );
+        assert_eq!(
+            props["CodeUri"].as_str(),
+            Some("."),
+            "{id}: CodeUri must be the workspace root (one shared target/)"
+        );
 
         let mut events = Vec::new();
         if let Some(evs) = props.get("Events") {
             for (eid, ev) in mapping(evs, &format!("{id}.Events")) {
                 let eid = eid.as_str().expect("event id").to_owned();
-                assert_eq!(ev["Type"].as_str(), Some("Api"), "{id}.{eid}: only REST API events are expected");
+                assert_eq!(
+                    ev["Type"].as_str(),
+                    Some("Api"),
+                    "{id}.{eid}: only REST API events are expected"
+                );
                 let p = &ev["Properties"];
                 let api_ref = &p["RestApiId"];
-                assert_eq!(tag_of(api_ref).as_deref(), Some("Ref"), "{id}.{eid}: RestApiId must be !Ref to the template's API (the implicit API has no usage plan)");
+                assert_eq!(
+                    tag_of(api_ref).as_deref(),
+                    Some("Ref"),
+                    "{id}.{eid}: RestApiId must be !Ref to the template's API (the implicit API has no usage plan)"
+                );
                 let api_id = api_ref.as_str().unwrap();
-                let api = apis.get(api_id).unwrap_or_else(|| panic!("{id}.{eid}: RestApiId {api_id} is not an AWS::Serverless::Api"));
-                let api_default = api["Properties"].get("Auth").and_then(|a| a.get("ApiKeyRequired")).and_then(Value::as_bool).or(global_api_key).unwrap_or(false);
-                let route_setting = p.get("Auth").and_then(|a| a.get("ApiKeyRequired")).and_then(Value::as_bool);
+                let api = apis
+                    .get(api_id)
+                    .unwrap_or_else(|| panic!("{id}.{eid}: RestApiId {api_id} is not an AWS::Serverless::Api"));
+                let api_default = api["Properties"]
+                    .get("Auth")
+                    .and_then(|a| a.get("ApiKeyRequired"))
+                    .and_then(Value::as_bool)
+                    .or(global_api_key)
+                    .unwrap_or(false);
+                let route_setting = p
+                    .get("Auth")
+                    .and_then(|a| a.get("ApiKeyRequired"))
+                    .and_then(Value::as_bool);
                 events.push(Event {
                     id: eid,
                     method: p["Method"].as_str().expect("Method").to_ascii_uppercase(),
@@ -101,7 +147,10 @@ fn functions(t: &Value) -> Vec<Function> {
         }
 
         let mut env = BTreeMap::new();
-        for vars in [global_env, props.get("Environment").and_then(|e| e.get("Variables"))].into_iter().flatten() {
+        for vars in [global_env, props.get("Environment").and_then(|e| e.get("Variables"))]
+            .into_iter()
+            .flatten()
+        {
             for (k, v) in mapping(vars, "Environment.Variables") {
                 env.insert(k.as_str().expect("variable name").to_owned(), v.clone());
             }
@@ -114,13 +163,21 @@ fn functions(t: &Value) -> Vec<Function> {
             });
             statements.extend(doc.iter().cloned());
         }
-        out.push(Function { id, binary, events, env, statements });
+        out.push(Function {
+            id,
+            binary,
+            events,
+            env,
+            statements,
+        });
     }
     out
 }
 
 fn by_binary<'a>(fns: &'a [Function], name: &str) -> &'a Function {
-    fns.iter().find(|f| f.binary == name).unwrap_or_else(|| panic!("no function builds binary {name}"))
+    fns.iter()
+        .find(|f| f.binary == name)
+        .unwrap_or_else(|| panic!("no function builds binary {name}"))
 }
 
 fn actions(statement: &Value) -> Vec<String> {
@@ -141,19 +198,34 @@ fn api_events_are_exactly_the_route_table() {
             assert!(
                 in_template.insert((e.method.clone(), e.path.clone(), f.binary.clone())),
                 "{}.{}: {} {} appears twice",
-                f.id, e.id, e.method, e.path
+                f.id,
+                e.id,
+                e.method,
+                e.path
             );
-            let row = ROUTES.iter().find(|r| r.method == e.method && r.path == e.path).unwrap_or_else(|| {
-                panic!("{}.{}: {} {} is not in shared::routes::ROUTES", f.id, e.id, e.method, e.path)
-            });
-            assert_eq!(row.function, f.binary, "{} {} is served by {} in ROUTES but by {} ({}) in template.yaml", e.method, e.path, row.function, f.binary, f.id);
+            let row = ROUTES
+                .iter()
+                .find(|r| r.method == e.method && r.path == e.path)
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{}.{}: {} {} is not in shared::routes::ROUTES",
+                        f.id, e.id, e.method, e.path
+                    )
+                });
+            assert_eq!(
+                row.function, f.binary,
+                "{} {} is served by {} in ROUTES but by {} ({}) in template.yaml",
+                e.method, e.path, row.function, f.binary, f.id
+            );
         }
     }
     for r in ROUTES {
         assert!(
             in_template.contains(&(r.method.to_owned(), r.path.to_owned(), r.function.to_owned())),
             "ROUTES row {} {} ({}) has no API event in template.yaml",
-            r.method, r.path, r.function
+            r.method,
+            r.path,
+            r.function
         );
     }
     assert_eq!(in_template.len(), ROUTES.len());
@@ -164,13 +236,25 @@ fn app_routes_need_the_api_key_and_webhooks_do_not() {
     let t = load_template();
     for f in functions(&t) {
         for e in &f.events {
-            let row = ROUTES.iter().find(|r| r.method == e.method && r.path == e.path).unwrap_or_else(|| {
-                panic!("{}.{}: {} {} is not in ROUTES (see api_events_are_exactly_the_route_table)", f.id, e.id, e.method, e.path)
-            });
+            let row = ROUTES
+                .iter()
+                .find(|r| r.method == e.method && r.path == e.path)
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{}.{}: {} {} is not in ROUTES (see api_events_are_exactly_the_route_table)",
+                        f.id, e.id, e.method, e.path
+                    )
+                });
             assert_eq!(
-                e.api_key_required, row.app,
+                e.api_key_required,
+                row.app,
                 "{}.{} {} {}: ApiKeyRequired is {} but the route is {}",
-                f.id, e.id, e.method, e.path, e.api_key_required, if row.app { "an app route" } else { "a webhook" }
+                f.id,
+                e.id,
+                e.method,
+                e.path,
+                e.api_key_required,
+                if row.app { "an app route" } else { "a webhook" }
             );
         }
     }
@@ -178,9 +262,16 @@ fn app_routes_need_the_api_key_and_webhooks_do_not() {
     // and it has a usage plan, without which no key can be used.
     for (id, api) in resources_of_type(&t, "AWS::Serverless::Api") {
         let auth = &api["Properties"]["Auth"];
-        assert_eq!(auth["ApiKeyRequired"].as_bool(), Some(true), "{id}: Auth.ApiKeyRequired");
+        assert_eq!(
+            auth["ApiKeyRequired"].as_bool(),
+            Some(true),
+            "{id}: Auth.ApiKeyRequired"
+        );
         let plan = auth["UsagePlan"]["CreateUsagePlan"].as_str();
-        assert!(matches!(plan, Some("PER_API" | "SHARED")), "{id}: Auth.UsagePlan.CreateUsagePlan is {plan:?}");
+        assert!(
+            matches!(plan, Some("PER_API" | "SHARED")),
+            "{id}: Auth.UsagePlan.CreateUsagePlan is {plan:?}"
+        );
     }
 }
 
@@ -201,8 +292,13 @@ fn workspace_members() -> BTreeSet<String> {
 /// `name = "..."` of a crate's `[package]`.
 fn package_name(manifest: &Path) -> String {
     let text = std::fs::read_to_string(manifest).unwrap_or_else(|e| panic!("{}: {e}", manifest.display()));
-    let package = &text[text.find("[package]").unwrap_or_else(|| panic!("{}: no [package]", manifest.display()))..];
-    let line = package.lines().find(|l| l.trim_start().starts_with("name") && l.contains('=')).expect("package name");
+    let package = &text[text
+        .find("[package]")
+        .unwrap_or_else(|| panic!("{}: no [package]", manifest.display()))..];
+    let line = package
+        .lines()
+        .find(|l| l.trim_start().starts_with("name") && l.contains('='))
+        .expect("package name");
     line.split('=').nth(1).unwrap().trim().trim_matches('"').to_owned()
 }
 
@@ -213,17 +309,37 @@ fn every_function_is_a_workspace_binary_and_every_binary_is_deployed() {
     let members = workspace_members();
     let mut binaries = BTreeSet::new();
     for f in &fns {
-        assert!(binaries.insert(f.binary.clone()), "binary {} is built by two functions", f.binary);
+        assert!(
+            binaries.insert(f.binary.clone()),
+            "binary {} is built by two functions",
+            f.binary
+        );
         let dir = format!("functions/{}", f.binary);
-        assert!(members.contains(&dir), "{}: {dir} is not a workspace member ({members:?})", f.id);
-        assert!(root().join(&dir).join("src/main.rs").is_file(), "{}: {dir}/src/main.rs is missing", f.id);
-        assert_eq!(package_name(&root().join(&dir).join("Cargo.toml")), f.binary, "{}: the crate in {dir} must be named after its binary", f.id);
+        assert!(
+            members.contains(&dir),
+            "{}: {dir} is not a workspace member ({members:?})",
+            f.id
+        );
+        assert!(
+            root().join(&dir).join("src/main.rs").is_file(),
+            "{}: {dir}/src/main.rs is missing",
+            f.id
+        );
+        assert_eq!(
+            package_name(&root().join(&dir).join("Cargo.toml")),
+            f.binary,
+            "{}: the crate in {dir} must be named after its binary",
+            f.id
+        );
     }
     for entry in std::fs::read_dir(root().join("functions")).expect("functions/") {
         let entry = entry.unwrap();
         if entry.file_type().unwrap().is_dir() {
             let name = entry.file_name().into_string().unwrap();
-            assert!(binaries.contains(&name), "functions/{name} has no function in template.yaml");
+            assert!(
+                binaries.contains(&name),
+                "functions/{name} has no function in template.yaml"
+            );
         }
     }
     let routed: BTreeSet<String> = ROUTES.iter().map(|r| r.function.to_owned()).collect();
@@ -247,9 +363,20 @@ fn environment_variables_are_documented_and_secrets_are_resolved_at_deploy_time(
                 f.id
             );
             if SECRETS.contains(&name.as_str()) {
-                assert_eq!(tag_of(value).as_deref(), Some("Sub"), "{}: {name} must be a !Sub dynamic reference", f.id);
-                let text = value.as_str().unwrap_or_else(|| panic!("{}: {name}: !Sub takes a string here", f.id));
-                assert!(text.starts_with("{{resolve:secretsmanager:") && text.ends_with("}}"), "{}: {name} = {text:?} is not a Secrets Manager dynamic reference", f.id);
+                assert_eq!(
+                    tag_of(value).as_deref(),
+                    Some("Sub"),
+                    "{}: {name} must be a !Sub dynamic reference",
+                    f.id
+                );
+                let text = value
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{}: {name}: !Sub takes a string here", f.id));
+                assert!(
+                    text.starts_with("{{resolve:secretsmanager:") && text.ends_with("}}"),
+                    "{}: {name} = {text:?} is not a Secrets Manager dynamic reference",
+                    f.id
+                );
             }
         }
         for required in ["OTP_TABLE", "OTP_SECRET"] {
@@ -261,18 +388,33 @@ fn environment_variables_are_documented_and_secrets_are_resolved_at_deploy_time(
     let has = |bin: &str, var: &str| by_binary(&fns, bin).env.contains_key(var);
     for var in ["VOBIZ_AUTH_ID", "VOBIZ_AUTH_TOKEN", "FROM_NUMBER"] {
         assert!(has("send-otp", var), "send-otp needs {var}");
-        assert!(!has("verify-otp", var) && !has("otp-status", var), "{var} must not reach verify-otp or otp-status");
+        assert!(
+            !has("verify-otp", var) && !has("otp-status", var),
+            "{var} must not reach verify-otp or otp-status"
+        );
     }
     for r in ROUTES.iter().filter(|r| !r.app) {
-        assert!(has(r.function, "VOBIZ_AUTH_TOKEN"), "{} verifies Vobiz signatures: it needs VOBIZ_AUTH_TOKEN", r.function);
-        assert!(!has(r.function, "VOBIZ_AUTH_ID") && !has(r.function, "FROM_NUMBER"), "{} needs only the auth token", r.function);
+        assert!(
+            has(r.function, "VOBIZ_AUTH_TOKEN"),
+            "{} verifies Vobiz signatures: it needs VOBIZ_AUTH_TOKEN",
+            r.function
+        );
+        assert!(
+            !has(r.function, "VOBIZ_AUTH_ID") && !has(r.function, "FROM_NUMBER"),
+            "{} needs only the auth token",
+            r.function
+        );
     }
     // No parameter may carry a secret.
     if let Some(params) = t.get("Parameters").and_then(Value::as_mapping) {
         for (name, p) in params {
             let name = name.as_str().unwrap();
             let lower = name.to_ascii_lowercase();
-            assert!(!(lower.contains("token") || lower.contains("password") || lower.contains("authid")) || p.get("NoEcho").is_some(), "parameter {name} looks like a secret: use Secrets Manager");
+            assert!(
+                !(lower.contains("token") || lower.contains("password") || lower.contains("authid"))
+                    || p.get("NoEcho").is_some(),
+                "parameter {name} looks like a secret: use Secrets Manager"
+            );
         }
     }
 }
@@ -287,13 +429,26 @@ fn iam_is_least_privilege_on_the_table() {
         for s in &f.statements {
             assert_eq!(s["Effect"].as_str(), Some("Allow"), "{}: {s:?}", f.id);
             for a in actions(s) {
-                assert!(a.starts_with("dynamodb:") && !a.contains('*'), "{}: action {a} (only named DynamoDB actions)", f.id);
+                assert!(
+                    a.starts_with("dynamodb:") && !a.contains('*'),
+                    "{}: action {a} (only named DynamoDB actions)",
+                    f.id
+                );
             }
             let resource = &s["Resource"];
-            assert_eq!(tag_of(resource).as_deref(), Some("GetAtt"), "{}: Resource must be !GetAtt <table>.Arn, got {resource:?}", f.id);
+            assert_eq!(
+                tag_of(resource).as_deref(),
+                Some("GetAtt"),
+                "{}: Resource must be !GetAtt <table>.Arn, got {resource:?}",
+                f.id
+            );
             let target = resource.as_str().unwrap();
             let (table, attr) = target.split_once('.').expect("GetAtt Resource.Attribute");
-            assert!(tables.contains_key(table) && attr == "Arn", "{}: Resource {target} is not a table's Arn", f.id);
+            assert!(
+                tables.contains_key(table) && attr == "Arn",
+                "{}: Resource {target} is not a table's Arn",
+                f.id
+            );
         }
     }
     let status = by_binary(&fns, "otp-status");
@@ -318,12 +473,28 @@ fn table_matches_the_store() {
     assert_eq!(p["KeySchema"][0]["AttributeName"].as_str(), Some("pk"), "{id}: key");
     assert_eq!(p["KeySchema"][0]["KeyType"].as_str(), Some("HASH"), "{id}: key type");
     assert_eq!(p["KeySchema"].as_sequence().map(Vec::len), Some(1), "{id}: no sort key");
-    assert_eq!(p["AttributeDefinitions"][0]["AttributeType"].as_str(), Some("S"), "{id}: key type S");
+    assert_eq!(
+        p["AttributeDefinitions"][0]["AttributeType"].as_str(),
+        Some("S"),
+        "{id}: key type S"
+    );
     assert_eq!(p["BillingMode"].as_str(), Some("PAY_PER_REQUEST"), "{id}: on-demand");
-    assert_eq!(p["TimeToLiveSpecification"]["AttributeName"].as_str(), Some(shared::store::dynamo::TTL_ATTRIBUTE), "{id}: TTL attribute");
-    assert_eq!(p["TimeToLiveSpecification"]["Enabled"].as_bool(), Some(true), "{id}: TTL enabled");
+    assert_eq!(
+        p["TimeToLiveSpecification"]["AttributeName"].as_str(),
+        Some(shared::store::dynamo::TTL_ATTRIBUTE),
+        "{id}: TTL attribute"
+    );
+    assert_eq!(
+        p["TimeToLiveSpecification"]["Enabled"].as_bool(),
+        Some(true),
+        "{id}: TTL enabled"
+    );
     assert_eq!(table["DeletionPolicy"].as_str(), Some("Retain"), "{id}: DeletionPolicy");
-    assert_eq!(table["UpdateReplacePolicy"].as_str(), Some("Retain"), "{id}: UpdateReplacePolicy");
+    assert_eq!(
+        table["UpdateReplacePolicy"].as_str(),
+        Some("Retain"),
+        "{id}: UpdateReplacePolicy"
+    );
 }
 
 /// Names a `Ref`/`GetAtt`/`Sub` may use: parameters, resources, pseudo parameters, and what
@@ -335,8 +506,15 @@ fn referable(t: &Value) -> BTreeSet<String> {
     }
     for (id, api) in resources_of_type(t, "AWS::Serverless::Api") {
         let stage = api["Properties"]["StageName"].as_str().unwrap_or("Prod");
-        names.extend([format!("{id}{stage}Stage"), format!("{id}.Stage"), format!("{id}.Deployment")]);
-        if matches!(str_at(api, &["Properties", "Auth", "UsagePlan", "CreateUsagePlan"]), Some("PER_API")) {
+        names.extend([
+            format!("{id}{stage}Stage"),
+            format!("{id}.Stage"),
+            format!("{id}.Deployment"),
+        ]);
+        if matches!(
+            str_at(api, &["Properties", "Auth", "UsagePlan", "CreateUsagePlan"]),
+            Some("PER_API")
+        ) {
             names.extend(["ApiKey", "UsagePlan", "UsagePlanKey"].map(|s| format!("{id}{s}")));
         }
     }
@@ -370,10 +548,11 @@ fn check_refs(v: &Value, names: &BTreeSet<String>, at: &str, bad: &mut Vec<Strin
     // An intrinsic: `!Fn arg` or `{Fn::Name: arg}` / `{Ref: arg}`.
     let intrinsic = match v {
         Value::Tagged(t) => Some((t.tag.to_string().trim_start_matches('!').to_owned(), &t.value)),
-        Value::Mapping(m) if m.len() == 1 => m
-            .iter()
-            .next()
-            .and_then(|(k, x)| k.as_str().filter(|k| *k == "Ref" || k.starts_with("Fn::")).map(|k| (k.trim_start_matches("Fn::").to_owned(), x))),
+        Value::Mapping(m) if m.len() == 1 => m.iter().next().and_then(|(k, x)| {
+            k.as_str()
+                .filter(|k| *k == "Ref" || k.starts_with("Fn::"))
+                .map(|k| (k.trim_start_matches("Fn::").to_owned(), x))
+        }),
         _ => None,
     };
     if let Some((name, arg)) = intrinsic {
@@ -390,7 +569,12 @@ fn check_refs(v: &Value, names: &BTreeSet<String>, at: &str, bad: &mut Vec<Strin
                 }
             }
             ("Sub", Value::String(text)) => {
-                bad.extend(sub_variables(text).into_iter().filter(|n| !is_known(names, n)).map(|n| format!("{at}: Sub ${{{n}}}")));
+                bad.extend(
+                    sub_variables(text)
+                        .into_iter()
+                        .filter(|n| !is_known(names, n))
+                        .map(|n| format!("{at}: Sub ${{{n}}}")),
+                );
             }
             ("Sub", Value::Sequence(parts)) => {
                 // `[text, {Var: value}]`: the map's own variables are known inside the text.
@@ -399,7 +583,12 @@ fn check_refs(v: &Value, names: &BTreeSet<String>, at: &str, bad: &mut Vec<Strin
                     local.extend(vars.keys().filter_map(Value::as_str).map(str::to_owned));
                 }
                 let text = parts.first().and_then(Value::as_str).unwrap_or("");
-                bad.extend(sub_variables(text).into_iter().filter(|n| !is_known(&local, n)).map(|n| format!("{at}: Sub ${{{n}}}")));
+                bad.extend(
+                    sub_variables(text)
+                        .into_iter()
+                        .filter(|n| !is_known(&local, n))
+                        .map(|n| format!("{at}: Sub ${{{n}}}")),
+                );
                 parts.iter().skip(1).for_each(|x| check_refs(x, names, at, bad));
             }
             _ => check_refs(arg, names, &format!("{at}.{name}"), bad),

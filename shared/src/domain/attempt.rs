@@ -150,7 +150,11 @@ impl Attempt {
         if self.is_locked(now) {
             return 0;
         }
-        let number_left = if self.failures_since.is_some() { max_failures_per_number.saturating_sub(self.failures) } else { max_failures_per_number };
+        let number_left = if self.failures_since.is_some() {
+            max_failures_per_number.saturating_sub(self.failures)
+        } else {
+            max_failures_per_number
+        };
         self.max_attempts.saturating_sub(self.wrong_attempts).min(number_left)
     }
 
@@ -174,7 +178,14 @@ impl Attempt {
     }
 
     /// "Press 1" may read the code again: the answered call, with repeats left.
-    pub fn can_repeat(&self, token_hash: &str, call_uuid: &str, nonce: Option<&str>, max_repeats: u32, now: i64) -> bool {
+    pub fn can_repeat(
+        &self,
+        token_hash: &str,
+        call_uuid: &str,
+        nonce: Option<&str>,
+        max_repeats: u32,
+        now: i64,
+    ) -> bool {
         ct_eq(&self.token_hash, token_hash)
             && self.fresh_nonce(nonce)
             && self.is_live(now)
@@ -266,7 +277,11 @@ impl Attempt {
         } else if now >= self.expires_at {
             Status::Expired
         } else if let Some(outcome) = self.call_outcome() {
-            if outcome == CallOutcome::Answered { Status::Delivered } else { Status::NotDelivered }
+            if outcome == CallOutcome::Answered {
+                Status::Delivered
+            } else {
+                Status::NotDelivered
+            }
         } else if self.answered_at.is_some() {
             Status::Answered
         } else {
@@ -361,7 +376,11 @@ pub(crate) mod tests {
         let now = 1_000;
         let a = attempt(now);
         assert!(a.can_consume("mac", now));
-        assert!(a.can_count_wrong("att-1", 0, now) && !a.can_count_wrong("att-1", 1, now) && !a.can_count_wrong("att-2", 0, now));
+        assert!(
+            a.can_count_wrong("att-1", 0, now)
+                && !a.can_count_wrong("att-1", 1, now)
+                && !a.can_count_wrong("att-2", 0, now)
+        );
         assert!(!a.can_consume("mad", now));
         assert!(!a.can_consume("mac", now + 300), "expired at expires_at exactly");
         let mut used = a.clone();
@@ -370,7 +389,10 @@ pub(crate) mod tests {
         assert_eq!(used.refusal(now), Some(Refusal::AlreadyUsed));
         let mut locked = a.clone();
         locked.wrong_attempts = 3;
-        assert!(!locked.can_consume("mac", now), "the right code after the cap still fails");
+        assert!(
+            !locked.can_consume("mac", now),
+            "the right code after the cap still fails"
+        );
         assert_eq!(locked.refusal(now), Some(Refusal::TooManyAttempts));
         let mut failed = a.clone();
         failed.call_failed = Some("http 402".into());

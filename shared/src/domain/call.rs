@@ -123,7 +123,13 @@ fn cause_class(raw: &str) -> Option<Cause> {
     }
     let name: String = raw
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .collect();
     Some(match name.as_str() {
         "normal_clearing" | "normal_hangup" | "end_of_xml_instructions" => Cause::Normal,
@@ -170,16 +176,40 @@ mod tests {
     use super::*;
 
     fn report<'a>(status: &'a str, cause: &'a str, answer_time: &'a str, bill: &'a str) -> HangupReport<'a> {
-        HangupReport { call_status: status, hangup_cause: cause, answer_time, bill_duration: bill, duration: bill, ..Default::default() }
+        HangupReport {
+            call_status: status,
+            hangup_cause: cause,
+            answer_time,
+            bill_duration: bill,
+            duration: bill,
+            ..Default::default()
+        }
     }
 
     #[test]
     fn answered_calls_need_confirmation() {
-        assert_eq!(classify_hangup(&report("completed", "NORMAL_CLEARING", "2026-11-25 10:00:05", "31")), Telephony::Answered);
-        assert_eq!(classify_hangup(&report("completed", "4000", "", "12")), Telephony::Answered);
-        assert_eq!(classify_hangup(&report("completed", "End Of XML Instructions", "2026-11-25 10:00:05", "0")), Telephony::Answered);
+        assert_eq!(
+            classify_hangup(&report("completed", "NORMAL_CLEARING", "2026-11-25 10:00:05", "31")),
+            Telephony::Answered
+        );
+        assert_eq!(
+            classify_hangup(&report("completed", "4000", "", "12")),
+            Telephony::Answered
+        );
+        assert_eq!(
+            classify_hangup(&report(
+                "completed",
+                "End Of XML Instructions",
+                "2026-11-25 10:00:05",
+                "0"
+            )),
+            Telephony::Answered
+        );
         // "completed" with nothing that proves an answer is not an answer.
-        assert_eq!(classify_hangup(&report("completed", "NORMAL_CLEARING", "", "0")), Telephony::NoAnswer);
+        assert_eq!(
+            classify_hangup(&report("completed", "NORMAL_CLEARING", "", "0")),
+            Telephony::NoAnswer
+        );
         assert_eq!(classify_hangup(&report("completed", "", "", "")), Telephony::NoAnswer);
     }
 
@@ -208,12 +238,20 @@ mod tests {
             assert_eq!(classify_hangup(&report("completed", cause, "", "0")), want, "{cause}");
         }
         // A machine that picked up has an answer time, and still is not a person.
-        assert_eq!(classify_hangup(&report("completed", "9100", "2026-11-25 10:00:05", "4")), Telephony::Machine);
+        assert_eq!(
+            classify_hangup(&report("completed", "9100", "2026-11-25 10:00:05", "4")),
+            Telephony::Machine
+        );
     }
 
     #[test]
     fn numeric_cause_code_wins_over_the_name() {
-        let r = HangupReport { call_status: "completed", hangup_cause: "NORMAL_CLEARING", hangup_cause_code: "3010", ..Default::default() };
+        let r = HangupReport {
+            call_status: "completed",
+            hangup_cause: "NORMAL_CLEARING",
+            hangup_cause_code: "3010",
+            ..Default::default()
+        };
         assert_eq!(classify_hangup(&r), Telephony::Busy);
     }
 
@@ -232,8 +270,15 @@ mod tests {
         assert_eq!(Telephony::Answered.delivery(true), CallOutcome::Answered);
         assert_eq!(Telephony::Answered.delivery(false), CallOutcome::Failed);
         assert_eq!(Telephony::Busy.delivery(true), CallOutcome::Busy);
-        for t in [Telephony::Answered, Telephony::Busy, Telephony::NoAnswer, Telephony::Rejected,
-                  Telephony::Canceled, Telephony::Machine, Telephony::Failed] {
+        for t in [
+            Telephony::Answered,
+            Telephony::Busy,
+            Telephony::NoAnswer,
+            Telephony::Rejected,
+            Telephony::Canceled,
+            Telephony::Machine,
+            Telephony::Failed,
+        ] {
             assert_eq!(Telephony::from_str(t.as_str()), Some(t));
         }
     }

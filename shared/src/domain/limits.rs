@@ -49,7 +49,10 @@ impl std::fmt::Display for Limited {
 impl Limited {
     pub fn retry_after(self) -> i64 {
         match self {
-            Limited::Cooldown { retry_after } | Limited::Window { retry_after } | Limited::Locked { retry_after } | Limited::Global { retry_after } => retry_after.max(1),
+            Limited::Cooldown { retry_after }
+            | Limited::Window { retry_after }
+            | Limited::Locked { retry_after }
+            | Limited::Global { retry_after } => retry_after.max(1),
         }
     }
 
@@ -69,20 +72,31 @@ impl Limited {
 pub fn admit_send(prior: Option<&Attempt>, now: i64, limits: &Limits) -> Result<Vec<i64>, Limited> {
     let Some(prior) = prior else { return Ok(vec![now]) };
     if let Some(until) = prior.locked_until.filter(|&t| now < t) {
-        return Err(Limited::Locked { retry_after: until - now });
+        return Err(Limited::Locked {
+            retry_after: until - now,
+        });
     }
-    let mut times: Vec<i64> = prior.send_times.iter().copied().filter(|&t| t > now - SEND_WINDOW_SECS && t <= now).collect();
+    let mut times: Vec<i64> = prior
+        .send_times
+        .iter()
+        .copied()
+        .filter(|&t| t > now - SEND_WINDOW_SECS && t <= now)
+        .collect();
     times.sort_unstable();
     if prior.call_failed.is_none() {
         if let Some(&last) = times.last() {
             if now < last + limits.send_cooldown_secs {
-                return Err(Limited::Cooldown { retry_after: last + limits.send_cooldown_secs - now });
+                return Err(Limited::Cooldown {
+                    retry_after: last + limits.send_cooldown_secs - now,
+                });
             }
         }
     }
     if times.len() >= limits.sends_per_window as usize {
         let oldest = times[times.len() - limits.sends_per_window as usize];
-        return Err(Limited::Window { retry_after: oldest + SEND_WINDOW_SECS - now });
+        return Err(Limited::Window {
+            retry_after: oldest + SEND_WINDOW_SECS - now,
+        });
     }
     times.push(now);
     Ok(times)
@@ -102,7 +116,11 @@ pub fn next_failure(a: &Attempt, now: i64, limits: &Limits) -> Failure {
         _ => (1, now),
     };
     let locked_until = (failures >= limits.failures_per_window).then_some(since + FAILURE_WINDOW_SECS);
-    Failure { failures, failures_since: since, locked_until }
+    Failure {
+        failures,
+        failures_since: since,
+        locked_until,
+    }
 }
 
 /// The global ceiling's counter for the minute of `now`: its key and when it may be deleted.
@@ -134,8 +152,14 @@ mod tests {
             t += 30;
         }
         // Five sends in the last hour: the sixth waits until the first leaves the window.
-        assert_eq!(admit_send(Some(&a), t, &l), Err(Limited::Window { retry_after: 3600 - t }));
-        assert!(admit_send(Some(&a), 3600, &l).is_ok(), "sliding: the first send left the window");
+        assert_eq!(
+            admit_send(Some(&a), t, &l),
+            Err(Limited::Window { retry_after: 3600 - t })
+        );
+        assert!(
+            admit_send(Some(&a), 3600, &l).is_ok(),
+            "sliding: the first send left the window"
+        );
     }
 
     #[test]
@@ -151,7 +175,10 @@ mod tests {
     fn locked_numbers_cannot_send() {
         let mut a = attempt(0);
         a.locked_until = Some(500);
-        assert_eq!(admit_send(Some(&a), 100, &Limits::default()), Err(Limited::Locked { retry_after: 400 }));
+        assert_eq!(
+            admit_send(Some(&a), 100, &Limits::default()),
+            Err(Limited::Locked { retry_after: 400 })
+        );
         assert!(admit_send(Some(&a), 500, &Limits::default()).is_ok());
     }
 

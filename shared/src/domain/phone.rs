@@ -18,8 +18,8 @@ const MAX_INPUT_CHARS: usize = 32;
 /// ITU-T E.164 country calling codes of two digits (the one-digit ones are 1 and 7; every
 /// other code has three digits).
 const TWO_DIGIT_CODES: [u16; 44] = [
-    20, 27, 30, 31, 32, 33, 34, 36, 39, 40, 41, 43, 44, 45, 46, 47, 48, 49, 51, 52, 53, 54, 55, 56, 57, 58,
-    60, 61, 62, 63, 64, 65, 66, 81, 82, 84, 86, 90, 91, 92, 93, 94, 95, 98,
+    20, 27, 30, 31, 32, 33, 34, 36, 39, 40, 41, 43, 44, 45, 46, 47, 48, 49, 51, 52, 53, 54, 55, 56, 57, 58, 60, 61, 62,
+    63, 64, 65, 66, 81, 82, 84, 86, 90, 91, 92, 93, 94, 95, 98,
 ];
 
 /// The country calling code at the start of E.164 digits.
@@ -64,11 +64,16 @@ impl Phone {
         if !phonenumber::is_valid(&parsed) {
             return Err(Error::InvalidPhone("no such number"));
         }
-        let phone = Phone { e164: parsed.format().mode(Mode::E164).to_string(), country_code: parsed.code().value() };
+        let phone = Phone {
+            e164: parsed.format().mode(Mode::E164).to_string(),
+            country_code: parsed.code().value(),
+        };
         // The digits as written must be the E.164 digits (no national prefix such as
         // "+91 0…"): then verify and status, which only normalise, find the same number.
         if Phone::normalize(input).ok().as_ref() != Some(&phone) {
-            return Err(Error::InvalidPhone("write the number in international form, without a national prefix"));
+            return Err(Error::InvalidPhone(
+                "write the number in international form, without a national prefix",
+            ));
         }
         Ok(phone)
     }
@@ -95,7 +100,10 @@ impl Phone {
         if !(7..=15).contains(&digits.len()) || digits.starts_with('0') {
             return Err(Error::InvalidPhone("not an E.164 number"));
         }
-        Ok(Phone { country_code: calling_code(&digits), e164: format!("+{digits}") })
+        Ok(Phone {
+            country_code: calling_code(&digits),
+            e164: format!("+{digits}"),
+        })
     }
 
     /// Like [`Phone::normalize`], for numbers that arrive in URLs and telephony webhooks: a `+`
@@ -162,7 +170,13 @@ impl fmt::Display for Masked<'_> {
         let cc_len = self.0.country_code.to_string().len();
         let shown_tail = 4.min(digits.len().saturating_sub(cc_len));
         let hidden = digits.len() - cc_len - shown_tail;
-        write!(f, "+{}{}{}", &digits[..cc_len], "*".repeat(hidden), &digits[digits.len() - shown_tail..])
+        write!(
+            f,
+            "+{}{}{}",
+            &digits[..cc_len],
+            "*".repeat(hidden),
+            &digits[digits.len() - shown_tail..]
+        )
     }
 }
 
@@ -172,36 +186,86 @@ mod tests {
 
     #[test]
     fn normalises_formatted_numbers_to_e164() {
-        for input in ["+919876543210", " +91 98765 43210 ", "+91-98765-43210", "+91 (98765) 43210"] {
+        for input in [
+            "+919876543210",
+            " +91 98765 43210 ",
+            "+91-98765-43210",
+            "+91 (98765) 43210",
+        ] {
             assert_eq!(Phone::parse(input).unwrap().e164(), "+919876543210", "{input}");
         }
     }
 
     #[test]
     fn rejects_what_is_not_an_international_number() {
-        for input in ["", "9876543210", "+", "+91", "+91abc", "+9198765432101234567", "++919876543210", "+91 098765 43210",
-            "+91 98765 43210 ext 5", "+0000000", "+91\u{0660}9876543210", "+١٢٣"] {
+        for input in [
+            "",
+            "9876543210",
+            "+",
+            "+91",
+            "+91abc",
+            "+9198765432101234567",
+            "++919876543210",
+            "+91 098765 43210",
+            "+91 98765 43210 ext 5",
+            "+0000000",
+            "+91\u{0660}9876543210",
+            "+١٢٣",
+        ] {
             assert!(Phone::parse(input).is_err(), "{input:?} should be rejected");
         }
     }
 
     #[test]
     fn lenient_form_restores_a_lost_plus() {
-        assert_eq!(Phone::normalize_lenient("919876543210").unwrap().e164(), "+919876543210");
-        assert_eq!(Phone::normalize_lenient(" 919876543210").unwrap().e164(), "+919876543210");
-        assert_eq!(Phone::normalize_lenient("+919876543210").unwrap().e164(), "+919876543210");
+        assert_eq!(
+            Phone::normalize_lenient("919876543210").unwrap().e164(),
+            "+919876543210"
+        );
+        assert_eq!(
+            Phone::normalize_lenient(" 919876543210").unwrap().e164(),
+            "+919876543210"
+        );
+        assert_eq!(
+            Phone::normalize_lenient("+919876543210").unwrap().e164(),
+            "+919876543210"
+        );
         assert!(Phone::normalize_lenient("91x").is_err());
     }
 
     #[test]
     fn normalisation_agrees_with_full_validation() {
-        for input in ["+919876543210", " +91 98765 43210 ", "+91-98765-43210", "+14155552671", "+447911123456",
-                      "+33612345678", "+8613812345678", "+971501234567", "+2348031234567", "+79161234567", "+35312345678"] {
+        for input in [
+            "+919876543210",
+            " +91 98765 43210 ",
+            "+91-98765-43210",
+            "+14155552671",
+            "+447911123456",
+            "+33612345678",
+            "+8613812345678",
+            "+971501234567",
+            "+2348031234567",
+            "+79161234567",
+            "+35312345678",
+        ] {
             let full = Phone::parse(input).unwrap_or_else(|e| panic!("{input}: {e}"));
             let quick = Phone::normalize(input).unwrap();
-            assert_eq!((quick.e164(), quick.country_code()), (full.e164(), full.country_code()), "{input}");
+            assert_eq!(
+                (quick.e164(), quick.country_code()),
+                (full.e164(), full.country_code()),
+                "{input}"
+            );
         }
-        for bad in ["", "+", "+91", "9876543210", "+0123456789", "+91abc5432100", "+1234567890123456", "+९१९८७६५४३२१०"] {
+        for bad in [
+            "",
+            "+",
+            "+91",
+            "9876543210",
+            "+0123456789",
+            "+91abc5432100",
+            "+1234567890123456",
+            "+९१९८७६५४३२१०",
+        ] {
             assert!(Phone::normalize(bad).is_err(), "{bad:?}");
         }
     }
@@ -219,10 +283,19 @@ mod tests {
     fn destination_policy_allows_listed_mobiles_only() {
         let mobile = Phone::parse("+919876543210").unwrap();
         assert!(mobile.check_destination(&[91]).is_ok());
-        assert!(matches!(mobile.check_destination(&[44]), Err(Error::DestinationNotAllowed)));
+        assert!(matches!(
+            mobile.check_destination(&[44]),
+            Err(Error::DestinationNotAllowed)
+        ));
         let toll_free = Phone::parse("+18005550123").unwrap();
-        assert!(matches!(toll_free.check_destination(&[1]), Err(Error::DestinationNotAllowed)));
+        assert!(matches!(
+            toll_free.check_destination(&[1]),
+            Err(Error::DestinationNotAllowed)
+        ));
         let premium = Phone::parse("+19005550123").unwrap();
-        assert!(matches!(premium.check_destination(&[1]), Err(Error::DestinationNotAllowed)));
+        assert!(matches!(
+            premium.check_destination(&[1]),
+            Err(Error::DestinationNotAllowed)
+        ));
     }
 }

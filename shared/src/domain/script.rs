@@ -26,7 +26,10 @@ pub enum Step {
     Speak(String),
     Wait(u32),
     /// Collect one key; `action` receives the result.
-    Gather { action: String, prompt: String },
+    Gather {
+        action: String,
+        prompt: String,
+    },
     Hangup,
 }
 
@@ -38,7 +41,10 @@ pub fn read_code(code: &str, choice_url: Option<&str>) -> Vec<Step> {
         steps.push(Step::Wait(1));
     }
     if let Some(action) = choice_url {
-        steps.push(Step::Gather { action: action.into(), prompt: PROMPT.into() });
+        steps.push(Step::Gather {
+            action: action.into(),
+            prompt: PROMPT.into(),
+        });
     }
     steps.push(Step::Speak(GOODBYE.into()));
     steps.push(Step::Hangup);
@@ -125,13 +131,18 @@ mod tests {
     use super::*;
 
     fn voice() -> Voice {
-        Voice { voice: "WOMAN".into(), language: "en-US".into(), gather_timeout: 8 }
+        Voice {
+            voice: "WOMAN".into(),
+            language: "en-US".into(),
+            gather_timeout: 8,
+        }
     }
 
     #[test]
     fn reads_each_digit_with_a_pause_then_offers_a_repeat() {
         let xml = render(&read_code("610389", Some("https://x.example/otp-choice/tok")), &voice());
-        let expected_digits: Vec<String> = "610389".chars()
+        let expected_digits: Vec<String> = "610389"
+            .chars()
             .map(|d| format!("<Speak voice=\"WOMAN\" language=\"en-US\">{d}</Speak>\n  <Wait length=\"1\"/>"))
             .collect();
         for d in &expected_digits {
@@ -162,8 +173,21 @@ mod tests {
 
     #[test]
     fn everything_is_escaped() {
-        let v = Voice { voice: "W\"O<MAN".into(), language: "en&US".into(), gather_timeout: 5 };
-        let xml = render(&[Step::Speak("<b>&'\"".into()), Step::Gather { action: "https://h/a?x=1&y=\"2\"".into(), prompt: "p<".into() }], &v);
+        let v = Voice {
+            voice: "W\"O<MAN".into(),
+            language: "en&US".into(),
+            gather_timeout: 5,
+        };
+        let xml = render(
+            &[
+                Step::Speak("<b>&'\"".into()),
+                Step::Gather {
+                    action: "https://h/a?x=1&y=\"2\"".into(),
+                    prompt: "p<".into(),
+                },
+            ],
+            &v,
+        );
         assert!(!xml.contains("<b>"));
         assert!(xml.contains("&lt;b&gt;&amp;&apos;&quot;"));
         assert!(xml.contains("voice=\"W&quot;O&lt;MAN\" language=\"en&amp;US\""));
@@ -172,9 +196,27 @@ mod tests {
 
     #[test]
     fn characters_xml_cannot_carry_are_dropped() {
-        let v = Voice { voice: "WOMAN\u{1}".into(), language: "en-US".into(), gather_timeout: 5 };
-        let xml = render(&[Step::Speak("code \0\u{8}\u{b}\u{1b}\u{fffe} end".into()), Step::Gather { action: "https://h/c\u{7}".into(), prompt: "p".into() }], &v);
+        let v = Voice {
+            voice: "WOMAN\u{1}".into(),
+            language: "en-US".into(),
+            gather_timeout: 5,
+        };
+        let xml = render(
+            &[
+                Step::Speak("code \0\u{8}\u{b}\u{1b}\u{fffe} end".into()),
+                Step::Gather {
+                    action: "https://h/c\u{7}".into(),
+                    prompt: "p".into(),
+                },
+            ],
+            &v,
+        );
         assert!(xml.chars().all(|c| xml_char(c)), "{xml:?}");
-        assert!(xml.contains(">code  end</Speak>") && xml.contains("voice=\"WOMAN\"") && xml.contains("action=\"https://h/c\""), "{xml}");
+        assert!(
+            xml.contains(">code  end</Speak>")
+                && xml.contains("voice=\"WOMAN\"")
+                && xml.contains("action=\"https://h/c\""),
+            "{xml}"
+        );
     }
 }

@@ -73,7 +73,13 @@ impl Keys {
     }
 
     /// Encrypts the code for the call to read, bound to the phone and the attempt.
-    pub fn seal_code(&self, rng: &mut (impl RngCore + CryptoRng), phone: &Phone, attempt_id: &str, code: &str) -> String {
+    pub fn seal_code(
+        &self,
+        rng: &mut (impl RngCore + CryptoRng),
+        phone: &Phone,
+        attempt_id: &str,
+        code: &str,
+    ) -> String {
         let aad = code_aad(phone, attempt_id);
         seal(&self.seal, rng, code.as_bytes(), &aad)
     }
@@ -165,7 +171,10 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(1);
         let phone = Phone::parse("+919876543210").unwrap();
         let t = keys().mint_token(&mut rng, &phone);
-        assert!(t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{t}");
+        assert!(
+            t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+            "{t}"
+        );
         assert!(t.len() >= 22, "at least 128 bits");
         assert_eq!(keys().open_token(&t), Some(phone.clone()));
         // Two tokens for the same phone differ.
@@ -207,7 +216,10 @@ mod tests {
         assert_eq!(k.code_mac(&p, "123456"), k.code_mac(&p, "123456"));
         assert_ne!(k.code_mac(&p, "123456"), k.code_mac(&p, "123457"));
         assert_ne!(k.code_mac(&p, "123456"), k.code_mac(&q, "123456"));
-        assert_ne!(k.code_mac(&p, "123456"), Keys::derive(&[9u8; 32]).unwrap().code_mac(&p, "123456"));
+        assert_ne!(
+            k.code_mac(&p, "123456"),
+            Keys::derive(&[9u8; 32]).unwrap().code_mac(&p, "123456")
+        );
         assert!(ct_eq("abc", "abc") && !ct_eq("abc", "abd") && !ct_eq("abc", "ab"));
     }
 }

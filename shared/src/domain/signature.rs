@@ -41,7 +41,9 @@ pub struct Signatures<'a> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
     /// Every signature present is valid; the nonce must not be used again.
-    Valid { nonce: String },
+    Valid {
+        nonce: String,
+    },
     Absent,
     Invalid,
 }
@@ -51,8 +53,12 @@ const MAX_NONCE_LEN: usize = 64;
 fn one(key: &[u8], message: &[&str], header: &str) -> bool {
     // A V3 header may carry several signatures separated by commas; one valid one suffices.
     header.split(',').any(|candidate| {
-        let Ok(sig) = STANDARD.decode(candidate.trim()) else { return false };
-        let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(key) else { return false };
+        let Ok(sig) = STANDARD.decode(candidate.trim()) else {
+            return false;
+        };
+        let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(key) else {
+            return false;
+        };
         for part in message {
             mac.update(part.as_bytes());
         }
@@ -69,7 +75,9 @@ pub fn verify(auth_token: Option<&str>, url: &str, s: &Signatures<'_>) -> Verdic
     if s.v3.is_none() && s.v2.is_none() {
         return Verdict::Absent;
     }
-    let Some(key) = auth_token.map(str::as_bytes) else { return Verdict::Invalid };
+    let Some(key) = auth_token.map(str::as_bytes) else {
+        return Verdict::Invalid;
+    };
     let mut nonce = None;
     if let Some(sig) = s.v3 {
         match s.v3_nonce.filter(|n| nonce_ok(n)) {
@@ -109,29 +117,124 @@ mod tests {
     #[test]
     fn valid_v3_and_v2_signatures_pass() {
         let v3 = sign_v3("secret", URL, "n1");
-        assert_eq!(verify(Some("secret"), URL, &Signatures { v3: Some(&v3), v3_nonce: Some("n1"), ..Default::default() }), Verdict::Valid { nonce: "n1".into() });
+        assert_eq!(
+            verify(
+                Some("secret"),
+                URL,
+                &Signatures {
+                    v3: Some(&v3),
+                    v3_nonce: Some("n1"),
+                    ..Default::default()
+                }
+            ),
+            Verdict::Valid { nonce: "n1".into() }
+        );
         let v2 = sign_v2("secret", URL, "n2");
-        assert_eq!(verify(Some("secret"), URL, &Signatures { v2: Some(&v2), v2_nonce: Some("n2"), ..Default::default() }), Verdict::Valid { nonce: "n2".into() });
-        let both = Signatures { v3: Some(&v3), v3_nonce: Some("n1"), v2: Some(&v2), v2_nonce: Some("n2") };
-        assert_eq!(verify(Some("secret"), URL, &both), Verdict::Valid { nonce: "n1".into() });
+        assert_eq!(
+            verify(
+                Some("secret"),
+                URL,
+                &Signatures {
+                    v2: Some(&v2),
+                    v2_nonce: Some("n2"),
+                    ..Default::default()
+                }
+            ),
+            Verdict::Valid { nonce: "n2".into() }
+        );
+        let both = Signatures {
+            v3: Some(&v3),
+            v3_nonce: Some("n1"),
+            v2: Some(&v2),
+            v2_nonce: Some("n2"),
+        };
+        assert_eq!(
+            verify(Some("secret"), URL, &both),
+            Verdict::Valid { nonce: "n1".into() }
+        );
         let listed = format!("bm90LWl0, {v3}");
-        assert!(matches!(verify(Some("secret"), URL, &Signatures { v3: Some(&listed), v3_nonce: Some("n1"), ..Default::default() }), Verdict::Valid { .. }));
+        assert!(matches!(
+            verify(
+                Some("secret"),
+                URL,
+                &Signatures {
+                    v3: Some(&listed),
+                    v3_nonce: Some("n1"),
+                    ..Default::default()
+                }
+            ),
+            Verdict::Valid { .. }
+        ));
     }
 
     #[test]
     fn forged_or_misplaced_signatures_fail() {
         let v3 = sign_v3("secret", URL, "n1");
-        let check = |token: Option<&str>, url: &str, sig: &str, nonce: Option<&str>| verify(token, url, &Signatures { v3: Some(sig), v3_nonce: nonce, ..Default::default() });
-        assert_eq!(check(Some("other"), URL, &v3, Some("n1")), Verdict::Invalid, "wrong key");
-        assert_eq!(check(Some("secret"), &format!("{URL}x"), &v3, Some("n1")), Verdict::Invalid, "another URL");
-        assert_eq!(check(Some("secret"), URL, &v3, Some("n2")), Verdict::Invalid, "another nonce");
+        let check = |token: Option<&str>, url: &str, sig: &str, nonce: Option<&str>| {
+            verify(
+                token,
+                url,
+                &Signatures {
+                    v3: Some(sig),
+                    v3_nonce: nonce,
+                    ..Default::default()
+                },
+            )
+        };
+        assert_eq!(
+            check(Some("other"), URL, &v3, Some("n1")),
+            Verdict::Invalid,
+            "wrong key"
+        );
+        assert_eq!(
+            check(Some("secret"), &format!("{URL}x"), &v3, Some("n1")),
+            Verdict::Invalid,
+            "another URL"
+        );
+        assert_eq!(
+            check(Some("secret"), URL, &v3, Some("n2")),
+            Verdict::Invalid,
+            "another nonce"
+        );
         assert_eq!(check(Some("secret"), URL, &v3, None), Verdict::Invalid, "no nonce");
-        assert_eq!(check(Some("secret"), URL, "%%%", Some("n1")), Verdict::Invalid, "not base64");
-        assert_eq!(check(None, URL, &v3, Some("n1")), Verdict::Invalid, "nothing to check with");
+        assert_eq!(
+            check(Some("secret"), URL, "%%%", Some("n1")),
+            Verdict::Invalid,
+            "not base64"
+        );
+        assert_eq!(
+            check(None, URL, &v3, Some("n1")),
+            Verdict::Invalid,
+            "nothing to check with"
+        );
         let v2 = sign_v2("secret", URL, "n1");
-        assert_eq!(verify(Some("secret"), URL, &Signatures { v3: Some(&v2), v3_nonce: Some("n1"), ..Default::default() }), Verdict::Invalid, "a V2 value in the V3 header");
+        assert_eq!(
+            verify(
+                Some("secret"),
+                URL,
+                &Signatures {
+                    v3: Some(&v2),
+                    v3_nonce: Some("n1"),
+                    ..Default::default()
+                }
+            ),
+            Verdict::Invalid,
+            "a V2 value in the V3 header"
+        );
         // One good and one bad signature: refused.
-        assert_eq!(verify(Some("secret"), URL, &Signatures { v3: Some(&v3), v3_nonce: Some("n1"), v2: Some("AAAA"), v2_nonce: Some("n1") }), Verdict::Invalid);
+        assert_eq!(
+            verify(
+                Some("secret"),
+                URL,
+                &Signatures {
+                    v3: Some(&v3),
+                    v3_nonce: Some("n1"),
+                    v2: Some("AAAA"),
+                    v2_nonce: Some("n1")
+                }
+            ),
+            Verdict::Invalid
+        );
         assert_eq!(verify(Some("secret"), URL, &Signatures::default()), Verdict::Absent);
     }
 }

@@ -14,8 +14,8 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ReturnValue,
-    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
-    TransactWriteItem, Update,
+    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TableStatus, TimeToLiveSpecification, TransactWriteItem,
+    Update,
 };
 
 use crate::domain::limits::Failure;
@@ -37,8 +37,16 @@ const LIVE: &str = "attribute_not_exists(#verified_at) AND attribute_not_exists(
 const FRESH_NONCE: &str = "NOT contains(#nonces, :nonce)";
 
 /// The attempt's own attributes that a new attempt removes when the old one had them.
-const ATTEMPT_OPTIONAL: [&str; 8] =
-    ["call_failed", "answered_at", "call_uuid", "ended_at", "hangup", "hangup_cause", "verified_at", "nonces"];
+const ATTEMPT_OPTIONAL: [&str; 8] = [
+    "call_failed",
+    "answered_at",
+    "call_uuid",
+    "ended_at",
+    "hangup",
+    "hangup_cause",
+    "verified_at",
+    "nonces",
+];
 /// The number's failure counters, which only verify writes.
 const FAILURE_COUNTERS: [&str; 3] = ["failures", "failures_since", "locked_until"];
 
@@ -52,7 +60,10 @@ type Item = HashMap<String, AttributeValue>;
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> DynamoStore {
-        DynamoStore { client, table: table.into() }
+        DynamoStore {
+            client,
+            table: table.into(),
+        }
     }
 
     pub fn client(&self) -> &Client {
@@ -64,20 +75,39 @@ impl DynamoStore {
     }
 
     /// A webhook's conditional update: also refuses a used nonce and records this one.
-    async fn webhook_update(&self, phone: &Phone, condition: &str, update: &str, nonce: Option<&str>, mut values: Vec<(&str, AttributeValue)>) -> Result<Write> {
+    async fn webhook_update(
+        &self,
+        phone: &Phone,
+        condition: &str,
+        update: &str,
+        nonce: Option<&str>,
+        mut values: Vec<(&str, AttributeValue)>,
+    ) -> Result<Write> {
         match nonce {
             None => self.update(phone, condition, update, values).await,
             Some(n) => {
                 values.push((":nonce", s(n)));
                 values.push((":nonce_set", AttributeValue::Ss(vec![n.to_owned()])));
-                self.update(phone, &format!("{condition} AND {FRESH_NONCE}"), &format!("{update} ADD #nonces :nonce_set"), values).await
+                self.update(
+                    phone,
+                    &format!("{condition} AND {FRESH_NONCE}"),
+                    &format!("{update} ADD #nonces :nonce_set"),
+                    values,
+                )
+                .await
             }
         }
     }
 
     /// One conditional UpdateItem on the phone's item. Returns the new item, or on a failed
     /// condition the old one (if any).
-    async fn update(&self, phone: &Phone, condition: &str, update: &str, values: Vec<(&str, AttributeValue)>) -> Result<Write> {
+    async fn update(
+        &self,
+        phone: &Phone,
+        condition: &str,
+        update: &str,
+        values: Vec<(&str, AttributeValue)>,
+    ) -> Result<Write> {
         let names = names_in(&[condition, update]);
         let result = self
             .client
@@ -93,13 +123,21 @@ impl DynamoStore {
             .send()
             .await;
         match result {
-            Ok(out) => Ok(Write::Done(from_item(out.attributes.as_ref().ok_or_else(|| Error::Corrupt("no attributes returned".into()))?)?)),
+            Ok(out) => Ok(Write::Done(from_item(
+                out.attributes
+                    .as_ref()
+                    .ok_or_else(|| Error::Corrupt("no attributes returned".into()))?,
+            )?)),
             Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
                 let old = match e.err() {
-                    aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => c.item.as_ref(),
+                    aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => {
+                        c.item.as_ref()
+                    }
                     _ => None,
                 };
-                Ok(Write::Refused(old.filter(|i| !i.is_empty()).map(from_item).transpose()?))
+                Ok(Write::Refused(
+                    old.filter(|i| !i.is_empty()).map(from_item).transpose()?,
+                ))
             }
             Err(e) => Err(unavailable(e)),
         }
@@ -114,7 +152,12 @@ fn done(w: Write) -> Option<Attempt> {
 }
 
 impl Store for DynamoStore {
-    async fn start_attempt(&self, attempt: &Attempt, expected_version: Option<u64>, slot: &GlobalSlot) -> Result<Start> {
+    async fn start_attempt(
+        &self,
+        attempt: &Attempt,
+        expected_version: Option<u64>,
+        slot: &GlobalSlot,
+    ) -> Result<Start> {
         // The number's item: every attribute of the new attempt is set, the old attempt's
         // optional ones removed, the failure counters left as they are.
         let item = to_item(attempt);
@@ -129,7 +172,11 @@ impl Store for DynamoStore {
         }
         sets.push("#failures = if_not_exists(#failures, :zero)".into());
         values.insert(":zero".into(), n(0));
-        let removes: Vec<String> = ATTEMPT_OPTIONAL.iter().filter(|k| !item.contains_key(**k)).map(|k| format!("#{k}")).collect();
+        let removes: Vec<String> = ATTEMPT_OPTIONAL
+            .iter()
+            .filter(|k| !item.contains_key(**k))
+            .map(|k| format!("#{k}"))
+            .collect();
         let mut update_expr = format!("SET {}", sets.join(", "));
         if !removes.is_empty() {
             update_expr.push_str(&format!(" REMOVE {}", removes.join(", ")));
@@ -193,55 +240,130 @@ impl Store for DynamoStore {
 
     async fn record_call_failed(&self, phone: &Phone, attempt_id: &str, reason: &str) -> Result<bool> {
         let w = self
-            .update(phone, "#attempt_id = :aid", "SET #call_failed = :r REMOVE #code_sealed", vec![(":aid", s(attempt_id)), (":r", s(reason))])
+            .update(
+                phone,
+                "#attempt_id = :aid",
+                "SET #call_failed = :r REMOVE #code_sealed",
+                vec![(":aid", s(attempt_id)), (":r", s(reason))],
+            )
             .await?;
         Ok(done(w).is_some())
     }
 
-    async fn answer(&self, phone: &Phone, token_hash: &str, call_uuid: &str, nonce: Option<&str>, now: i64) -> Result<Write> {
+    async fn answer(
+        &self,
+        phone: &Phone,
+        token_hash: &str,
+        call_uuid: &str,
+        nonce: Option<&str>,
+        now: i64,
+    ) -> Result<Write> {
         let condition = format!(
             "#token_hash = :th AND {LIVE} AND attribute_exists(#code_sealed) AND attribute_not_exists(#ended_at) \
              AND (attribute_not_exists(#call_uuid) OR #call_uuid = :cu)"
         );
-        self.webhook_update(phone, &condition, "SET #call_uuid = :cu, #answered_at = if_not_exists(#answered_at, :now)", nonce,
-            vec![(":th", s(token_hash)), (":cu", s(call_uuid)), (":now", n(now))])
-            .await
+        self.webhook_update(
+            phone,
+            &condition,
+            "SET #call_uuid = :cu, #answered_at = if_not_exists(#answered_at, :now)",
+            nonce,
+            vec![(":th", s(token_hash)), (":cu", s(call_uuid)), (":now", n(now))],
+        )
+        .await
     }
 
-    async fn repeat(&self, phone: &Phone, token_hash: &str, call_uuid: &str, nonce: Option<&str>, max_repeats: u32, now: i64) -> Result<Write> {
+    async fn repeat(
+        &self,
+        phone: &Phone,
+        token_hash: &str,
+        call_uuid: &str,
+        nonce: Option<&str>,
+        max_repeats: u32,
+        now: i64,
+    ) -> Result<Write> {
         let condition = format!(
             "#token_hash = :th AND {LIVE} AND attribute_exists(#code_sealed) AND attribute_not_exists(#ended_at) \
              AND #call_uuid = :cu AND #repeats < :max_repeats"
         );
-        self.webhook_update(phone, &condition, "SET #repeats = #repeats + :one", nonce,
-            vec![(":th", s(token_hash)), (":cu", s(call_uuid)), (":now", n(now)), (":max_repeats", n(max_repeats)), (":one", n(1))])
-            .await
+        self.webhook_update(
+            phone,
+            &condition,
+            "SET #repeats = #repeats + :one",
+            nonce,
+            vec![
+                (":th", s(token_hash)),
+                (":cu", s(call_uuid)),
+                (":now", n(now)),
+                (":max_repeats", n(max_repeats)),
+                (":one", n(1)),
+            ],
+        )
+        .await
     }
 
-    async fn hang_up(&self, phone: &Phone, token_hash: &str, nonce: Option<&str>, facts: &HangupFacts, now: i64) -> Result<Write> {
-        self.webhook_update(phone, "#token_hash = :th AND attribute_not_exists(#ended_at)",
-            "SET #ended_at = :now, #hangup = :t, #hangup_cause = :c REMOVE #code_sealed", nonce,
-            vec![(":th", s(token_hash)), (":now", n(now)), (":t", s(facts.telephony.as_str())), (":c", s(&facts.cause))])
-            .await
+    async fn hang_up(
+        &self,
+        phone: &Phone,
+        token_hash: &str,
+        nonce: Option<&str>,
+        facts: &HangupFacts,
+        now: i64,
+    ) -> Result<Write> {
+        self.webhook_update(
+            phone,
+            "#token_hash = :th AND attribute_not_exists(#ended_at)",
+            "SET #ended_at = :now, #hangup = :t, #hangup_cause = :c REMOVE #code_sealed",
+            nonce,
+            vec![
+                (":th", s(token_hash)),
+                (":now", n(now)),
+                (":t", s(facts.telephony.as_str())),
+                (":c", s(&facts.cause)),
+            ],
+        )
+        .await
     }
 
     async fn consume(&self, phone: &Phone, code_mac: &str, now: i64) -> Result<Write> {
-        self.update(phone, &format!("{LIVE} AND #code_mac = :mac"), "SET #verified_at = :now, #failures = :zero REMOVE #code_sealed, #failures_since",
-            vec![(":mac", s(code_mac)), (":now", n(now)), (":zero", n(0))])
-            .await
+        self.update(
+            phone,
+            &format!("{LIVE} AND #code_mac = :mac"),
+            "SET #verified_at = :now, #failures = :zero REMOVE #code_sealed, #failures_since",
+            vec![(":mac", s(code_mac)), (":now", n(now)), (":zero", n(0))],
+        )
+        .await
     }
 
-    async fn count_wrong(&self, phone: &Phone, attempt_id: &str, seen_failures: u32, failure: &Failure, keep_until: i64, now: i64) -> Result<Write> {
+    async fn count_wrong(
+        &self,
+        phone: &Phone,
+        attempt_id: &str,
+        seen_failures: u32,
+        failure: &Failure,
+        keep_until: i64,
+        now: i64,
+    ) -> Result<Write> {
         let mut update = "SET #wrong_attempts = #wrong_attempts + :one, #failures = :failures, #failures_since = :since, #ttl = :ttl".to_owned();
         let mut values = vec![
-            (":aid", s(attempt_id)), (":now", n(now)), (":one", n(1)), (":seen", n(seen_failures)),
-            (":failures", n(failure.failures)), (":since", n(failure.failures_since)), (":ttl", n(keep_until + RETENTION_SECS)),
+            (":aid", s(attempt_id)),
+            (":now", n(now)),
+            (":one", n(1)),
+            (":seen", n(seen_failures)),
+            (":failures", n(failure.failures)),
+            (":since", n(failure.failures_since)),
+            (":ttl", n(keep_until + RETENTION_SECS)),
         ];
         if let Some(until) = failure.locked_until {
             update.push_str(", #locked_until = :locked_until");
             values.push((":locked_until", n(until)));
         }
-        self.update(phone, &format!("#attempt_id = :aid AND {LIVE} AND #failures = :seen"), &update, values).await
+        self.update(
+            phone,
+            &format!("#attempt_id = :aid AND {LIVE} AND #failures = :seen"),
+            &update,
+            values,
+        )
+        .await
     }
 
     async fn get(&self, phone: &Phone) -> Result<Option<Attempt>> {
@@ -270,9 +392,18 @@ pub async fn create_table_if_missing(client: &Client, table: &str) -> Result<()>
     }
     let built = (|| {
         Ok::<_, aws_sdk_dynamodb::error::BuildError>((
-            AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build()?,
-            KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build()?,
-            TimeToLiveSpecification::builder().attribute_name(TTL_ATTRIBUTE).enabled(true).build()?,
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()?,
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()?,
+            TimeToLiveSpecification::builder()
+                .attribute_name(TTL_ATTRIBUTE)
+                .enabled(true)
+                .build()?,
         ))
     })();
     let (attr, key_schema, ttl) = built.map_err(|e| Error::Config(e.to_string()))?;
@@ -286,7 +417,12 @@ pub async fn create_table_if_missing(client: &Client, table: &str) -> Result<()>
         .await
         .map_err(unavailable)?;
     for _ in 0..120 {
-        let d = client.describe_table().table_name(table).send().await.map_err(unavailable)?;
+        let d = client
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(unavailable)?;
         if d.table.and_then(|t| t.table_status) == Some(TableStatus::Active) {
             client
                 .update_time_to_live()
@@ -312,7 +448,10 @@ fn names_in(exprs: &[&str]) -> HashMap<String, String> {
     for expr in exprs {
         let mut rest = *expr;
         while let Some(i) = rest.find('#') {
-            let word: String = rest[i + 1..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            let word: String = rest[i + 1..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
             rest = &rest[i + 1 + word.len()..];
             names.insert(format!("#{word}"), word);
         }
@@ -355,8 +494,13 @@ pub fn to_item(a: &Attempt) -> Item {
     opt_s("call_uuid", &a.call_uuid);
     opt_s("hangup_cause", &a.hangup_cause);
     opt_s("hangup", &a.hangup.map(|t| t.as_str().to_owned()));
-    for (k, v) in [("answered_at", a.answered_at), ("ended_at", a.ended_at), ("verified_at", a.verified_at),
-                   ("failures_since", a.failures_since), ("locked_until", a.locked_until)] {
+    for (k, v) in [
+        ("answered_at", a.answered_at),
+        ("ended_at", a.ended_at),
+        ("verified_at", a.verified_at),
+        ("failures_since", a.failures_since),
+        ("locked_until", a.locked_until),
+    ] {
         if let Some(v) = v {
             item.insert(k.into(), n(v));
         }
@@ -365,7 +509,10 @@ pub fn to_item(a: &Attempt) -> Item {
         item.insert("nonces".into(), AttributeValue::Ss(a.nonces.clone()));
     }
     item.insert("version".into(), n(a.version));
-    item.insert("send_times".into(), AttributeValue::L(a.send_times.iter().map(|t| n(*t)).collect()));
+    item.insert(
+        "send_times".into(),
+        AttributeValue::L(a.send_times.iter().map(|t| n(*t)).collect()),
+    );
     item.insert("failures".into(), n(a.failures));
     item
 }
@@ -385,17 +532,28 @@ pub fn from_item(item: &Item) -> Result<Attempt> {
         }
     };
     let req_n = |k: &str| get_n(k)?.ok_or_else(|| Error::Corrupt(format!("missing number attribute {k}")));
-    let count = |k: &str| -> Result<u32> { u32::try_from(req_n(k)?).map_err(|_| Error::Corrupt(format!("attribute {k} out of range"))) };
+    let count = |k: &str| -> Result<u32> {
+        u32::try_from(req_n(k)?).map_err(|_| Error::Corrupt(format!("attribute {k} out of range")))
+    };
     let send_times = match item.get("send_times") {
         None => Vec::new(),
         Some(v) => v
             .as_l()
             .map_err(|_| Error::Corrupt("send_times is not a list".into()))?
             .iter()
-            .map(|t| t.as_n().ok().and_then(|x| x.parse::<i64>().ok()).ok_or_else(|| Error::Corrupt("send_times holds a non-integer".into())))
+            .map(|t| {
+                t.as_n()
+                    .ok()
+                    .and_then(|x| x.parse::<i64>().ok())
+                    .ok_or_else(|| Error::Corrupt("send_times holds a non-integer".into()))
+            })
             .collect::<Result<Vec<i64>>>()?,
     };
-    let mut nonces = item.get("nonces").and_then(|v| v.as_ss().ok()).cloned().unwrap_or_default();
+    let mut nonces = item
+        .get("nonces")
+        .and_then(|v| v.as_ss().ok())
+        .cloned()
+        .unwrap_or_default();
     nonces.sort();
     let hangup = match get_s("hangup") {
         None => None,
@@ -445,7 +603,11 @@ mod tests {
     fn items_round_trip() {
         let mut a = crate::domain::attempt::tests::attempt(1_000);
         assert_eq!(from_item(&to_item(&a)).unwrap(), a);
-        assert_eq!(to_item(&a)[TTL_ATTRIBUTE], n(1_000 + 3600 + RETENTION_SECS), "kept while the send window is open");
+        assert_eq!(
+            to_item(&a)[TTL_ATTRIBUTE],
+            n(1_000 + 3600 + RETENTION_SECS),
+            "kept while the send window is open"
+        );
         a.hangup = Some(Telephony::Busy);
         a.hangup_cause = Some("USER_BUSY".into());
         a.ended_at = Some(1_030);
@@ -456,7 +618,11 @@ mod tests {
         a.failures_since = Some(990);
         a.locked_until = Some(5_000);
         let item = to_item(&a);
-        assert_eq!(item[TTL_ATTRIBUTE], n(990 + 86_400 + RETENTION_SECS), "kept while the failure window is open");
+        assert_eq!(
+            item[TTL_ATTRIBUTE],
+            n(990 + 86_400 + RETENTION_SECS),
+            "kept while the failure window is open"
+        );
         assert!(!item.contains_key("code_sealed"));
         assert_eq!(from_item(&item).unwrap(), a);
     }

@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use crate::domain::limits::Failure;
 use crate::domain::{Attempt, Phone};
 use crate::error::Result;
-use crate::domain::limits::Failure;
 use crate::ports::{GlobalSlot, HangupFacts, Start, Store, Write};
 
 #[derive(Debug, Default)]
@@ -24,16 +24,33 @@ impl MemoryStore {
 
     /// Everything stored, in a stable order: for tests that check "nothing changed".
     pub fn snapshot(&self) -> (Vec<Attempt>, Vec<(i64, u32)>) {
-        let mut items: Vec<Attempt> = self.items.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+        let mut items: Vec<Attempt> = self
+            .items
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
         items.sort_by(|a, b| a.phone.e164().cmp(b.phone.e164()));
-        let mut minutes: Vec<(i64, u32)> = self.minutes.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(k, v)| (*k, *v)).collect();
+        let mut minutes: Vec<(i64, u32)> = self
+            .minutes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(k, v)| (*k, *v))
+            .collect();
         minutes.sort_unstable();
         (items, minutes)
     }
 
     /// Applies `change` if `allowed` holds for the current record; returns the result the way a
     /// conditional UpdateItem with `ALL_NEW` / `ALL_OLD on failure` would.
-    fn update(&self, phone: &Phone, allowed: impl FnOnce(&Attempt) -> bool, change: impl FnOnce(&mut Attempt)) -> Write {
+    fn update(
+        &self,
+        phone: &Phone,
+        allowed: impl FnOnce(&Attempt) -> bool,
+        change: impl FnOnce(&mut Attempt),
+    ) -> Write {
         let mut items = self.items.lock().unwrap_or_else(|p| p.into_inner());
         match items.get_mut(phone.e164()) {
             Some(a) if allowed(a) => {
@@ -59,7 +76,12 @@ fn use_nonce(a: &mut Attempt, nonce: Option<&str>) {
 }
 
 impl Store for MemoryStore {
-    async fn start_attempt(&self, attempt: &Attempt, expected_version: Option<u64>, slot: &GlobalSlot) -> Result<Start> {
+    async fn start_attempt(
+        &self,
+        attempt: &Attempt,
+        expected_version: Option<u64>,
+        slot: &GlobalSlot,
+    ) -> Result<Start> {
         let mut items = self.items.lock().unwrap_or_else(|p| p.into_inner());
         let mut minutes = self.minutes.lock().unwrap_or_else(|p| p.into_inner());
         let now = attempt.created_at;
@@ -84,49 +106,103 @@ impl Store for MemoryStore {
     }
 
     async fn record_call_failed(&self, phone: &Phone, attempt_id: &str, reason: &str) -> Result<bool> {
-        let w = self.update(phone, |a| a.attempt_id == attempt_id, |a| {
-            a.call_failed = Some(reason.to_owned());
-            a.code_sealed = None;
-        });
+        let w = self.update(
+            phone,
+            |a| a.attempt_id == attempt_id,
+            |a| {
+                a.call_failed = Some(reason.to_owned());
+                a.code_sealed = None;
+            },
+        );
         Ok(done(w).is_some())
     }
 
-    async fn answer(&self, phone: &Phone, token_hash: &str, call_uuid: &str, nonce: Option<&str>, now: i64) -> Result<Write> {
-        Ok(self.update(phone, |a| a.can_answer(token_hash, call_uuid, nonce, now), |a| {
-            use_nonce(a, nonce);
-            a.call_uuid = Some(call_uuid.to_owned());
-            a.answered_at.get_or_insert(now);
-        }))
+    async fn answer(
+        &self,
+        phone: &Phone,
+        token_hash: &str,
+        call_uuid: &str,
+        nonce: Option<&str>,
+        now: i64,
+    ) -> Result<Write> {
+        Ok(self.update(
+            phone,
+            |a| a.can_answer(token_hash, call_uuid, nonce, now),
+            |a| {
+                use_nonce(a, nonce);
+                a.call_uuid = Some(call_uuid.to_owned());
+                a.answered_at.get_or_insert(now);
+            },
+        ))
     }
 
-    async fn repeat(&self, phone: &Phone, token_hash: &str, call_uuid: &str, nonce: Option<&str>, max_repeats: u32, now: i64) -> Result<Write> {
-        Ok(self.update(phone, |a| a.can_repeat(token_hash, call_uuid, nonce, max_repeats, now), |a| {
-            use_nonce(a, nonce);
-            a.repeats += 1;
-        }))
+    async fn repeat(
+        &self,
+        phone: &Phone,
+        token_hash: &str,
+        call_uuid: &str,
+        nonce: Option<&str>,
+        max_repeats: u32,
+        now: i64,
+    ) -> Result<Write> {
+        Ok(self.update(
+            phone,
+            |a| a.can_repeat(token_hash, call_uuid, nonce, max_repeats, now),
+            |a| {
+                use_nonce(a, nonce);
+                a.repeats += 1;
+            },
+        ))
     }
 
-    async fn hang_up(&self, phone: &Phone, token_hash: &str, nonce: Option<&str>, facts: &HangupFacts, now: i64) -> Result<Write> {
-        Ok(self.update(phone, |a| a.can_hang_up(token_hash, nonce), |a| {
-            use_nonce(a, nonce);
-            a.ended_at = Some(now);
-            a.hangup = Some(facts.telephony);
-            a.hangup_cause = Some(facts.cause.clone());
-            a.code_sealed = None;
-        }))
+    async fn hang_up(
+        &self,
+        phone: &Phone,
+        token_hash: &str,
+        nonce: Option<&str>,
+        facts: &HangupFacts,
+        now: i64,
+    ) -> Result<Write> {
+        Ok(self.update(
+            phone,
+            |a| a.can_hang_up(token_hash, nonce),
+            |a| {
+                use_nonce(a, nonce);
+                a.ended_at = Some(now);
+                a.hangup = Some(facts.telephony);
+                a.hangup_cause = Some(facts.cause.clone());
+                a.code_sealed = None;
+            },
+        ))
     }
 
     async fn consume(&self, phone: &Phone, code_mac: &str, now: i64) -> Result<Write> {
-        Ok(self.update(phone, |a| a.can_consume(code_mac, now), |a| {
-            a.verified_at = Some(now);
-            a.code_sealed = None;
-            a.failures = 0;
-            a.failures_since = None;
-        }))
+        Ok(self.update(
+            phone,
+            |a| a.can_consume(code_mac, now),
+            |a| {
+                a.verified_at = Some(now);
+                a.code_sealed = None;
+                a.failures = 0;
+                a.failures_since = None;
+            },
+        ))
     }
 
-    async fn count_wrong(&self, phone: &Phone, attempt_id: &str, seen_failures: u32, failure: &Failure, _keep_until: i64, now: i64) -> Result<Write> {
-        Ok(self.update(phone, |a| a.can_count_wrong(attempt_id, seen_failures, now), |a| *a = a.with_failure(*failure)))
+    async fn count_wrong(
+        &self,
+        phone: &Phone,
+        attempt_id: &str,
+        seen_failures: u32,
+        failure: &Failure,
+        _keep_until: i64,
+        now: i64,
+    ) -> Result<Write> {
+        Ok(self.update(
+            phone,
+            |a| a.can_count_wrong(attempt_id, seen_failures, now),
+            |a| *a = a.with_failure(*failure),
+        ))
     }
 
     async fn get(&self, phone: &Phone) -> Result<Option<Attempt>> {

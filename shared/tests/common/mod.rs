@@ -42,7 +42,8 @@ pub fn service_with<S: shared::ports::Store>(store: S, cfg: Config) -> (TestServ
 
 /// The configuration with these variables set (and PUBLIC_URL).
 pub fn config_with(vars: &[(&str, &str)]) -> Config {
-    let map: std::collections::HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let map: std::collections::HashMap<String, String> =
+        vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let mut cfg = Config::from_lookup(move |k| map.get(k).cloned()).unwrap();
     cfg.public_url = Some(PUBLIC_URL.into());
     cfg
@@ -61,10 +62,17 @@ pub async fn dynamo_store() -> Option<DynamoStore> {
     }
     // Generous time bounds: the test endpoint serialises requests, so 100 concurrent ones queue.
     // (The fault test below uses the production bounds.)
-    let conf = shared::lambda::dynamo_config_with(std::time::Duration::from_secs(30), std::time::Duration::from_secs(90)).unwrap();
+    let conf =
+        shared::lambda::dynamo_config_with(std::time::Duration::from_secs(30), std::time::Duration::from_secs(90))
+            .unwrap();
     let client = aws_sdk_dynamodb::Client::from_conf(conf);
-    let table = format!("otp-test-{}", shared::domain::secrets::random_id(&mut rand::rng()).replace(['-', '_'], "x"));
-    dynamo::create_table_if_missing(&client, &table).await.expect("create the test table");
+    let table = format!(
+        "otp-test-{}",
+        shared::domain::secrets::random_id(&mut rand::rng()).replace(['-', '_'], "x")
+    );
+    dynamo::create_table_if_missing(&client, &table)
+        .await
+        .expect("create the test table");
     Some(DynamoStore::new(client, table))
 }
 
@@ -73,12 +81,19 @@ pub async fn dynamo_store() -> Option<DynamoStore> {
 pub async fn proxied_dynamo_store() -> Option<(DynamoStore, proxy::Proxy)> {
     let direct = dynamo_store().await?;
     let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").ok()?;
-    let Some(addr) = endpoint.strip_prefix("http://").and_then(|a| a.trim_end_matches('/').parse::<std::net::SocketAddr>().ok()) else {
+    let Some(addr) = endpoint
+        .strip_prefix("http://")
+        .and_then(|a| a.trim_end_matches('/').parse::<std::net::SocketAddr>().ok())
+    else {
         eprintln!("SKIPPED: {endpoint} is not http://IP:PORT, which the fault proxy needs");
         return None;
     };
     let proxy = proxy::Proxy::start(addr).await;
-    let conf = shared::lambda::dynamo_config().unwrap().to_builder().endpoint_url(format!("http://{}", proxy.addr)).build();
+    let conf = shared::lambda::dynamo_config()
+        .unwrap()
+        .to_builder()
+        .endpoint_url(format!("http://{}", proxy.addr))
+        .build();
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(conf), direct.table());
     Some((store, proxy))
 }
@@ -118,12 +133,16 @@ pub fn json(resp: &Response<Body>) -> serde_json::Value {
 pub async fn stored_code<S: shared::ports::Store, K>(svc: &Service<S, K>) -> String {
     let phone = shared::domain::Phone::parse(PHONE).unwrap();
     let a = svc.store.get(&phone).await.unwrap().unwrap();
-    svc.keys.open_code(&phone, &a.attempt_id, a.code_sealed.as_ref().unwrap()).unwrap()
+    svc.keys
+        .open_code(&phone, &a.attempt_id, a.code_sealed.as_ref().unwrap())
+        .unwrap()
 }
 
 /// A code of the same length that differs from `code` in every digit.
 pub fn wrong_code(code: &str) -> String {
-    code.chars().map(|c| if c == '9' { '0' } else { ((c as u8) + 1) as char }).collect()
+    code.chars()
+        .map(|c| if c == '9' { '0' } else { ((c as u8) + 1) as char })
+        .collect()
 }
 
 /// The digits a VobizXML document speaks, in order, as one string.

@@ -56,12 +56,21 @@ pub async fn last_token(server: &MockServer) -> String {
     let reqs = server.received_requests().await.unwrap();
     let body: Value = serde_json::from_slice(&reqs.last().unwrap().body).unwrap();
     let answer = body["answer_url"].as_str().unwrap();
-    answer.strip_prefix(&format!("{}/answer/", super::PUBLIC_URL)).unwrap().to_owned()
+    answer
+        .strip_prefix(&format!("{}/answer/", super::PUBLIC_URL))
+        .unwrap()
+        .to_owned()
 }
 
 /// The form fields Vobiz posts on every webhook of the test call, plus `extra`.
 pub fn call_form<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
-    let mut f = vec![("CallUUID", "call-uuid-1"), ("RequestUUID", "req-uuid-1"), ("From", "918012345678"), ("To", "919876543210"), ("Direction", "outbound")];
+    let mut f = vec![
+        ("CallUUID", "call-uuid-1"),
+        ("RequestUUID", "req-uuid-1"),
+        ("From", "918012345678"),
+        ("To", "919876543210"),
+        ("Direction", "outbound"),
+    ];
     f.extend_from_slice(extra);
     f
 }
