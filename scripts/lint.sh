@@ -3,21 +3,17 @@
 # (plain validate runs SAM's own translator and catches what --lint lets through, e.g. API key
 # settings). No AWS account or network access to AWS is needed.
 #
-# Installs pinned cfn-lint and aws-sam-cli from PyPI into a venv in a cache outside the clone
-# (reused when present). Exits non-zero when any check fails.
+# Installs the pinned SAM toolchain from PyPI into a venv in a cache outside the clone
+# (scripts/venv.sh; reused when present). Exits non-zero when any check fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 . scripts/venv.sh
-CFN_LINT_VERSION="1.58.0"
-SAM_CLI_VERSION="1.170.0"
-VENV="$CACHE/venv-lint-cfn$CFN_LINT_VERSION-sam$SAM_CLI_VERSION"
-pip_venv "$VENV" "sam cfn-lint" "cfn-lint==$CFN_LINT_VERSION" "aws-sam-cli==$SAM_CLI_VERSION"
+sam_venv
+VENV="$SAM_VENV"
 
 export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-ap-south-1}"
 export AWS_REGION="${AWS_REGION:-$AWS_DEFAULT_REGION}"
-# No telemetry or update checks from the SAM CLI.
-export SAM_CLI_TELEMETRY=0 SAM_CLI_DISABLE_UPDATE_CHECK=1 SAM_CLI_BETA_FEATURES=0
 
 status=0
 run() {

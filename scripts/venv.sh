@@ -19,3 +19,18 @@ pip_venv() {
     fi
   done
 }
+
+# The SAM toolchain, pinned, in one venv: cfn-lint and the SAM CLI (scripts/lint.sh), and the
+# cargo-lambda + zig pair that `sam build`'s rust-cargolambda build method runs
+# (scripts/sam-build.sh). Sets SAM_VENV; put "$SAM_VENV/bin" on PATH to use them.
+CFN_LINT_VERSION="1.58.0"
+SAM_CLI_VERSION="1.170.0"
+CARGO_LAMBDA_VERSION="1.9.2"
+ZIG_VERSION="0.17.1"
+SAM_VENV="$CACHE/venv-sam$SAM_CLI_VERSION-cfn$CFN_LINT_VERSION-cl$CARGO_LAMBDA_VERSION-zig$ZIG_VERSION"
+sam_venv() {
+  pip_venv "$SAM_VENV" "sam cfn-lint cargo-lambda python-zig" "cfn-lint==$CFN_LINT_VERSION" \
+    "aws-sam-cli==$SAM_CLI_VERSION" "cargo-lambda==$CARGO_LAMBDA_VERSION" "ziglang==$ZIG_VERSION"
+}
+# No telemetry or update checks from the SAM CLI.
+export SAM_CLI_TELEMETRY=0 SAM_CLI_DISABLE_UPDATE_CHECK=1 SAM_CLI_BETA_FEATURES=0

@@ -60,7 +60,7 @@ fn free_port() -> std::io::Result<u16> {
 
 /// Runs every (route, connections) pair against a fresh devserver (a fresh memory store, so the
 /// global calls-per-minute counter starts at zero for each run).
-pub fn run(spec: &LoadSpec) -> Result<Vec<LoadResult>, String> {
+pub fn run(spec: &LoadSpec<'_>) -> Result<Vec<LoadResult>, String> {
     let mut results = Vec::new();
     let mut series = 1;
     for (route, expected) in [

@@ -147,10 +147,10 @@ impl Numbers {
             let candidate = format!("+9198{:02}{:06}", self.prefix, self.next);
             self.next += 1;
             assert!(self.next < 1_000_000, "number series exhausted");
-            if let Ok(p) = Phone::parse(&candidate) {
-                if p.check_destination(&[91]).is_ok() {
-                    return p;
-                }
+            if let Ok(p) = Phone::parse(&candidate)
+                && p.check_destination(&[91]).is_ok()
+            {
+                return p;
             }
         }
     }

@@ -126,7 +126,7 @@ async fn handle<S: Store, K: Clock, C: CallPlacer>(
     let bytes = match Limited::new(body, TRANSPORT_BODY_LIMIT).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(_) => {
-            return Ok(to_hyper(error_response(&shared::Error::PayloadTooLarge {
+            return Ok(to_hyper(error_response(&Error::PayloadTooLarge {
                 limit: TRANSPORT_BODY_LIMIT,
             })));
         }

@@ -219,7 +219,7 @@ fn hangup(payload: &[u8]) {
 
 fn check_hangup(report: &HangupReport<'_>) {
     let t = classify_hangup(report);
-    assert_eq!(Telephony::from_str(t.as_str()), Some(t));
+    assert_eq!(Telephony::parse(t.as_str()), Some(t));
     let _ = (t.delivery(true), t.delivery(false));
 }
 

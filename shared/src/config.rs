@@ -277,10 +277,10 @@ impl Config {
             failures_per_window: env.number("MAX_FAILURES_PER_DAY", 1u32, 1000)?,
         };
         let table = env.get("OTP_TABLE");
-        if let Some(t) = &table {
-            if t.len() < 3 || t.len() > 255 || !t.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)) {
-                return Err(Error::Config("OTP_TABLE must be a valid DynamoDB table name".into()));
-            }
+        if let Some(t) = &table
+            && (t.len() < 3 || t.len() > 255 || !t.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)))
+        {
+            return Err(Error::Config("OTP_TABLE must be a valid DynamoDB table name".into()));
         }
         Ok(Config {
             table,

@@ -1,6 +1,17 @@
-//! The one error type of the library. Every variant maps to exactly one HTTP status and one
-//! machine code in [`crate::http::error_response`]; nothing here carries a code, a token or a
-//! secret, so an error may always be logged.
+//! The one error type of the library, and the one place it becomes HTTP: every variant maps to
+//! exactly one status, one machine code and one public message ([`Error::status`],
+//! [`Error::code`], [`error_response`]). Nothing here carries a code, a token or a secret, so an
+//! error may always be logged; what the app is told leaves server-side detail out.
+
+use std::borrow::Cow;
+
+use lambda_http::http::StatusCode;
+use lambda_http::http::header::{HeaderValue, RETRY_AFTER};
+use lambda_http::{Body, Response};
+use serde_json::json;
+
+use crate::http::json_response;
+use crate::telemetry::Metric;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -41,3 +52,76 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::InvalidJson(_) | Error::MissingField(_) | Error::InvalidField { .. } | Error::InvalidPhone(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            Error::DestinationNotAllowed | Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::Unauthorized => StatusCode::UNAUTHORIZED,
+            Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Error::NotFound | Error::NoRoute => StatusCode::NOT_FOUND,
+            Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Error::CallFailed(_) => StatusCode::BAD_GATEWAY,
+            Error::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Corrupt(_) | Error::Config(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidJson(_) => "invalid_json",
+            Error::MissingField(_) => "missing_field",
+            Error::InvalidField { .. } => "invalid_field",
+            Error::InvalidPhone(_) => "invalid_phone",
+            Error::DestinationNotAllowed => "destination_not_allowed",
+            Error::RateLimited(_) => "rate_limited",
+            Error::Unauthorized => "unauthorized",
+            Error::Forbidden(_) => "forbidden",
+            Error::NotFound => "not_found",
+            Error::NoRoute => "no_route",
+            Error::MethodNotAllowed => "method_not_allowed",
+            Error::PayloadTooLarge { .. } => "payload_too_large",
+            Error::UnsupportedMediaType { .. } => "unsupported_media_type",
+            Error::CallFailed(_) => "call_failed",
+            Error::StoreUnavailable(_) => "store_unavailable",
+            Error::Corrupt(_) | Error::Config(_) => "internal",
+        }
+    }
+
+    /// The metric a request that failed this way counts towards, if any.
+    pub fn metric(&self) -> Option<Metric> {
+        match self {
+            Error::CallFailed(_) => Some(Metric::CallFailed),
+            Error::RateLimited(_) => Some(Metric::RateLimited),
+            _ => None,
+        }
+    }
+
+    /// What the app is told. Server-side detail (store errors, configuration) stays in the log.
+    pub fn public_message(&self) -> Cow<'static, str> {
+        match self {
+            Error::StoreUnavailable(_) => "the data store is unavailable; try again shortly".into(),
+            Error::Corrupt(_) | Error::Config(_) => "internal error".into(),
+            other => other.to_string().into(),
+        }
+    }
+}
+
+/// The JSON error body: `{"error": "<code>", "message": "<for a person>"}`.
+pub fn error_response(e: &Error) -> Response<Body> {
+    let mut resp = json_response(e.status(), &json!({"error": e.code(), "message": e.public_message()}));
+    let retry_after = match e {
+        Error::RateLimited(l) => Some(l.retry_after()),
+        Error::StoreUnavailable(_) => Some(1),
+        _ => None,
+    };
+    if let Some(secs) = retry_after {
+        resp.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
+    }
+    resp
+}

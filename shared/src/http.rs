@@ -1,84 +1,19 @@
 //! The HTTP edge: reading requests (size, content type, JSON, forms, path parameters) and
-//! writing responses. [`error_response`] is the one place an [`Error`] becomes a status.
+//! writing responses. How an [`Error`] becomes a response is in [`crate::error`].
 
-use std::borrow::Cow;
-
-use lambda_http::http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use lambda_http::http::header::{CONTENT_TYPE, HeaderValue};
 use lambda_http::http::{HeaderMap, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::error::Error;
+pub use crate::error::error_response;
 
 /// Largest app request body (a phone number and a code need far less).
 pub const APP_BODY_LIMIT: usize = 4 * 1024;
 /// Largest webhook body (Vobiz's forms are about 1 KB).
 pub const WEBHOOK_BODY_LIMIT: usize = 16 * 1024;
-
-impl Error {
-    pub fn status(&self) -> StatusCode {
-        match self {
-            Error::InvalidJson(_) | Error::MissingField(_) | Error::InvalidField { .. } | Error::InvalidPhone(_) => {
-                StatusCode::BAD_REQUEST
-            }
-            Error::DestinationNotAllowed | Error::Forbidden(_) => StatusCode::FORBIDDEN,
-            Error::Unauthorized => StatusCode::UNAUTHORIZED,
-            Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            Error::NotFound | Error::NoRoute => StatusCode::NOT_FOUND,
-            Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Error::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Error::CallFailed(_) => StatusCode::BAD_GATEWAY,
-            Error::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Error::Corrupt(_) | Error::Config(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    pub fn code(&self) -> &'static str {
-        match self {
-            Error::InvalidJson(_) => "invalid_json",
-            Error::MissingField(_) => "missing_field",
-            Error::InvalidField { .. } => "invalid_field",
-            Error::InvalidPhone(_) => "invalid_phone",
-            Error::DestinationNotAllowed => "destination_not_allowed",
-            Error::RateLimited(_) => "rate_limited",
-            Error::Unauthorized => "unauthorized",
-            Error::Forbidden(_) => "forbidden",
-            Error::NotFound => "not_found",
-            Error::NoRoute => "no_route",
-            Error::MethodNotAllowed => "method_not_allowed",
-            Error::PayloadTooLarge { .. } => "payload_too_large",
-            Error::UnsupportedMediaType { .. } => "unsupported_media_type",
-            Error::CallFailed(_) => "call_failed",
-            Error::StoreUnavailable(_) => "store_unavailable",
-            Error::Corrupt(_) | Error::Config(_) => "internal",
-        }
-    }
-
-    /// What the app is told. Server-side detail (store errors, configuration) stays in the log.
-    fn public_message(&self) -> Cow<'static, str> {
-        match self {
-            Error::StoreUnavailable(_) => "the data store is unavailable; try again shortly".into(),
-            Error::Corrupt(_) | Error::Config(_) => "internal error".into(),
-            other => other.to_string().into(),
-        }
-    }
-}
-
-/// The JSON error body: `{"error": "<code>", "message": "<for a person>"}`.
-pub fn error_response(e: &Error) -> Response<Body> {
-    let mut resp = json_response(e.status(), &json!({"error": e.code(), "message": e.public_message()}));
-    let retry_after = match e {
-        Error::RateLimited(l) => Some(l.retry_after()),
-        Error::StoreUnavailable(_) => Some(1),
-        _ => None,
-    };
-    if let Some(secs) = retry_after {
-        resp.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
-    }
-    resp
-}
 
 pub fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
     response(status, "application/json", body.to_string())
@@ -114,12 +49,13 @@ fn body_bytes(req: &Request, limit: usize) -> Result<&[u8], Error> {
 /// The body as a JSON object. A missing content type is accepted; any other than
 /// `application/json` (or `+json`) is not.
 pub fn json_body(req: &Request) -> Result<Map<String, Value>, Error> {
-    if let Some(mt) = media_type(req.headers()) {
-        if mt != "application/json" && !mt.ends_with("+json") {
-            return Err(Error::UnsupportedMediaType {
-                expected: "application/json",
-            });
-        }
+    if let Some(mt) = media_type(req.headers())
+        && mt != "application/json"
+        && !mt.ends_with("+json")
+    {
+        return Err(Error::UnsupportedMediaType {
+            expected: "application/json",
+        });
     }
     let bytes = body_bytes(req, APP_BODY_LIMIT)?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -166,12 +102,12 @@ pub struct Form(Vec<(String, String)>);
 
 impl Form {
     pub fn parse(req: &Request) -> Result<Form, Error> {
-        if let Some(mt) = media_type(req.headers()) {
-            if mt != "application/x-www-form-urlencoded" {
-                return Err(Error::UnsupportedMediaType {
-                    expected: "application/x-www-form-urlencoded",
-                });
-            }
+        if let Some(mt) = media_type(req.headers())
+            && mt != "application/x-www-form-urlencoded"
+        {
+            return Err(Error::UnsupportedMediaType {
+                expected: "application/x-www-form-urlencoded",
+            });
         }
         let pairs: Vec<(String, String)> =
             serde_urlencoded::from_bytes(body_bytes(req, WEBHOOK_BODY_LIMIT)?).map_err(|_| Error::InvalidField {

@@ -3,7 +3,13 @@
 //! - [`domain`]: the core (codes, attempts, call outcomes, the call script, keys); no AWS, no HTTP.
 //! - [`ports`]: the traits the handlers need ([`ports::Store`], [`ports::CallPlacer`], [`ports::Clock`]).
 //! - [`store`], [`vobiz`]: adapters (DynamoDB, memory; Vobiz, simulated calls).
-//! - [`http`], [`handlers`], [`routes`]: the HTTP edge, shared by Lambda and the local server.
+//! - [`http`], [`handlers`], [`routes`]: the HTTP edge, shared by Lambda and the local server;
+//!   [`service`] holds what every handler borrows; [`error`] is the one error type and its
+//!   mapping to HTTP.
+
+// The library serves untrusted input and must never panic on it: no unwrap, expect or panic
+// outside tests (an infallible one allows it locally and says why).
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod config;
 pub mod domain;
@@ -14,6 +20,7 @@ pub mod http;
 pub mod lambda;
 pub mod ports;
 pub mod routes;
+pub mod service;
 pub mod store;
 pub mod telemetry;
 #[cfg(any(feature = "aws", feature = "http-client"))]
@@ -22,4 +29,4 @@ pub mod vobiz;
 
 pub use config::Config;
 pub use error::{Error, Result};
-pub use handlers::Service;
+pub use service::Service;

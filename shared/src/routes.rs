@@ -7,8 +7,8 @@ use lambda_http::{Body, Request, RequestExt, Response};
 
 use crate::domain::secrets::ct_eq;
 use crate::error::Error;
+use crate::error::error_response;
 use crate::handlers::{self, Service};
-use crate::http::error_response;
 use crate::ports::{CallPlacer, Clock, Store};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -25,6 +25,19 @@ impl Route {
     /// App routes need the API key; webhooks are open (they carry their token).
     pub fn is_app(self) -> bool {
         matches!(self, Route::SendOtp | Route::VerifyOtp | Route::OtpStatus)
+    }
+
+    /// The route's name in logs and metrics, which is also its Lambda function's name and the
+    /// first segment of its path.
+    pub fn name(self) -> &'static str {
+        match self {
+            Route::SendOtp => "send-otp",
+            Route::VerifyOtp => "verify-otp",
+            Route::OtpStatus => "otp-status",
+            Route::Answer => "answer",
+            Route::OtpChoice => "otp-choice",
+            Route::Hangup => "hangup",
+        }
     }
 }
 
@@ -181,16 +194,16 @@ pub async fn dispatch<S: Store, K: Clock, C: CallPlacer>(
         Ok(found) => found,
         Err(e) => return refuse(e),
     };
-    if route.is_app() {
-        if let Some(expected) = &svc.app_api_key {
-            let given = req
-                .headers()
-                .get("x-api-key")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            if !ct_eq(given, expected) {
-                return refuse(Error::Unauthorized);
-            }
+    if route.is_app()
+        && let Some(expected) = &svc.app_api_key
+    {
+        let given = req
+            .headers()
+            .get("x-api-key")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !ct_eq(given, expected) {
+            return refuse(Error::Unauthorized);
         }
     }
     let req = req.with_path_parameters(params);
@@ -230,6 +243,8 @@ mod tests {
         assert!(allowed_methods("/nowhere").is_empty());
         for spec in ROUTES {
             assert_eq!(spec.route.is_app(), spec.app, "{}", spec.path);
+            assert_eq!(spec.route.name(), spec.function, "{}", spec.path);
+            assert!(spec.path[1..].starts_with(spec.route.name()), "{}", spec.path);
         }
     }
 }

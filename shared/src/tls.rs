@@ -37,6 +37,10 @@ pub fn sdk_http_client(system_roots: bool) -> crate::Result<aws_sdk_dynamodb::co
 /// A reqwest client builder with our TLS configuration; every reqwest client in the project
 /// starts here (reqwest is built without a crypto provider of its own).
 #[cfg(feature = "http-client")]
+#[allow(
+    clippy::expect_used,
+    reason = "ring supports TLS 1.2 and 1.3: a property of the provider, not of input"
+)]
 pub fn reqwest_builder() -> reqwest::ClientBuilder {
     use std::sync::Arc;
     let roots = rustls::RootCertStore {
@@ -44,7 +48,7 @@ pub fn reqwest_builder() -> reqwest::ClientBuilder {
     };
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
-        .expect("ring supports TLS 1.2 and 1.3") // a property of the provider, not of input
+        .expect("ring supports TLS 1.2 and 1.3")
         .with_root_certificates(roots)
         .with_no_client_auth();
     reqwest::Client::builder().tls_backend_preconfigured(config)

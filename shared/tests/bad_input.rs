@@ -52,7 +52,9 @@ async fn app_routes_refuse_bad_input<S: Store>(store: S) {
     let before = snapshot(&svc).await;
     let j = Some("application/json");
     let big = format!(r#"{{"phone":"{PHONE}","pad":"{}"}}"#, "x".repeat(5000));
-    let cases: Vec<(&str, &str, Option<&str>, Body, u16, &str)> = vec![
+    // (method, path, content type, body, expected status, expected error code)
+    type Case<'a> = (&'a str, &'a str, Option<&'a str>, Body, u16, &'a str);
+    let cases: Vec<Case<'_>> = vec![
         ("POST", "/send-otp", j, Body::from("{"), 400, "invalid_json"),
         ("POST", "/send-otp", j, Body::from(""), 400, "invalid_json"),
         ("POST", "/send-otp", j, Body::from("[]"), 400, "invalid_json"),

@@ -68,8 +68,6 @@ async fn status<S: Store>(svc: &TestService<S>, server: &MockServer) -> Value {
     json(&resp)
 }
 
-/// The code the store holds for the current attempt (sealed; opened with the test keys).
-
 async fn whole_call<S: Store>(store: S) {
     let (svc, clock) = common::service(store);
     let server = fake_vobiz(201, fired()).await;

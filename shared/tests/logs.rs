@@ -33,6 +33,7 @@ const API_KEY: &str = "app-api-key-0123456789-abcdef";
 #[tokio::test]
 async fn no_secret_reaches_any_log_line() {
     // SAFETY: set before any other thread of this test binary reads the environment.
+    #[allow(unsafe_code, reason = "the environment is set before any other thread reads it")]
     unsafe {
         std::env::set_var("AWS_LAMBDA_LOG_FORMAT", "JSON");
         std::env::set_var("AWS_LAMBDA_LOG_LEVEL", "trace");

@@ -43,7 +43,7 @@ impl Telephony {
         }
     }
 
-    pub fn from_str(s: &str) -> Option<Telephony> {
+    pub fn parse(s: &str) -> Option<Telephony> {
         Some(match s {
             "answered" => Telephony::Answered,
             "busy" => Telephony::Busy,
@@ -279,7 +279,7 @@ mod tests {
             Telephony::Machine,
             Telephony::Failed,
         ] {
-            assert_eq!(Telephony::from_str(t.as_str()), Some(t));
+            assert_eq!(Telephony::parse(t.as_str()), Some(t));
         }
     }
 }

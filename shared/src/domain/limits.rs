@@ -83,14 +83,13 @@ pub fn admit_send(prior: Option<&Attempt>, now: i64, limits: &Limits) -> Result<
         .filter(|&t| t > now - SEND_WINDOW_SECS && t <= now)
         .collect();
     times.sort_unstable();
-    if prior.call_failed.is_none() {
-        if let Some(&last) = times.last() {
-            if now < last + limits.send_cooldown_secs {
-                return Err(Limited::Cooldown {
-                    retry_after: last + limits.send_cooldown_secs - now,
-                });
-            }
-        }
+    if prior.call_failed.is_none()
+        && let Some(&last) = times.last()
+        && now < last + limits.send_cooldown_secs
+    {
+        return Err(Limited::Cooldown {
+            retry_after: last + limits.send_cooldown_secs - now,
+        });
     }
     if times.len() >= limits.sends_per_window as usize {
         let oldest = times[times.len() - limits.sends_per_window as usize];

@@ -211,7 +211,7 @@ mod tests {
             ],
             &v,
         );
-        assert!(xml.chars().all(|c| xml_char(c)), "{xml:?}");
+        assert!(xml.chars().all(xml_char), "{xml:?}");
         assert!(
             xml.contains(">code  end</Speak>")
                 && xml.contains("voice=\"WOMAN\"")

@@ -557,7 +557,7 @@ pub fn from_item(item: &Item) -> Result<Attempt> {
     nonces.sort();
     let hangup = match get_s("hangup") {
         None => None,
-        Some(t) => Some(Telephony::from_str(&t).ok_or_else(|| Error::Corrupt("unknown hangup outcome".into()))?),
+        Some(t) => Some(Telephony::parse(&t).ok_or_else(|| Error::Corrupt("unknown hangup outcome".into()))?),
     };
     Ok(Attempt {
         phone: Phone::normalize(&req_s("phone")?).map_err(|_| Error::Corrupt("stored phone is invalid".into()))?,

@@ -1,5 +1,5 @@
 //! Test support: fixed keys, a fake clock, request builders, and the DynamoDB endpoint.
-#![allow(dead_code)]
+#![allow(dead_code, reason = "each test binary uses a different part of the support code")]
 
 pub mod proxy;
 pub mod vobiz;

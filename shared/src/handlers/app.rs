@@ -1,0 +1,216 @@
+//! The app routes: what the app's backend calls, with its API key. JSON in, JSON out.
+
+use std::convert::Infallible;
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde_json::json;
+
+use super::{Handled, Outcome, Service, note_call, note_phone, os_rng, rfc3339, run};
+use crate::domain::limits::{Limited, admit_send, minute_slot, next_failure};
+use crate::domain::secrets::{random_id, token_hash};
+use crate::domain::{Attempt, NewAttempt, Phone, Refusal, generate_code};
+use crate::error::Error;
+use crate::http::{json_body, json_response, path_param, public_base, string_field};
+use crate::ports::{CallPlacer, CallRequest, Clock, GlobalSlot, Start, Store, Write};
+use crate::routes::Route;
+
+/// How many times a send re-reads the number after losing a race to another send.
+const MAX_SEND_CONFLICTS: u32 = 4;
+/// How many times a wrong guess is re-counted after a concurrent guess changed the count.
+const MAX_COUNT_CONFLICTS: u32 = 8;
+
+/// `POST /send-otp {"phone"}`: mint a code and a call token, store the attempt, place the call.
+pub async fn send_otp<S: Store, K: Clock, C: CallPlacer>(
+    svc: &Service<S, K>,
+    calls: &C,
+    req: Request,
+) -> Result<Response<Body>, Infallible> {
+    run(Route::SendOtp, None, send_otp_inner(svc, calls, req)).await
+}
+
+async fn send_otp_inner<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, calls: &C, req: Request) -> Handled {
+    let body = json_body(&req)?;
+    let phone = Phone::parse(string_field(&body, "phone")?)?;
+    note_phone(&phone);
+    phone.check_destination(&svc.policy.allowed_country_codes)?;
+    let base = public_base(&req, svc.public_url.as_deref())
+        .ok_or_else(|| Error::Config("PUBLIC_URL is not set and the request has no API Gateway context".into()))?;
+
+    let now = svc.clock.now();
+    let mut rng = os_rng();
+    let mut conflicts = 0;
+    // Read the number, decide, write if nobody else wrote since: one conditional transaction
+    // that also counts the call against the global ceiling.
+    let (attempt, token) = loop {
+        let prior = svc.store.get(&phone).await?;
+        let send_times = admit_send(prior.as_ref(), now, &svc.limits).map_err(Error::RateLimited)?;
+        let code = generate_code(&mut rng, svc.policy.code_length);
+        let token = svc.keys.mint_token(&mut rng, &phone);
+        let attempt_id = random_id(&mut rng);
+        let new = NewAttempt {
+            phone: phone.clone(),
+            attempt_id: attempt_id.clone(),
+            now,
+            ttl_secs: svc.policy.code_ttl_secs,
+            token_hash: token_hash(&token),
+            code_mac: svc.keys.code_mac(&phone, &code),
+            code_sealed: svc.keys.seal_code(&mut rng, &phone, &attempt_id, &code),
+            max_attempts: svc.policy.max_attempts,
+        };
+        drop(code);
+        let attempt = Attempt::new(new, prior.as_ref(), send_times);
+        let (minute, expires) = minute_slot(now);
+        let slot = GlobalSlot {
+            minute,
+            expires,
+            cap: svc.limits.calls_per_minute,
+        };
+        match svc
+            .store
+            .start_attempt(&attempt, prior.as_ref().map(|p| p.version), &slot)
+            .await?
+        {
+            Start::Started => break (attempt, token),
+            Start::GlobalLimit => {
+                return Err(Error::RateLimited(Limited::Global {
+                    retry_after: (minute + 1) * 60 - now,
+                }));
+            }
+            Start::Conflict if conflicts < MAX_SEND_CONFLICTS => conflicts += 1,
+            Start::Conflict => return Err(Error::RateLimited(Limited::Cooldown { retry_after: 1 })),
+        }
+    };
+    let attempt_id = attempt.attempt_id.clone();
+
+    let call = CallRequest {
+        to: phone.clone(),
+        answer_url: format!("{base}/answer/{token}"),
+        hangup_url: format!("{base}/hangup/{token}"),
+        time_limit: svc.policy.call_time_limit,
+    };
+    // Success writes nothing more: the stored attempt already reads as placed, and the webhooks
+    // carry the call's ids. Only a refused call is written down (and frees the number at once).
+    match calls.place_call(&call).await {
+        Ok(placed) => note_call(&placed.request_uuid),
+        Err(e) => {
+            tracing::warn!(error = %e, "call not placed");
+            if let Err(store_err) = svc.store.record_call_failed(&phone, &attempt_id, &e.to_string()).await {
+                tracing::warn!(error = %store_err, "could not mark the attempt failed");
+            }
+            return Err(e);
+        }
+    }
+    let reply = json!({
+        "status": "calling",
+        "phone": phone.e164(),
+        "expires_at": rfc3339(attempt.expires_at),
+        "expires_in_seconds": svc.policy.code_ttl_secs,
+        "max_attempts": attempt.max_attempts,
+    });
+    Ok((json_response(StatusCode::OK, &reply), Outcome::Calling))
+}
+
+/// `POST /verify-otp {"phone", "otp"}`: consume the code, or count a wrong guess; each one
+/// conditional write.
+pub async fn verify_otp<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Result<Response<Body>, Infallible> {
+    run(Route::VerifyOtp, None, verify_otp_inner(svc, req)).await
+}
+
+async fn verify_otp_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Handled {
+    let body = json_body(&req)?;
+    // A lookup: the number was validated when its code was sent.
+    let phone = Phone::normalize(string_field(&body, "phone")?)?;
+    note_phone(&phone);
+    let otp = string_field(&body, "otp")?;
+    if otp.is_empty() || otp.len() > 10 || !otp.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::InvalidField {
+            field: "otp",
+            problem: "must be the digits of the code",
+        });
+    }
+    if otp.len() != svc.policy.code_length as usize {
+        return Err(Error::InvalidField {
+            field: "otp",
+            problem: "has the wrong number of digits",
+        });
+    }
+    let now = svc.clock.now();
+    let refused = |reason: Refusal, remaining: Option<u32>| {
+        let mut body = json!({"valid": false, "reason": reason});
+        if let Some(n) = remaining {
+            body["attempts_remaining"] = n.into();
+        }
+        Ok((json_response(StatusCode::BAD_REQUEST, &body), Outcome::Refused(reason)))
+    };
+    let max_failures = svc.limits.failures_per_window;
+    let remaining_for = |a: &Attempt, r: Refusal| {
+        matches!(r, Refusal::Invalid | Refusal::TooManyAttempts).then(|| a.attempts_remaining(max_failures, now))
+    };
+
+    let mut current = match svc.store.consume(&phone, &svc.keys.code_mac(&phone, otp), now).await? {
+        Write::Done(_) => return Ok((json_response(StatusCode::OK, &json!({"valid": true})), Outcome::Valid)),
+        Write::Refused(None) => return refused(Refusal::NotFound, None),
+        Write::Refused(Some(old)) => old,
+    };
+    // The code was refused. If the attempt is live, the code was wrong: count it against the
+    // code and the number, conditional on the number's failure count we saw.
+    let attempt_id = current.attempt_id.clone();
+    for _ in 0..MAX_COUNT_CONFLICTS {
+        if let Some(reason) = current.refusal(now) {
+            return refused(reason, remaining_for(&current, reason));
+        }
+        if current.attempt_id != attempt_id {
+            // A resend replaced the code while we checked: this guess was not checked against
+            // the new code, so it is neither accepted nor counted.
+            return refused(Refusal::Invalid, remaining_for(&current, Refusal::Invalid));
+        }
+        let failure = next_failure(&current, now, &svc.limits);
+        let keep_until = current.with_failure(failure).keep_until();
+        match svc
+            .store
+            .count_wrong(&phone, &attempt_id, current.failures, &failure, keep_until, now)
+            .await?
+        {
+            Write::Done(a) => {
+                if a.is_locked(now) {
+                    tracing::warn!("number locked after too many failed verifications");
+                }
+                return refused(Refusal::Invalid, Some(a.attempts_remaining(max_failures, now)));
+            }
+            Write::Refused(Some(a)) => current = a,
+            Write::Refused(None) => return refused(Refusal::NotFound, None),
+        }
+    }
+    Err(Error::StoreUnavailable(
+        "the number's failure count kept changing".into(),
+    ))
+}
+
+/// `GET /otp-status/{phone}`: delivery and verification state of the number's current code.
+pub async fn otp_status<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Result<Response<Body>, Infallible> {
+    run(Route::OtpStatus, None, otp_status_inner(svc, req)).await
+}
+
+async fn otp_status_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Handled {
+    let raw = path_param(&req, "phone").ok_or(Error::MissingField("phone"))?;
+    let phone = Phone::normalize_lenient(&raw)?;
+    note_phone(&phone);
+    let a = svc.store.get(&phone).await?.ok_or(Error::NotFound)?;
+    let now = svc.clock.now();
+    let body = json!({
+        "phone": phone.e164(),
+        "status": a.status(now),
+        "call": {
+            "placed": a.placed(),
+            "answered": a.answered_at.is_some(),
+            "ended": a.ended_at.is_some(),
+            "outcome": a.call_outcome(),
+            "hangup_cause": a.hangup_cause,
+            "repeats": a.repeats,
+        },
+        "expires_at": rfc3339(a.expires_at),
+        "attempts_remaining": a.attempts_remaining(svc.limits.failures_per_window, now),
+    });
+    Ok((json_response(StatusCode::OK, &body), Outcome::Found))
+}

@@ -1,0 +1,176 @@
+//! What became of a request, as a type: each outcome knows its name in the log and the metric it
+//! counts towards, so a typo cannot silently drop a metric.
+
+use crate::domain::Refusal;
+use crate::error::Error;
+use crate::telemetry::Metric;
+
+/// The outcome of one request, logged as `outcome` and counted as a metric where it matters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// send-otp: the attempt is stored and Vobiz accepted the call.
+    Calling,
+    /// verify-otp: the right code, used now (once).
+    Valid,
+    /// verify-otp: refused, for the reason the app is told.
+    Refused(Refusal),
+    /// otp-status: the number's record was read.
+    Found,
+    /// answer: the code was read to the callee.
+    Served,
+    /// answer: the attempt is not live for this call (ended, superseded, expired, another call).
+    NotLive,
+    /// answer, otp-choice: the stored code could not be opened.
+    UnreadableCode,
+    /// otp-choice: the code was read again.
+    Repeated,
+    /// otp-choice: a key other than 1, or none.
+    Goodbye,
+    /// otp-choice: no repeat left, or the call is not live.
+    NoRepeat,
+    /// hangup: the call ended after the code was read to a callee who answered.
+    Delivered,
+    /// hangup: the call ended without delivering the code (busy, no answer, ...).
+    NotDelivered,
+    /// hangup: the end of this call was already recorded (a Vobiz retry).
+    AlreadyRecorded,
+    /// hangup: no attempt matches the token (superseded or expired).
+    UnknownAttempt,
+    /// A webhook refused before any I/O.
+    Rejected(Rejection),
+    /// The request failed with this error (its machine code and metric).
+    Failed { code: &'static str, metric: Option<Metric> },
+}
+
+/// Why a webhook was refused before the store was asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rejection {
+    /// No token in the path (the bare `/answer`: an inbound call to the DID).
+    NoToken,
+    /// The token does not open under our key: guessed, altered or from another deployment.
+    UnknownToken,
+    /// The form's `To` is not the token's number.
+    WrongCallee,
+    /// No usable `CallUUID` in the form.
+    NoCallUuid,
+}
+
+impl Outcome {
+    /// The outcome's name in the log line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Calling => "calling",
+            Outcome::Valid => "valid",
+            Outcome::Refused(r) => match r {
+                Refusal::Invalid => "invalid",
+                Refusal::Expired => "expired",
+                Refusal::NotFound => "not_found",
+                Refusal::AlreadyUsed => "already_used",
+                Refusal::TooManyAttempts => "too_many_attempts",
+            },
+            Outcome::Found => "found",
+            Outcome::Served => "served",
+            Outcome::NotLive => "not_live",
+            Outcome::UnreadableCode => "unreadable_code",
+            Outcome::Repeated => "repeated",
+            Outcome::Goodbye => "goodbye",
+            Outcome::NoRepeat => "no_repeat",
+            Outcome::Delivered => "delivered",
+            Outcome::NotDelivered => "not_delivered",
+            Outcome::AlreadyRecorded => "already_recorded",
+            Outcome::UnknownAttempt => "unknown_attempt",
+            Outcome::Rejected(r) => match r {
+                Rejection::NoToken => "no_token",
+                Rejection::UnknownToken => "unknown_token",
+                Rejection::WrongCallee => "wrong_callee",
+                Rejection::NoCallUuid => "no_call_uuid",
+            },
+            Outcome::Failed { code, .. } => code,
+        }
+    }
+
+    /// The metric this outcome counts towards.
+    pub fn metric(self) -> Option<Metric> {
+        match self {
+            Outcome::Calling => Some(Metric::CodeSent),
+            Outcome::Valid => Some(Metric::CodeVerified),
+            Outcome::Refused(_) => Some(Metric::VerifyFailed),
+            Outcome::Served => Some(Metric::CallAnswered),
+            Outcome::Delivered => Some(Metric::CallDelivered),
+            Outcome::NotDelivered => Some(Metric::CallNotDelivered),
+            Outcome::Failed { metric, .. } => metric,
+            Outcome::Found
+            | Outcome::NotLive
+            | Outcome::UnreadableCode
+            | Outcome::Repeated
+            | Outcome::Goodbye
+            | Outcome::NoRepeat
+            | Outcome::AlreadyRecorded
+            | Outcome::UnknownAttempt
+            | Outcome::Rejected(_) => None,
+        }
+    }
+}
+
+impl From<&Error> for Outcome {
+    fn from(e: &Error) -> Outcome {
+        Outcome::Failed {
+            code: e.code(),
+            metric: e.metric(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::limits::Limited;
+
+    #[test]
+    fn outcomes_count_towards_their_metrics() {
+        assert_eq!(Outcome::Calling.metric(), Some(Metric::CodeSent));
+        assert_eq!(Outcome::Delivered.metric(), Some(Metric::CallDelivered));
+        assert_eq!(
+            Outcome::Refused(Refusal::TooManyAttempts).metric(),
+            Some(Metric::VerifyFailed)
+        );
+        assert_eq!(Outcome::Found.metric(), None);
+        let rate_limited = Outcome::from(&Error::RateLimited(Limited::Cooldown { retry_after: 1 }));
+        assert_eq!(
+            (rate_limited.as_str(), rate_limited.metric()),
+            ("rate_limited", Some(Metric::RateLimited))
+        );
+        assert_eq!(Outcome::from(&Error::NotFound).metric(), None);
+        // Every metric is reachable from some outcome.
+        let outcomes = [
+            Outcome::Calling,
+            Outcome::from(&Error::CallFailed("refused".into())),
+            Outcome::Served,
+            Outcome::Delivered,
+            Outcome::NotDelivered,
+            Outcome::Valid,
+            Outcome::Refused(Refusal::Invalid),
+            rate_limited,
+        ];
+        for m in Metric::ALL {
+            assert!(outcomes.iter().any(|o| o.metric() == Some(m)), "{m:?}");
+        }
+    }
+
+    #[test]
+    fn refusals_log_as_the_app_sees_them() {
+        for r in [
+            Refusal::Invalid,
+            Refusal::Expired,
+            Refusal::NotFound,
+            Refusal::AlreadyUsed,
+            Refusal::TooManyAttempts,
+        ] {
+            assert_eq!(
+                serde_json::to_value(r).unwrap(),
+                Outcome::Refused(r).as_str(),
+                "the log says what verify-otp's `reason` says"
+            );
+        }
+    }
+}

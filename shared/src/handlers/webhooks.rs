@@ -1,0 +1,245 @@
+//! The Vobiz webhooks: what Vobiz calls during a call, authenticated by the call's path token
+//! (and Vobiz's signature). Forms in, VobizXML out; a refusal is a polite hang-up.
+
+use std::convert::Infallible;
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+
+use super::{Handled, Outcome, Rejection, Service, note_call, note_phone, run};
+use crate::domain::script::{self, Step, Voice};
+use crate::domain::secrets::token_hash;
+use crate::domain::signature::{self, SignatureMode, Signatures, Verdict};
+use crate::domain::{Attempt, CallOutcome, HangupReport, Phone, classify_hangup};
+use crate::error::{Error, Result};
+use crate::http::{Form, path_param, public_base, xml_response};
+use crate::ports::{Clock, HangupFacts, Store, Write};
+use crate::routes::Route;
+
+/// A webhook that may not be served gets a polite hang-up with no hint of a code. Only a store
+/// outage answers 503 (Vobiz retries non-200 replies).
+pub(super) fn refusal(e: &Error, voice: &Voice) -> Response<Body> {
+    let status = match e {
+        Error::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        Error::Forbidden(_) => StatusCode::FORBIDDEN,
+        _ => StatusCode::OK,
+    };
+    xml_response(status, script::render(&script::apology(), voice))
+}
+
+/// The caller of a webhook, once it proved itself: a token we minted, for a number the form's
+/// `To` confirms, on a call Vobiz named.
+struct Caller {
+    token_hash: String,
+    phone: Phone,
+    call_uuid: String,
+    form: Form,
+    base: Option<String>,
+    token: String,
+    /// The signature's nonce, when the request was signed.
+    nonce: Option<String>,
+}
+
+impl Caller {
+    /// A refused write whose record already holds this nonce was a replay.
+    fn replayed(&self, refused: &Option<Attempt>) -> bool {
+        self.nonce
+            .as_deref()
+            .is_some_and(|n| refused.as_ref().is_some_and(|a| !a.fresh_nonce(Some(n))))
+    }
+}
+
+/// Checks the Vobiz signature of a webhook to `{base}/{route}/{token}`, the URL we gave Vobiz.
+fn check_signature<S, K>(svc: &Service<S, K>, req: &Request, url: Option<&str>) -> Result<Option<String>> {
+    if svc.webhooks.mode == SignatureMode::Off {
+        return Ok(None);
+    }
+    let header = |name: &str| req.headers().get(name).map(|v| v.to_str().unwrap_or(""));
+    let sigs = Signatures {
+        v3: header("x-vobiz-signature-v3"),
+        v3_nonce: header("x-vobiz-signature-v3-nonce"),
+        v2: header("x-vobiz-signature-v2"),
+        v2_nonce: header("x-vobiz-signature-v2-nonce"),
+    };
+    let verdict = match url {
+        Some(url) => signature::verify(svc.webhooks.auth_token.as_deref(), url, &sigs),
+        None if sigs.v3.is_none() && sigs.v2.is_none() => Verdict::Absent,
+        None => Verdict::Invalid,
+    };
+    match (verdict, svc.webhooks.mode) {
+        (Verdict::Valid { nonce }, _) => Ok(Some(nonce)),
+        (Verdict::Invalid, _) => Err(Error::Forbidden("the webhook signature is not valid")),
+        (Verdict::Absent, SignatureMode::Required) => Err(Error::Forbidden("the webhook is not signed")),
+        (Verdict::Absent, _) => Ok(None),
+    }
+}
+
+/// `Ok(Err(why))` means "refuse politely" (`why` is for the log).
+fn webhook_caller<S, K>(svc: &Service<S, K>, route: Route, req: &Request) -> Result<Result<Caller, Rejection>> {
+    let Some(token) = path_param(req, "token") else {
+        return Ok(Err(Rejection::NoToken));
+    };
+    let base = public_base(req, svc.public_url.as_deref());
+    let nonce = check_signature(
+        svc,
+        req,
+        base.as_ref()
+            .map(|b| format!("{b}/{}/{token}", route.name()))
+            .as_deref(),
+    )?;
+    let form = Form::parse(req)?;
+    let Some(phone) = svc.keys.open_token(&token) else {
+        return Ok(Err(Rejection::UnknownToken));
+    };
+    note_phone(&phone);
+    let to = form.get("To").and_then(|t| Phone::normalize_lenient(t).ok());
+    if to.as_ref() != Some(&phone) {
+        return Ok(Err(Rejection::WrongCallee));
+    }
+    let call_uuid = match form.get("CallUUID") {
+        Some(c)
+            if !c.is_empty()
+                && c.len() <= 128
+                && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            c.to_owned()
+        }
+        _ => return Ok(Err(Rejection::NoCallUuid)),
+    };
+    note_call(&call_uuid);
+    Ok(Ok(Caller {
+        token_hash: token_hash(&token),
+        phone,
+        call_uuid,
+        form,
+        base,
+        token,
+        nonce,
+    }))
+}
+
+fn speak<S, K>(svc: &Service<S, K>, steps: &[Step], outcome: Outcome) -> Handled {
+    Ok((xml_response(StatusCode::OK, script::render(steps, &svc.voice)), outcome))
+}
+
+/// The steps that read an attempt's code, with a repeat offered while repeats are left.
+fn read_code_steps<S, K>(svc: &Service<S, K>, caller: &Caller, a: &Attempt) -> Option<Vec<Step>> {
+    let code = svc
+        .keys
+        .open_code(&caller.phone, &a.attempt_id, a.code_sealed.as_deref()?)?;
+    let choice_url = caller.base.as_ref().map(|b| format!("{b}/otp-choice/{}", caller.token));
+    let offer = choice_url.as_deref().filter(|_| a.repeats < svc.policy.max_repeats);
+    Some(script::read_code(&code, offer))
+}
+
+/// `POST /answer/{token}` (and the bare `/answer`): read the code to a live call.
+pub async fn answer<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Result<Response<Body>, Infallible> {
+    run(Route::Answer, Some(&svc.voice), answer_inner(svc, req)).await
+}
+
+async fn answer_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Handled {
+    let caller = match webhook_caller(svc, Route::Answer, &req)? {
+        Ok(c) => c,
+        Err(why) => return speak(svc, &script::apology(), Outcome::Rejected(why)),
+    };
+    let now = svc.clock.now();
+    match svc
+        .store
+        .answer(
+            &caller.phone,
+            &caller.token_hash,
+            &caller.call_uuid,
+            caller.nonce.as_deref(),
+            now,
+        )
+        .await?
+    {
+        Write::Done(a) => match read_code_steps(svc, &caller, &a) {
+            Some(steps) => speak(svc, &steps, Outcome::Served),
+            None => speak(svc, &script::apology(), Outcome::UnreadableCode),
+        },
+        Write::Refused(old) if caller.replayed(&old) => Err(Error::Forbidden("the webhook nonce was already used")),
+        Write::Refused(_) => speak(svc, &script::apology(), Outcome::NotLive),
+    }
+}
+
+/// `POST /otp-choice/{token}`: `Digits=1` reads the code again; anything else says goodbye.
+pub async fn otp_choice<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Result<Response<Body>, Infallible> {
+    run(Route::OtpChoice, Some(&svc.voice), otp_choice_inner(svc, req)).await
+}
+
+async fn otp_choice_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Handled {
+    let caller = match webhook_caller(svc, Route::OtpChoice, &req)? {
+        Ok(c) => c,
+        Err(why) => return speak(svc, &script::apology(), Outcome::Rejected(why)),
+    };
+    if caller.form.get("Digits") != Some("1") {
+        return speak(svc, &script::goodbye(), Outcome::Goodbye);
+    }
+    let now = svc.clock.now();
+    match svc
+        .store
+        .repeat(
+            &caller.phone,
+            &caller.token_hash,
+            &caller.call_uuid,
+            caller.nonce.as_deref(),
+            svc.policy.max_repeats,
+            now,
+        )
+        .await?
+    {
+        Write::Done(a) => match read_code_steps(svc, &caller, &a) {
+            Some(steps) => speak(svc, &steps, Outcome::Repeated),
+            None => speak(svc, &script::goodbye(), Outcome::UnreadableCode),
+        },
+        Write::Refused(old) if caller.replayed(&old) => Err(Error::Forbidden("the webhook nonce was already used")),
+        Write::Refused(_) => speak(svc, &script::goodbye(), Outcome::NoRepeat),
+    }
+}
+
+/// `POST /hangup/{token}`: record what the call did and erase the sealed code. Idempotent.
+pub async fn hangup<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Result<Response<Body>, Infallible> {
+    run(Route::Hangup, Some(&svc.voice), hangup_inner(svc, req)).await
+}
+
+async fn hangup_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Handled {
+    let caller = match webhook_caller(svc, Route::Hangup, &req)? {
+        Ok(c) => c,
+        Err(why) => return speak(svc, &[Step::Hangup], Outcome::Rejected(why)),
+    };
+    let report = HangupReport::from_fields(|k| caller.form.get(k).unwrap_or(""));
+    let telephony = classify_hangup(&report);
+    let cause: String = [report.hangup_cause_code, report.hangup_cause]
+        .iter()
+        .find(|c| !c.is_empty())
+        .map(|c| {
+            c.chars()
+                .filter(|ch| ch.is_ascii_graphic() || *ch == ' ')
+                .take(64)
+                .collect()
+        })
+        .unwrap_or_default();
+    let facts = HangupFacts { telephony, cause };
+    let outcome = match svc
+        .store
+        .hang_up(
+            &caller.phone,
+            &caller.token_hash,
+            caller.nonce.as_deref(),
+            &facts,
+            svc.clock.now(),
+        )
+        .await?
+    {
+        Write::Done(a) if a.call_outcome() == Some(CallOutcome::Answered) => Outcome::Delivered,
+        Write::Done(_) => Outcome::NotDelivered,
+        Write::Refused(old) if caller.replayed(&old) => {
+            return Err(Error::Forbidden("the webhook nonce was already used"));
+        }
+        Write::Refused(Some(_)) => Outcome::AlreadyRecorded,
+        Write::Refused(None) => Outcome::UnknownAttempt,
+    };
+    tracing::info!(telephony = telephony.as_str(), "call ended");
+    speak(svc, &[Step::Hangup], outcome)
+}
