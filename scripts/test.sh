@@ -4,7 +4,10 @@
 # Unless AWS_ENDPOINT_URL_DYNAMODB already names a DynamoDB endpoint, it installs moto's server
 # from PyPI into a cache outside the clone, starts it (scripts/dynamodb-endpoint.py) on a free
 # loopback port, runs every test of the workspace against it, and stops it. Arguments go to
-# `cargo test`.
+# `cargo test` (test-binary arguments after `--`, as usual).
+#
+# Tests that need DynamoDB are #[ignore]d, so that a plain `cargo test` without an endpoint
+# shows them as ignored; here they run, with --include-ignored.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +21,9 @@ else
   echo "test.sh: using the DynamoDB endpoint $AWS_ENDPOINT_URL_DYNAMODB" >&2
 fi
 
-# Tests that need DynamoDB fail, instead of skipping, when no endpoint is reachable.
-export OTP_TEST_REQUIRE_DYNAMODB=1
-cargo test --workspace "$@"
+args=("$@")
+case " ${args[*]} " in
+  *" -- "*) args+=(--include-ignored) ;;
+  *) args+=(-- --include-ignored) ;;
+esac
+cargo test --workspace "${args[@]}"

@@ -233,7 +233,7 @@ pub mod same_request {
     use std::time::{Duration, Instant};
 
     use shared::domain::limits::next_failure;
-    use shared::domain::{Phone, Telephony};
+    use shared::domain::{CallRef, Phone, Telephony};
     use shared::ports::{CallPlacer, CallRequest, GlobalSlot, HangupFacts, Start, Store, Write};
     use shared::store::DynamoStore;
     use shared::vobiz::VobizClient;
@@ -267,6 +267,12 @@ pub mod same_request {
             seeder.fixture(false).await?;
         }
         let e = |e: shared::Error| e.to_string();
+        let call = CallRef {
+            phone: &fixture,
+            token_hash: &th,
+            call_uuid: FIXTURE_CALL_UUID,
+            nonce: None,
+        };
         for i in 0..warmup + n {
             let d: Duration = match kind {
                 Kind::Hello => return Ok(out),
@@ -277,10 +283,7 @@ pub mod same_request {
                 }
                 Kind::Answer => {
                     let t = Instant::now();
-                    let w = store
-                        .answer(&fixture, &th, FIXTURE_CALL_UUID, None, now())
-                        .await
-                        .map_err(e)?;
+                    let w = store.answer(&call, now()).await.map_err(e)?;
                     let d = t.elapsed();
                     expect_done(w, "answer")?;
                     d
@@ -292,10 +295,7 @@ pub mod same_request {
                     }
                     repeats_left -= 1;
                     let t = Instant::now();
-                    let w = store
-                        .repeat(&fixture, &th, FIXTURE_CALL_UUID, None, MAX_REPEATS, now())
-                        .await
-                        .map_err(e)?;
+                    let w = store.repeat(&call, MAX_REPEATS, now()).await.map_err(e)?;
                     let d = t.elapsed();
                     expect_done(w, "repeat")?;
                     d
@@ -307,7 +307,7 @@ pub mod same_request {
                         cause: "4000".into(),
                     };
                     let t = Instant::now();
-                    let w = store.hang_up(&fixture, &th, None, &facts, now()).await.map_err(e)?;
+                    let w = store.hang_up(&call, &facts, now()).await.map_err(e)?;
                     let d = t.elapsed();
                     expect_done(w, "hang_up")?;
                     d

@@ -4,7 +4,7 @@
 
 use rand::RngCore;
 use shared::domain::secrets::token_hash;
-use shared::domain::{Attempt, Keys, NewAttempt, Phone};
+use shared::domain::{Attempt, CallRef, Keys, NewAttempt, Phone};
 use shared::ports::{GlobalSlot, Start, Store, Write};
 use shared::store::DynamoStore;
 
@@ -79,7 +79,15 @@ impl Seeder {
             if answered {
                 match self
                     .store
-                    .answer(phone, token_hash, FIXTURE_CALL_UUID, None, now)
+                    .answer(
+                        &CallRef {
+                            phone,
+                            token_hash,
+                            call_uuid: FIXTURE_CALL_UUID,
+                            nonce: None,
+                        },
+                        now,
+                    )
                     .await
                     .map_err(|e| e.to_string())?
                 {

@@ -15,43 +15,64 @@ use crate::error::{Error, Result};
 pub struct Var {
     pub name: &'static str,
     pub default: &'static str,
-    pub bounds: &'static str,
+    pub bounds: Bounds,
     pub purpose: &'static str,
 }
 
+/// What values a variable takes. A whole number's range is written here once: the parser
+/// enforces it and the README's table shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bounds {
+    /// A whole number from the first to the second, inclusive.
+    Range(i64, i64),
+    /// Anything else, described in words (checked by its own parser).
+    Text(&'static str),
+}
+
+impl fmt::Display for Bounds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Range(min, max) => write!(f, "{min}-{max}"),
+            Text(t) => f.write_str(t),
+        }
+    }
+}
+
 macro_rules! vars {
-    ($( $name:literal, $default:literal, $bounds:literal, $purpose:literal; )*) => {
+    ($( $name:literal, $default:literal, $bounds:expr, $purpose:literal; )*) => {
         pub const VARIABLES: &[Var] = &[ $( Var { name: $name, default: $default, bounds: $bounds, purpose: $purpose } ),* ];
     };
 }
 
+use Bounds::{Range, Text};
+
 vars! {
-    "OTP_TABLE", "(none)", "table name", "DynamoDB table. Required on Lambda; the local server uses its in-memory store when unset.";
-    "OTP_SECRET", "(none)", "at least 32 bytes", "Server secret for code MACs, sealed codes and webhook tokens. Required on Lambda; the local server generates one per process when unset.";
-    "VOBIZ_AUTH_ID", "(none)", "non-empty", "Vobiz account auth id. Required by send-otp on Lambda; the local server simulates calls when unset.";
-    "VOBIZ_AUTH_TOKEN", "(none)", "non-empty", "Vobiz account auth token (set with VOBIZ_AUTH_ID).";
-    "FROM_NUMBER", "(none)", "E.164 number", "Caller id: a number on the Vobiz account (set with VOBIZ_AUTH_ID).";
-    "VOBIZ_API_URL", "https://api.vobiz.ai", "http(s) URL", "Vobiz API base URL (tests point it at a fake).";
-    "PUBLIC_URL", "(derived)", "http(s) URL", "Base URL Vobiz calls back on. On Lambda derived from the API Gateway request when unset; the local server uses http://127.0.0.1:HTTP_PORT.";
-    "HTTP_PORT", "8000", "1-65535", "Port of the local development server.";
-    "OTP_CREATE_TABLE", "0", "0 or 1", "Local server only: create OTP_TABLE (with TTL) when missing.";
-    "OTP_LENGTH", "6", "4-10", "Digits per code.";
-    "OTP_TTL_SECONDS", "300", "60-1800", "How long a code stays valid.";
-    "OTP_MAX_ATTEMPTS", "3", "1-10", "Wrong guesses allowed per code.";
-    "OTP_MAX_REPEATS", "3", "0-10", "Times a callee may press 1 to hear the code again.";
-    "CALL_TIME_LIMIT_SECONDS", "120", "30-600", "Vobiz time_limit: the longest a call may last after answer.";
-    "GATHER_TIMEOUT_SECONDS", "8", "5-60", "How long the call waits for a key after the prompt.";
-    "CALL_LANGUAGE", "en-US", "ll-CC", "Text-to-speech language.";
-    "CALL_VOICE", "WOMAN", "WOMAN or MAN", "Text-to-speech voice.";
-    "ALLOWED_COUNTRY_CODES", "91", "comma-separated calling codes", "Destinations a call may go to.";
-    "VOBIZ_TIMEOUT_MS", "8000", "1000-20000", "Timeout of one Vobiz API request.";
-    "VOBIZ_MAX_RETRIES", "2", "0-5", "Retries of a call create that Vobiz refused with 429.";
-    "VOBIZ_WEBHOOK_SIGNATURE", "optional", "required, optional or off", "Vobiz webhook signatures (V3/V2, keyed with VOBIZ_AUTH_TOKEN): required on every webhook, checked when present, or not checked.";
-    "APP_API_KEY", "(none)", "at least 16 characters", "Local server only: when set, app routes require it in x-api-key. On AWS the API Gateway usage plan checks keys.";
-    "SEND_COOLDOWN_SECONDS", "30", "0-3600", "Least time between two sends to one number.";
-    "SENDS_PER_HOUR", "5", "1-100", "Sends per number in any sliding hour.";
-    "CALLS_PER_MINUTE", "60", "1-100000", "Calls per minute across all numbers, counted in DynamoDB.";
-    "MAX_FAILURES_PER_DAY", "10", "1-1000", "Consecutive failed verifications of one number within 24 h before it is locked for the rest of those 24 h.";
+    "OTP_TABLE", "(none)", Text("table name"), "DynamoDB table. Required on Lambda; the local server uses its in-memory store when unset.";
+    "OTP_SECRET", "(none)", Text("at least 32 bytes"), "Server secret for code MACs, sealed codes and webhook tokens. Required on Lambda; the local server generates one per process when unset.";
+    "VOBIZ_AUTH_ID", "(none)", Text("non-empty"), "Vobiz account auth id. Required by send-otp on Lambda; the local server simulates calls when unset.";
+    "VOBIZ_AUTH_TOKEN", "(none)", Text("non-empty"), "Vobiz account auth token (set with VOBIZ_AUTH_ID).";
+    "FROM_NUMBER", "(none)", Text("E.164 number"), "Caller id: a number on the Vobiz account (set with VOBIZ_AUTH_ID).";
+    "VOBIZ_API_URL", "https://api.vobiz.ai", Text("http(s) URL"), "Vobiz API base URL (tests point it at a fake).";
+    "PUBLIC_URL", "(derived)", Text("http(s) URL"), "Base URL Vobiz calls back on. On Lambda derived from the API Gateway request when unset; the local server uses http://127.0.0.1:HTTP_PORT.";
+    "HTTP_PORT", "8000", Range(1, 65535), "Port of the local development server.";
+    "OTP_CREATE_TABLE", "0", Text("0 or 1"), "Local server only: create OTP_TABLE (with TTL) when missing.";
+    "OTP_LENGTH", "6", Range(4, 10), "Digits per code.";
+    "OTP_TTL_SECONDS", "300", Range(60, 1800), "How long a code stays valid.";
+    "OTP_MAX_ATTEMPTS", "3", Range(1, 10), "Wrong guesses allowed per code.";
+    "OTP_MAX_REPEATS", "3", Range(0, 10), "Times a callee may press 1 to hear the code again.";
+    "CALL_TIME_LIMIT_SECONDS", "120", Range(30, 600), "Vobiz time_limit: the longest a call may last after answer.";
+    "GATHER_TIMEOUT_SECONDS", "8", Range(5, 60), "How long the call waits for a key after the prompt.";
+    "CALL_LANGUAGE", "en-US", Text("ll-CC"), "Text-to-speech language.";
+    "CALL_VOICE", "WOMAN", Text("WOMAN or MAN"), "Text-to-speech voice.";
+    "ALLOWED_COUNTRY_CODES", "91", Text("comma-separated calling codes"), "Destinations a call may go to.";
+    "VOBIZ_TIMEOUT_MS", "8000", Range(1000, 20000), "Timeout of one Vobiz API request.";
+    "VOBIZ_MAX_RETRIES", "2", Range(0, 5), "Retries of a call create that Vobiz refused with 429.";
+    "VOBIZ_WEBHOOK_SIGNATURE", "optional", Text("required, optional or off"), "Vobiz webhook signatures (V3/V2, keyed with VOBIZ_AUTH_TOKEN): required on every webhook, checked when present, or not checked.";
+    "APP_API_KEY", "(none)", Text("at least 16 characters"), "Local server only: when set, app routes require it in x-api-key. On AWS the API Gateway usage plan checks keys.";
+    "SEND_COOLDOWN_SECONDS", "30", Range(0, 3600), "Least time between two sends to one number.";
+    "SENDS_PER_HOUR", "5", Range(1, 100), "Sends per number in any sliding hour.";
+    "CALLS_PER_MINUTE", "60", Range(1, 100000), "Calls per minute across all numbers, counted in DynamoDB.";
+    "MAX_FAILURES_PER_DAY", "10", Range(1, 1000), "Consecutive failed verifications of one number within 24 h before it is locked for the rest of those 24 h.";
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -137,17 +158,26 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         (self.0)(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
     }
 
-    fn number<T: std::str::FromStr + PartialOrd + fmt::Display>(&self, name: &str, min: T, max: T) -> Result<T> {
-        let raw = self.get(name).unwrap_or_else(|| default_of(name).to_owned());
-        let v: T = raw
+    /// A whole-number variable, within the [`Bounds::Range`] its row in [`VARIABLES`] gives.
+    fn number<T: TryFrom<i64>>(&self, name: &str) -> Result<T> {
+        let Some(Var {
+            bounds: Range(min, max),
+            default,
+            ..
+        }) = VARIABLES.iter().find(|v| v.name == name)
+        else {
+            return Err(Error::Config(format!("{name} has no range in the configuration table")));
+        };
+        let raw = self.get(name).unwrap_or_else(|| (*default).to_owned());
+        let v: i64 = raw
             .parse()
             .map_err(|_| Error::Config(format!("{name} must be a whole number, got {raw:?}")))?;
-        if v < min || v > max {
+        if v < *min || v > *max {
             return Err(Error::Config(format!(
                 "{name} must be between {min} and {max}, got {v}"
             )));
         }
-        Ok(v)
+        T::try_from(v).map_err(|_| Error::Config(format!("{name}: {v} does not fit")))
     }
 
     fn url(&self, name: &str) -> Result<Option<String>> {
@@ -185,8 +215,8 @@ impl Config {
         let vobiz_api_url = env
             .url("VOBIZ_API_URL")?
             .unwrap_or_else(|| default_of("VOBIZ_API_URL").to_owned());
-        let timeout_ms = env.number("VOBIZ_TIMEOUT_MS", 1000u64, 20_000)?;
-        let max_retries = env.number("VOBIZ_MAX_RETRIES", 0u32, 5)?;
+        let timeout_ms = env.number("VOBIZ_TIMEOUT_MS")?;
+        let max_retries = env.number("VOBIZ_MAX_RETRIES")?;
         let creds = [
             env.get("VOBIZ_AUTH_ID"),
             env.get("VOBIZ_AUTH_TOKEN"),
@@ -233,7 +263,9 @@ impl Config {
                     })
             })
             .collect::<Result<Vec<u16>>>()?;
-        let language = env.get("CALL_LANGUAGE").unwrap_or_else(|| "en-US".into());
+        let language = env
+            .get("CALL_LANGUAGE")
+            .unwrap_or_else(|| default_of("CALL_LANGUAGE").into());
         let lb = language.as_bytes();
         if !(lb.len() == 5
             && lb[..2].iter().all(u8::is_ascii_lowercase)
@@ -244,7 +276,7 @@ impl Config {
                 "CALL_LANGUAGE must look like en-US, got {language:?}"
             )));
         }
-        let voice = env.get("CALL_VOICE").unwrap_or_else(|| "WOMAN".into());
+        let voice = env.get("CALL_VOICE").unwrap_or_else(|| default_of("CALL_VOICE").into());
         if voice != "WOMAN" && voice != "MAN" {
             return Err(Error::Config(format!("CALL_VOICE must be WOMAN or MAN, got {voice:?}")));
         }
@@ -271,10 +303,10 @@ impl Config {
             return Err(Error::Config("APP_API_KEY must be at least 16 characters".into()));
         }
         let limits = Limits {
-            send_cooldown_secs: env.number("SEND_COOLDOWN_SECONDS", 0i64, 3600)?,
-            sends_per_window: env.number("SENDS_PER_HOUR", 1u32, 100)?,
-            calls_per_minute: env.number("CALLS_PER_MINUTE", 1u32, 100_000)?,
-            failures_per_window: env.number("MAX_FAILURES_PER_DAY", 1u32, 1000)?,
+            send_cooldown_secs: env.number("SEND_COOLDOWN_SECONDS")?,
+            sends_per_window: env.number("SENDS_PER_HOUR")?,
+            calls_per_minute: env.number("CALLS_PER_MINUTE")?,
+            failures_per_window: env.number("MAX_FAILURES_PER_DAY")?,
         };
         let table = env.get("OTP_TABLE");
         if let Some(t) = &table
@@ -288,20 +320,20 @@ impl Config {
             public_url: env.url("PUBLIC_URL")?,
             vobiz,
             vobiz_api_url,
-            http_port: env.number("HTTP_PORT", 1u16, 65535)?,
+            http_port: env.number("HTTP_PORT")?,
             create_table,
             policy: Policy {
-                code_length: env.number("OTP_LENGTH", 4u32, 10)?,
-                code_ttl_secs: env.number("OTP_TTL_SECONDS", 60i64, 1800)?,
-                max_attempts: env.number("OTP_MAX_ATTEMPTS", 1u32, 10)?,
-                max_repeats: env.number("OTP_MAX_REPEATS", 0u32, 10)?,
-                call_time_limit: env.number("CALL_TIME_LIMIT_SECONDS", 30u32, 600)?,
+                code_length: env.number("OTP_LENGTH")?,
+                code_ttl_secs: env.number("OTP_TTL_SECONDS")?,
+                max_attempts: env.number("OTP_MAX_ATTEMPTS")?,
+                max_repeats: env.number("OTP_MAX_REPEATS")?,
+                call_time_limit: env.number("CALL_TIME_LIMIT_SECONDS")?,
                 allowed_country_codes,
             },
             voice: Voice {
                 voice,
                 language,
-                gather_timeout: env.number("GATHER_TIMEOUT_SECONDS", 5u32, 60)?,
+                gather_timeout: env.number("GATHER_TIMEOUT_SECONDS")?,
             },
             limits,
             signature_mode,
@@ -369,6 +401,34 @@ mod tests {
         assert!(c.vobiz.is_none() && c.keys.is_none() && c.table.is_none() && !c.create_table);
         for v in VARIABLES.iter().filter(|v| !v.default.starts_with('(')) {
             assert!(!v.default.is_empty(), "{}", v.name);
+        }
+    }
+
+    #[test]
+    fn every_range_is_enforced_at_its_edges() {
+        let ranges: Vec<_> = VARIABLES
+            .iter()
+            .filter_map(|v| match v.bounds {
+                Range(min, max) => Some((v.name, v.default, min, max)),
+                Text(_) => None,
+            })
+            .collect();
+        assert_eq!(ranges.len(), 13, "every whole-number variable has its range");
+        for (name, default, min, max) in ranges {
+            let d: i64 = default
+                .parse()
+                .unwrap_or_else(|_| panic!("{name}: default {default:?}"));
+            assert!((min..=max).contains(&d), "{name}: default {d} outside {min}-{max}");
+            for ok in [min, max] {
+                assert!(cfg(&[(name, &ok.to_string())]).is_ok(), "{name}={ok} is allowed");
+            }
+            for bad in [min - 1, max + 1] {
+                let err = cfg(&[(name, &bad.to_string())]).unwrap_err().to_string();
+                assert!(
+                    err.contains(name) && err.contains(&format!("{min} and {max}")),
+                    "{name}={bad}: {err}"
+                );
+            }
         }
     }
 

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use crate::domain::limits::Failure;
-use crate::domain::{Attempt, Phone, Telephony};
+use crate::domain::{Attempt, CallRef, Phone, Telephony};
 use crate::error::Result;
 
 /// Outcome of a conditional write that may be refused: on refusal, the record as it was (if
@@ -66,35 +66,13 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<bool>> + Send;
 
     /// [`Attempt::can_answer`]: binds `call_uuid`, notes the answer, returns the record.
-    fn answer(
-        &self,
-        phone: &Phone,
-        token_hash: &str,
-        call_uuid: &str,
-        nonce: Option<&str>,
-        now: i64,
-    ) -> impl Future<Output = Result<Write>> + Send;
+    fn answer(&self, call: &CallRef<'_>, now: i64) -> impl Future<Output = Result<Write>> + Send;
 
     /// [`Attempt::can_repeat`]: counts one repeat, returns the record.
-    fn repeat(
-        &self,
-        phone: &Phone,
-        token_hash: &str,
-        call_uuid: &str,
-        nonce: Option<&str>,
-        max_repeats: u32,
-        now: i64,
-    ) -> impl Future<Output = Result<Write>> + Send;
+    fn repeat(&self, call: &CallRef<'_>, max_repeats: u32, now: i64) -> impl Future<Output = Result<Write>> + Send;
 
     /// [`Attempt::can_hang_up`]: records the end of the call and erases the sealed code.
-    fn hang_up(
-        &self,
-        phone: &Phone,
-        token_hash: &str,
-        nonce: Option<&str>,
-        facts: &HangupFacts,
-        now: i64,
-    ) -> impl Future<Output = Result<Write>> + Send;
+    fn hang_up(&self, call: &CallRef<'_>, facts: &HangupFacts, now: i64) -> impl Future<Output = Result<Write>> + Send;
 
     /// [`Attempt::can_consume`]: marks the code used, erases the sealed code and resets the
     /// number's consecutive failures.

@@ -476,6 +476,7 @@ async fn vobiz_faults_give_clear_errors_and_do_not_block<S: Store>(store: S) {
 }
 
 #[tokio::test]
+#[ignore = "needs a DynamoDB endpoint: scripts/test.sh starts one and runs it"]
 async fn the_database_going_away_gives_503_and_nothing_half_written() {
     let Some((store, proxy)) = common::proxied_dynamo_store().await else {
         return;

@@ -13,7 +13,7 @@ use common::{json, spoken_digits, text};
 use serde_json::json;
 use shared::config::VobizConfig;
 use shared::domain::secrets::token_hash;
-use shared::domain::{Attempt, Keys, NewAttempt, Phone};
+use shared::domain::{Attempt, CallRef, Keys, NewAttempt, Phone};
 use shared::handlers::{self, Service};
 use shared::ports::{FakeClock, GlobalSlot, Start, Store, Write};
 use shared::store::MemoryStore;
@@ -78,7 +78,15 @@ async fn service(setup: Setup) -> Service<MemoryStore, FakeClock> {
         if setup == Setup::Answered {
             assert!(matches!(
                 svc.store
-                    .answer(&phone, &attempt.token_hash, CALL_UUID, None, NOW - 5)
+                    .answer(
+                        &CallRef {
+                            phone: &phone,
+                            token_hash: &attempt.token_hash,
+                            call_uuid: CALL_UUID,
+                            nonce: None
+                        },
+                        NOW - 5
+                    )
                     .await
                     .unwrap(),
                 Write::Done(_)

@@ -6,10 +6,22 @@ mod common;
 use std::sync::Arc;
 
 use shared::domain::limits::{Failure, Limits, next_failure};
-use shared::domain::{Attempt, NewAttempt, Phone, Telephony};
+use shared::domain::{Attempt, CallRef, NewAttempt, Phone, Telephony};
 use shared::ports::{GlobalSlot, HangupFacts, Start, Store, Write};
 
 const NOW: i64 = common::T0;
+
+static PHONE: std::sync::LazyLock<Phone> = std::sync::LazyLock::new(phone);
+
+/// A webhook of the test number's call.
+fn call(token_hash: &'static str, call_uuid: &'static str, nonce: Option<&'static str>) -> CallRef<'static> {
+    CallRef {
+        phone: &PHONE,
+        token_hash,
+        call_uuid,
+        nonce,
+    }
+}
 
 fn new(id: &str, now: i64) -> NewAttempt {
     NewAttempt {
@@ -93,8 +105,8 @@ async fn start_get_and_replace<S: Store>(store: S) {
     assert_eq!(store.start_attempt(&a, None, &SLOT).await.unwrap(), Start::Started);
     assert_eq!(store.get(&phone()).await.unwrap(), Some(a.clone()));
     // The old call's webhooks leave traces that the new attempt must not inherit.
-    done(store.answer(&phone(), "th-a1", "c1", Some("n1"), NOW).await.unwrap());
-    done(store.hang_up(&phone(), "th-a1", None, &busy(), NOW).await.unwrap());
+    done(store.answer(&call("th-a1", "c1", Some("n1")), NOW).await.unwrap());
+    done(store.hang_up(&call("th-a1", "c1", None), &busy(), NOW).await.unwrap());
     let b = Attempt::new(new("a2", NOW + 40), Some(&a), vec![NOW, NOW + 40]);
     assert_eq!(
         store.start_attempt(&b, None, &SLOT).await.unwrap(),
@@ -121,7 +133,7 @@ async fn start_get_and_replace<S: Store>(store: S) {
         "the same version twice"
     );
     // The old attempt's token and code no longer work.
-    assert!(refused(store.answer(&phone(), "th-a1", "c1", None, NOW + 41).await.unwrap()).is_some());
+    assert!(refused(store.answer(&call("th-a1", "c1", None), NOW + 41).await.unwrap()).is_some());
     assert!(refused(store.consume(&phone(), "mac-a1", NOW + 41).await.unwrap()).is_some());
 }
 
@@ -253,7 +265,7 @@ async fn a_failed_call_needs_the_current_attempt<S: Store>(store: S) {
     assert_eq!(a.call_failed.as_deref(), Some("HTTP 402"));
     assert_eq!(a.code_sealed, None, "a failed call erases its sealed code");
     assert!(!a.is_live(NOW) && !a.placed());
-    assert!(refused(store.answer(&phone(), "th-a1", "c1", None, NOW).await.unwrap()).is_some());
+    assert!(refused(store.answer(&call("th-a1", "c1", None), NOW).await.unwrap()).is_some());
     assert!(refused(store.consume(&phone(), "mac-a1", NOW).await.unwrap()).is_some());
     let nobody = Phone::parse("+919876500000").unwrap();
     assert!(!store.record_call_failed(&nobody, "a1", "r").await.unwrap());
@@ -261,38 +273,22 @@ async fn a_failed_call_needs_the_current_attempt<S: Store>(store: S) {
 
 async fn answer_binds_the_call<S: Store>(store: S) {
     start(&store, "a1", NOW).await;
-    assert!(refused(store.answer(&phone(), "th-wrong", "c1", None, NOW).await.unwrap()).is_some());
-    let a = done(
-        store
-            .answer(&phone(), "th-a1", "c1", Some("n1"), NOW + 5)
-            .await
-            .unwrap(),
-    );
+    assert!(refused(store.answer(&call("th-wrong", "c1", None), NOW).await.unwrap()).is_some());
+    let a = done(store.answer(&call("th-a1", "c1", Some("n1")), NOW + 5).await.unwrap());
     assert_eq!(
         (a.call_uuid.as_deref(), a.answered_at, a.nonces.clone()),
         (Some("c1"), Some(NOW + 5), vec!["n1".to_owned()])
     );
-    let again = done(
-        store
-            .answer(&phone(), "th-a1", "c1", Some("n2"), NOW + 9)
-            .await
-            .unwrap(),
-    );
+    let again = done(store.answer(&call("th-a1", "c1", Some("n2")), NOW + 9).await.unwrap());
     assert_eq!(again.answered_at, Some(NOW + 5), "the first answer time stays");
-    let replay = refused(
-        store
-            .answer(&phone(), "th-a1", "c1", Some("n1"), NOW + 9)
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let replay = refused(store.answer(&call("th-a1", "c1", Some("n1")), NOW + 9).await.unwrap()).unwrap();
     assert!(!replay.fresh_nonce(Some("n1")), "a used nonce is refused");
     assert!(
-        refused(store.answer(&phone(), "th-a1", "c2", None, NOW + 9).await.unwrap()).is_some(),
+        refused(store.answer(&call("th-a1", "c2", None), NOW + 9).await.unwrap()).is_some(),
         "another call"
     );
     assert!(
-        refused(store.answer(&phone(), "th-a1", "c1", None, NOW + 300).await.unwrap()).is_some(),
+        refused(store.answer(&call("th-a1", "c1", None), NOW + 300).await.unwrap()).is_some(),
         "expired"
     );
 }
@@ -300,35 +296,35 @@ async fn answer_binds_the_call<S: Store>(store: S) {
 async fn repeats_are_counted_and_capped<S: Store>(store: S) {
     start(&store, "a1", NOW).await;
     assert!(
-        refused(store.repeat(&phone(), "th-a1", "c1", None, 2, NOW).await.unwrap()).is_some(),
+        refused(store.repeat(&call("th-a1", "c1", None), 2, NOW).await.unwrap()).is_some(),
         "not answered yet"
     );
-    done(store.answer(&phone(), "th-a1", "c1", None, NOW).await.unwrap());
+    done(store.answer(&call("th-a1", "c1", None), NOW).await.unwrap());
     assert!(
-        refused(store.repeat(&phone(), "th-a1", "c2", None, 2, NOW).await.unwrap()).is_some(),
+        refused(store.repeat(&call("th-a1", "c2", None), 2, NOW).await.unwrap()).is_some(),
         "another call"
     );
     assert_eq!(
-        done(store.repeat(&phone(), "th-a1", "c1", Some("r1"), 2, NOW).await.unwrap()).repeats,
+        done(store.repeat(&call("th-a1", "c1", Some("r1")), 2, NOW).await.unwrap()).repeats,
         1
     );
     assert!(
-        refused(store.repeat(&phone(), "th-a1", "c1", Some("r1"), 2, NOW).await.unwrap()).is_some(),
+        refused(store.repeat(&call("th-a1", "c1", Some("r1")), 2, NOW).await.unwrap()).is_some(),
         "replayed"
     );
     assert_eq!(
-        done(store.repeat(&phone(), "th-a1", "c1", None, 2, NOW).await.unwrap()).repeats,
+        done(store.repeat(&call("th-a1", "c1", None), 2, NOW).await.unwrap()).repeats,
         2
     );
-    assert!(refused(store.repeat(&phone(), "th-a1", "c1", None, 2, NOW).await.unwrap()).is_some());
+    assert!(refused(store.repeat(&call("th-a1", "c1", None), 2, NOW).await.unwrap()).is_some());
 }
 
 async fn hangup_is_recorded_once<S: Store>(store: S) {
     start(&store, "a1", NOW).await;
-    assert!(refused(store.hang_up(&phone(), "th-x", None, &busy(), NOW).await.unwrap()).is_some());
+    assert!(refused(store.hang_up(&call("th-x", "c1", None), &busy(), NOW).await.unwrap()).is_some());
     let a = done(
         store
-            .hang_up(&phone(), "th-a1", Some("h1"), &busy(), NOW + 20)
+            .hang_up(&call("th-a1", "c1", Some("h1")), &busy(), NOW + 20)
             .await
             .unwrap(),
     );
@@ -347,14 +343,14 @@ async fn hangup_is_recorded_once<S: Store>(store: S) {
     };
     let old = refused(
         store
-            .hang_up(&phone(), "th-a1", Some("h2"), &other, NOW + 30)
+            .hang_up(&call("th-a1", "c1", Some("h2")), &other, NOW + 30)
             .await
             .unwrap(),
     )
     .unwrap();
     assert_eq!(old.hangup, Some(Telephony::Busy), "a retry changes nothing");
     assert!(
-        refused(store.answer(&phone(), "th-a1", "c1", None, NOW + 31).await.unwrap()).is_some(),
+        refused(store.answer(&call("th-a1", "c1", None), NOW + 31).await.unwrap()).is_some(),
         "no code after the call ended"
     );
 }
@@ -453,6 +449,30 @@ async fn concurrent_wrong_guesses_never_exceed_the_cap<S: Store + 'static>(store
     assert_eq!((a.wrong_attempts, a.failures), (3, 3), "no count lost to a race");
 }
 
+async fn a_hangup_of_another_call_changes_nothing<S: Store>(store: S) {
+    start(&store, "a1", NOW).await;
+    done(store.answer(&call("th-a1", "c1", None), NOW + 5).await.unwrap());
+    let old = refused(
+        store
+            .hang_up(&call("th-a1", "c2", None), &busy(), NOW + 9)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        (old.ended_at, old.code_sealed.is_some()),
+        (None, true),
+        "the bound call goes on"
+    );
+    let a = done(
+        store
+            .hang_up(&call("th-a1", "c1", None), &busy(), NOW + 20)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(a.ended_at, Some(NOW + 20));
+}
+
 on_both_stores!(
     start_get_and_replace,
     the_global_ceiling_holds,
@@ -463,6 +483,7 @@ on_both_stores!(
     answer_binds_the_call,
     repeats_are_counted_and_capped,
     hangup_is_recorded_once,
+    a_hangup_of_another_call_changes_nothing,
     consume_once,
     consume_refuses_expired,
     wrong_guesses_are_capped,

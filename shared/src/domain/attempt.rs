@@ -90,6 +90,16 @@ pub enum Refusal {
     TooManyAttempts,
 }
 
+/// A webhook, once its token opened: the number it is for, the token's hash, Vobiz's id of the
+/// call and the signature's nonce (when signed). Every webhook write is conditional on these.
+#[derive(Clone, Copy, Debug)]
+pub struct CallRef<'a> {
+    pub phone: &'a Phone,
+    pub token_hash: &'a str,
+    pub call_uuid: &'a str,
+    pub nonce: Option<&'a str>,
+}
+
 /// What a new attempt starts from.
 #[derive(Clone, Debug)]
 pub struct NewAttempt {
@@ -167,36 +177,35 @@ impl Attempt {
         self.code_sealed.is_some() && self.ended_at.is_none()
     }
 
+    /// The webhook is this attempt's: its token, a nonce not seen before.
+    fn is_called_by(&self, call: &CallRef<'_>) -> bool {
+        ct_eq(&self.token_hash, call.token_hash) && self.fresh_nonce(call.nonce)
+    }
+
+    /// `call` is the call the answer bound, or no call is bound yet.
+    fn may_be_call(&self, call: &CallRef<'_>) -> bool {
+        self.call_uuid.as_deref().is_none_or(|bound| bound == call.call_uuid)
+    }
+
     /// The answer webhook may serve the code: live attempt, its token, the call not ended, and
     /// either the first answer or a retry for the same call.
-    pub fn can_answer(&self, token_hash: &str, call_uuid: &str, nonce: Option<&str>, now: i64) -> bool {
-        ct_eq(&self.token_hash, token_hash)
-            && self.fresh_nonce(nonce)
-            && self.is_live(now)
-            && self.call_in_progress()
-            && self.call_uuid.as_deref().is_none_or(|bound| bound == call_uuid)
+    pub fn can_answer(&self, call: &CallRef<'_>, now: i64) -> bool {
+        self.is_called_by(call) && self.is_live(now) && self.call_in_progress() && self.may_be_call(call)
     }
 
     /// "Press 1" may read the code again: the answered call, with repeats left.
-    pub fn can_repeat(
-        &self,
-        token_hash: &str,
-        call_uuid: &str,
-        nonce: Option<&str>,
-        max_repeats: u32,
-        now: i64,
-    ) -> bool {
-        ct_eq(&self.token_hash, token_hash)
-            && self.fresh_nonce(nonce)
+    pub fn can_repeat(&self, call: &CallRef<'_>, max_repeats: u32, now: i64) -> bool {
+        self.is_called_by(call)
             && self.is_live(now)
             && self.call_in_progress()
-            && self.call_uuid.as_deref() == Some(call_uuid)
+            && self.call_uuid.as_deref() == Some(call.call_uuid)
             && self.repeats < max_repeats
     }
 
-    /// The hangup webhook records the outcome once; retries find it already recorded.
-    pub fn can_hang_up(&self, token_hash: &str, nonce: Option<&str>) -> bool {
-        ct_eq(&self.token_hash, token_hash) && self.fresh_nonce(nonce) && self.ended_at.is_none()
+    /// The hangup webhook records the outcome once; retries find it already recorded. A hangup
+    /// of another call than the one the answer bound changes nothing.
+    pub fn can_hang_up(&self, call: &CallRef<'_>) -> bool {
+        self.is_called_by(call) && self.ended_at.is_none() && self.may_be_call(call)
     }
 
     /// The code may be consumed: live, and the MAC matches.
@@ -293,6 +302,15 @@ impl Attempt {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    fn call<'a>(phone: &'a Phone, token_hash: &'a str, call_uuid: &'a str, nonce: Option<&'a str>) -> CallRef<'a> {
+        CallRef {
+            phone,
+            token_hash,
+            call_uuid,
+            nonce,
+        }
+    }
     use rand::SeedableRng;
     use rand::rngs::StdRng;
 
@@ -405,31 +423,40 @@ pub(crate) mod tests {
     fn webhooks_need_the_token_and_a_call_in_progress() {
         let now = 1_000;
         let mut a = attempt(now);
-        assert!(a.can_answer("th", "c1", None, now));
-        assert!(!a.can_answer("tx", "c1", None, now));
+        let p = a.phone.clone();
+        assert!(a.can_answer(&call(&p, "th", "c1", None), now));
+        assert!(!a.can_answer(&call(&p, "tx", "c1", None), now));
         a.call_uuid = Some("c1".into());
-        assert!(a.can_answer("th", "c1", None, now), "a retry of the same call");
-        assert!(!a.can_answer("th", "c2", None, now), "another call");
-        assert!(a.can_repeat("th", "c1", None, 3, now));
-        assert!(!a.can_repeat("th", "c2", None, 3, now));
+        assert!(
+            a.can_answer(&call(&p, "th", "c1", None), now),
+            "a retry of the same call"
+        );
+        assert!(!a.can_answer(&call(&p, "th", "c2", None), now), "another call");
+        assert!(a.can_repeat(&call(&p, "th", "c1", None), 3, now));
+        assert!(!a.can_repeat(&call(&p, "th", "c2", None), 3, now));
         a.repeats = 3;
-        assert!(!a.can_repeat("th", "c1", None, 3, now));
-        assert!(a.can_hang_up("th", None));
+        assert!(!a.can_repeat(&call(&p, "th", "c1", None), 3, now));
+        assert!(a.can_hang_up(&call(&p, "th", "c1", None)));
+        assert!(!a.can_hang_up(&call(&p, "th", "c2", None)), "another call's hangup");
         a.ended_at = Some(now);
         a.code_sealed = None;
-        assert!(!a.can_hang_up("th", None));
-        assert!(!a.can_answer("th", "c1", None, now), "no code after the call ended");
+        assert!(!a.can_hang_up(&call(&p, "th", "c1", None)));
+        assert!(
+            !a.can_answer(&call(&p, "th", "c1", None), now),
+            "no code after the call ended"
+        );
     }
 
     #[test]
     fn used_nonces_are_refused() {
         let now = 1_000;
         let mut a = attempt(now);
-        assert!(a.can_answer("th", "c1", Some("n1"), now));
+        let p = a.phone.clone();
+        assert!(a.can_answer(&call(&p, "th", "c1", Some("n1")), now));
         a.nonces.push("n1".into());
-        assert!(!a.can_answer("th", "c1", Some("n1"), now));
-        assert!(a.can_answer("th", "c1", Some("n2"), now));
-        assert!(!a.can_hang_up("th", Some("n1")));
+        assert!(!a.can_answer(&call(&p, "th", "c1", Some("n1")), now));
+        assert!(a.can_answer(&call(&p, "th", "c1", Some("n2")), now));
+        assert!(!a.can_hang_up(&call(&p, "th", "c1", Some("n1"))));
     }
 
     #[test]

@@ -9,7 +9,7 @@ pub mod script;
 pub mod secrets;
 pub mod signature;
 
-pub use attempt::{Attempt, NewAttempt, Refusal, Status, generate_code};
+pub use attempt::{Attempt, CallRef, NewAttempt, Refusal, Status, generate_code};
 pub use call::{CallOutcome, HangupReport, Telephony, classify_hangup};
 pub use phone::Phone;
 pub use secrets::Keys;

@@ -10,7 +10,7 @@ use super::{Handled, Outcome, Rejection, Service, note_call, note_phone, run};
 use crate::domain::script::{self, Step, Voice};
 use crate::domain::secrets::token_hash;
 use crate::domain::signature::{self, SignatureMode, Signatures, Verdict};
-use crate::domain::{Attempt, CallOutcome, HangupReport, Phone, classify_hangup};
+use crate::domain::{Attempt, CallOutcome, CallRef, HangupReport, Phone, classify_hangup};
 use crate::error::{Error, Result};
 use crate::http::{Form, path_param, public_base, xml_response};
 use crate::ports::{Clock, HangupFacts, Store, Write};
@@ -41,6 +41,16 @@ struct Caller {
 }
 
 impl Caller {
+    /// What the store's conditional writes check the webhook against.
+    fn call(&self) -> CallRef<'_> {
+        CallRef {
+            phone: &self.phone,
+            token_hash: &self.token_hash,
+            call_uuid: &self.call_uuid,
+            nonce: self.nonce.as_deref(),
+        }
+    }
+
     /// A refused write whose record already holds this nonce was a replay.
     fn replayed(&self, refused: &Option<Attempt>) -> bool {
         self.nonce
@@ -143,17 +153,7 @@ async fn answer_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> 
         Err(why) => return speak(svc, &script::apology(), Outcome::Rejected(why)),
     };
     let now = svc.clock.now();
-    match svc
-        .store
-        .answer(
-            &caller.phone,
-            &caller.token_hash,
-            &caller.call_uuid,
-            caller.nonce.as_deref(),
-            now,
-        )
-        .await?
-    {
+    match svc.store.answer(&caller.call(), now).await? {
         Write::Done(a) => match read_code_steps(svc, &caller, &a) {
             Some(steps) => speak(svc, &steps, Outcome::Served),
             None => speak(svc, &script::apology(), Outcome::UnreadableCode),
@@ -177,18 +177,7 @@ async fn otp_choice_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request)
         return speak(svc, &script::goodbye(), Outcome::Goodbye);
     }
     let now = svc.clock.now();
-    match svc
-        .store
-        .repeat(
-            &caller.phone,
-            &caller.token_hash,
-            &caller.call_uuid,
-            caller.nonce.as_deref(),
-            svc.policy.max_repeats,
-            now,
-        )
-        .await?
-    {
+    match svc.store.repeat(&caller.call(), svc.policy.max_repeats, now).await? {
         Write::Done(a) => match read_code_steps(svc, &caller, &a) {
             Some(steps) => speak(svc, &steps, Outcome::Repeated),
             None => speak(svc, &script::goodbye(), Outcome::UnreadableCode),
@@ -221,17 +210,7 @@ async fn hangup_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> 
         })
         .unwrap_or_default();
     let facts = HangupFacts { telephony, cause };
-    let outcome = match svc
-        .store
-        .hang_up(
-            &caller.phone,
-            &caller.token_hash,
-            caller.nonce.as_deref(),
-            &facts,
-            svc.clock.now(),
-        )
-        .await?
-    {
+    let outcome = match svc.store.hang_up(&caller.call(), &facts, svc.clock.now()).await? {
         Write::Done(a) if a.call_outcome() == Some(CallOutcome::Answered) => Outcome::Delivered,
         Write::Done(_) => Outcome::NotDelivered,
         Write::Refused(old) if caller.replayed(&old) => {

@@ -19,7 +19,7 @@ use aws_sdk_dynamodb::types::{
 };
 
 use crate::domain::limits::Failure;
-use crate::domain::{Attempt, Phone, Telephony};
+use crate::domain::{Attempt, CallRef, Phone, Telephony};
 use crate::error::{Error, Result};
 use crate::ports::{GlobalSlot, HangupFacts, Start, Store, Write};
 
@@ -74,16 +74,19 @@ impl DynamoStore {
         &self.table
     }
 
-    /// A webhook's conditional update: also refuses a used nonce and records this one.
+    /// A webhook's conditional update, with the call's token hash in `:th` and its call id in
+    /// `:cu`: also refuses a used nonce and records this one.
     async fn webhook_update(
         &self,
-        phone: &Phone,
+        call: &CallRef<'_>,
         condition: &str,
         update: &str,
-        nonce: Option<&str>,
         mut values: Vec<(&str, AttributeValue)>,
     ) -> Result<Write> {
-        match nonce {
+        values.push((":th", s(call.token_hash)));
+        values.push((":cu", s(call.call_uuid)));
+        let phone = call.phone;
+        match call.nonce {
             None => self.update(phone, condition, update, values).await,
             Some(n) => {
                 values.push((":nonce", s(n)));
@@ -250,72 +253,41 @@ impl Store for DynamoStore {
         Ok(done(w).is_some())
     }
 
-    async fn answer(
-        &self,
-        phone: &Phone,
-        token_hash: &str,
-        call_uuid: &str,
-        nonce: Option<&str>,
-        now: i64,
-    ) -> Result<Write> {
+    async fn answer(&self, call: &CallRef<'_>, now: i64) -> Result<Write> {
         let condition = format!(
             "#token_hash = :th AND {LIVE} AND attribute_exists(#code_sealed) AND attribute_not_exists(#ended_at) \
              AND (attribute_not_exists(#call_uuid) OR #call_uuid = :cu)"
         );
         self.webhook_update(
-            phone,
+            call,
             &condition,
             "SET #call_uuid = :cu, #answered_at = if_not_exists(#answered_at, :now)",
-            nonce,
-            vec![(":th", s(token_hash)), (":cu", s(call_uuid)), (":now", n(now))],
+            vec![(":now", n(now))],
         )
         .await
     }
 
-    async fn repeat(
-        &self,
-        phone: &Phone,
-        token_hash: &str,
-        call_uuid: &str,
-        nonce: Option<&str>,
-        max_repeats: u32,
-        now: i64,
-    ) -> Result<Write> {
+    async fn repeat(&self, call: &CallRef<'_>, max_repeats: u32, now: i64) -> Result<Write> {
         let condition = format!(
             "#token_hash = :th AND {LIVE} AND attribute_exists(#code_sealed) AND attribute_not_exists(#ended_at) \
              AND #call_uuid = :cu AND #repeats < :max_repeats"
         );
         self.webhook_update(
-            phone,
+            call,
             &condition,
             "SET #repeats = #repeats + :one",
-            nonce,
-            vec![
-                (":th", s(token_hash)),
-                (":cu", s(call_uuid)),
-                (":now", n(now)),
-                (":max_repeats", n(max_repeats)),
-                (":one", n(1)),
-            ],
+            vec![(":now", n(now)), (":max_repeats", n(max_repeats)), (":one", n(1))],
         )
         .await
     }
 
-    async fn hang_up(
-        &self,
-        phone: &Phone,
-        token_hash: &str,
-        nonce: Option<&str>,
-        facts: &HangupFacts,
-        now: i64,
-    ) -> Result<Write> {
+    async fn hang_up(&self, call: &CallRef<'_>, facts: &HangupFacts, now: i64) -> Result<Write> {
         self.webhook_update(
-            phone,
-            "#token_hash = :th AND attribute_not_exists(#ended_at)",
+            call,
+            "#token_hash = :th AND attribute_not_exists(#ended_at) \
+             AND (attribute_not_exists(#call_uuid) OR #call_uuid = :cu)",
             "SET #ended_at = :now, #hangup = :t, #hangup_cause = :c REMOVE #code_sealed",
-            nonce,
             vec![
-                (":th", s(token_hash)),
                 (":now", n(now)),
                 (":t", s(facts.telephony.as_str())),
                 (":c", s(&facts.cause)),

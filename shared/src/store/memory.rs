@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use crate::domain::limits::Failure;
-use crate::domain::{Attempt, Phone};
+use crate::domain::{Attempt, CallRef, Phone};
 use crate::error::Result;
 use crate::ports::{GlobalSlot, HangupFacts, Start, Store, Write};
 
@@ -117,57 +117,35 @@ impl Store for MemoryStore {
         Ok(done(w).is_some())
     }
 
-    async fn answer(
-        &self,
-        phone: &Phone,
-        token_hash: &str,
-        call_uuid: &str,
-        nonce: Option<&str>,
-        now: i64,
-    ) -> Result<Write> {
+    async fn answer(&self, call: &CallRef<'_>, now: i64) -> Result<Write> {
         Ok(self.update(
-            phone,
-            |a| a.can_answer(token_hash, call_uuid, nonce, now),
+            call.phone,
+            |a| a.can_answer(call, now),
             |a| {
-                use_nonce(a, nonce);
-                a.call_uuid = Some(call_uuid.to_owned());
+                use_nonce(a, call.nonce);
+                a.call_uuid = Some(call.call_uuid.to_owned());
                 a.answered_at.get_or_insert(now);
             },
         ))
     }
 
-    async fn repeat(
-        &self,
-        phone: &Phone,
-        token_hash: &str,
-        call_uuid: &str,
-        nonce: Option<&str>,
-        max_repeats: u32,
-        now: i64,
-    ) -> Result<Write> {
+    async fn repeat(&self, call: &CallRef<'_>, max_repeats: u32, now: i64) -> Result<Write> {
         Ok(self.update(
-            phone,
-            |a| a.can_repeat(token_hash, call_uuid, nonce, max_repeats, now),
+            call.phone,
+            |a| a.can_repeat(call, max_repeats, now),
             |a| {
-                use_nonce(a, nonce);
+                use_nonce(a, call.nonce);
                 a.repeats += 1;
             },
         ))
     }
 
-    async fn hang_up(
-        &self,
-        phone: &Phone,
-        token_hash: &str,
-        nonce: Option<&str>,
-        facts: &HangupFacts,
-        now: i64,
-    ) -> Result<Write> {
+    async fn hang_up(&self, call: &CallRef<'_>, facts: &HangupFacts, now: i64) -> Result<Write> {
         Ok(self.update(
-            phone,
-            |a| a.can_hang_up(token_hash, nonce),
+            call.phone,
+            |a| a.can_hang_up(call),
             |a| {
-                use_nonce(a, nonce);
+                use_nonce(a, call.nonce);
                 a.ended_at = Some(now);
                 a.hangup = Some(facts.telephony);
                 a.hangup_cause = Some(facts.cause.clone());
