@@ -232,7 +232,6 @@ impl Kit {
 pub mod same_request {
     use std::time::{Duration, Instant};
 
-    use shared::domain::limits::next_failure;
     use shared::domain::{CallRef, Phone, Telephony};
     use shared::ports::{CallPlacer, CallRequest, GlobalSlot, HangupFacts, Start, Store, Write};
     use shared::store::DynamoStore;
@@ -256,7 +255,6 @@ pub mod same_request {
         vobiz: &VobizClient,
         n: usize,
     ) -> Result<Samples, String> {
-        let limits = shared::Config::from_lookup(|_| None).map_err(|e| e.to_string())?.limits;
         let fixture = seeder.fixture_phone.clone();
         let th = seeder.fixture_token_hash.clone();
         let mut numbers = Numbers::new(90 + kind as u32);
@@ -322,23 +320,20 @@ pub mod same_request {
                     };
                     let mac = seeder.keys.code_mac(&phone, code);
                     let t = Instant::now();
-                    let w = store.consume(&phone, &mac, now()).await.map_err(e)?;
-                    if kind == Kind::VerifyWrong {
-                        let Write::Refused(Some(old)) = w else {
-                            return Err("a wrong code was not refused".into());
-                        };
-                        let nw = now();
-                        let failure = next_failure(&old, nw, &limits);
-                        let keep = old.with_failure(failure).keep_until();
-                        expect_done(
-                            store
-                                .count_wrong(&phone, &old.attempt_id, old.failures, &failure, keep, nw)
-                                .await
-                                .map_err(e)?,
-                            "count_wrong",
-                        )?;
-                    } else {
-                        expect_done(w, "consume")?;
+                    // What verify-otp sends: the guess (charged, then judged), and for a right
+                    // code the write that records it.
+                    let w = store.guess(&phone, &mac, now()).await.map_err(e)?;
+                    let Write::Done(a) = w else {
+                        return Err("a guess at a live code was refused".into());
+                    };
+                    match (kind, a.judge_last_guess()) {
+                        (Kind::VerifyRight, Ok(())) => {
+                            if !store.record_verified(&phone, &a.attempt_id, now()).await.map_err(e)? {
+                                return Err("record_verified refused".into());
+                            }
+                        }
+                        (Kind::VerifyWrong, Err(_)) => {}
+                        _ => return Err("the guess was judged wrongly".into()),
                     }
                     let d = t.elapsed();
                     seeder.delete(&phone).await?;
@@ -383,6 +378,7 @@ pub mod same_request {
             code_mac: seeder.keys.code_mac(phone, FIXTURE_CODE),
             code_sealed: seeder.keys.seal_code(&mut rng, phone, &attempt_id, FIXTURE_CODE),
             max_attempts: 3,
+            failures_per_window: 10,
         };
         let attempt = shared::domain::Attempt::new(new, prior.as_ref(), vec![nw]);
         let (minute, expires) = shared::domain::limits::minute_slot(nw);
@@ -399,12 +395,7 @@ pub mod same_request {
             time_limit: 120,
         };
         let t = Instant::now();
-        if store
-            .start_attempt(&attempt, prior.as_ref().map(|p| p.version), &slot)
-            .await
-            .map_err(e)?
-            != Start::Started
-        {
+        if store.start_attempt(&attempt, prior.as_ref(), &slot).await.map_err(e)? != Start::Started {
             return Err("start_attempt did not start".into());
         }
         vobiz.place_call(&call).await.map_err(e)?;

@@ -27,7 +27,7 @@ pub enum Floor {
     Hello,
     GetItem,
     UpdateItem,
-    /// Two UpdateItems in a row (a wrong guess: consume refused, then count).
+    /// Two UpdateItems in a row (a right guess: charged and judged, then recorded).
     TwoUpdates,
     /// What the issue allows a send: GetItem + TransactWriteItems + one Vobiz POST.
     Send,
@@ -72,18 +72,18 @@ pub const CASES: &[Case] = &[
         binary: "verify-otp",
         event: "verify-otp.json",
         kind: Kind::VerifyRight,
-        floor: Floor::UpdateItem,
-        ddb_limit: Some(1.0),
-        path: "freshly seeded code each invoke: 200 valid",
+        floor: Floor::TwoUpdates,
+        ddb_limit: None,
+        path: "freshly seeded code each invoke: 200 valid (the guess charged and judged, then recorded)",
     },
     Case {
         label: "verify-otp (wrong code)",
         binary: "verify-otp",
         event: "verify-otp-wrong.json",
         kind: Kind::VerifyWrong,
-        floor: Floor::TwoUpdates,
-        ddb_limit: None,
-        path: "freshly seeded code each invoke: 400 invalid, attempts_remaining 2 (consume refused, then counted)",
+        floor: Floor::UpdateItem,
+        ddb_limit: Some(1.0),
+        path: "freshly seeded code each invoke: 400 invalid, attempts_remaining 2 (the guess charged and judged)",
     },
     Case {
         label: "otp-status",

@@ -58,6 +58,7 @@ impl Seeder {
                 code_mac: self.keys.code_mac(phone, code),
                 code_sealed: self.keys.seal_code(&mut rng, phone, &attempt_id, code),
                 max_attempts: 3,
+                failures_per_window: 10,
             };
             let attempt = Attempt::new(new, prior.as_ref(), vec![now]);
             // A slot of its own, far from any real minute, that never fills.
@@ -68,7 +69,7 @@ impl Seeder {
             };
             match self
                 .store
-                .start_attempt(&attempt, prior.as_ref().map(|p| p.version), &slot)
+                .start_attempt(&attempt, prior.as_ref(), &slot)
                 .await
                 .map_err(|e| e.to_string())?
             {

@@ -4,7 +4,6 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use crate::domain::limits::Failure;
 use crate::domain::{Attempt, CallRef, Phone, Telephony};
 use crate::error::Result;
 
@@ -48,12 +47,13 @@ pub struct HangupFacts {
 pub trait Store: Send + Sync {
     /// Stores a new attempt, replacing the number's previous one (whose code and token stop
     /// working at once), and counts one call in the global minute slot; both or neither.
-    /// Succeeds only if the number's `version` is still `expected_version` (`None`: no record)
-    /// and the number is not locked. The number's failure counters are kept as stored.
+    /// Succeeds only if the number's record is still `prior`, the record the send decided on
+    /// (`None`: no record): the same `version` (no other send since) and the same number of
+    /// guesses (no failure since that the new attempt's carried-over counters would miss).
     fn start_attempt(
         &self,
         attempt: &Attempt,
-        expected_version: Option<u64>,
+        prior: Option<&Attempt>,
         slot: &GlobalSlot,
     ) -> impl Future<Output = Result<Start>> + Send;
 
@@ -74,21 +74,17 @@ pub trait Store: Send + Sync {
     /// [`Attempt::can_hang_up`]: records the end of the call and erases the sealed code.
     fn hang_up(&self, call: &CallRef<'_>, facts: &HangupFacts, now: i64) -> impl Future<Output = Result<Write>> + Send;
 
-    /// [`Attempt::can_consume`]: marks the code used, erases the sealed code and resets the
-    /// number's consecutive failures.
-    fn consume(&self, phone: &Phone, code_mac: &str, now: i64) -> impl Future<Output = Result<Write>> + Send;
+    /// Charges one guess ([`Attempt::is_live`]: guesses left, not used, not expired, call not
+    /// failed): appends `guess_mac` to the attempt's guesses and opens the number's failure
+    /// window if none is open, in one conditional write; returns the record after it, whose
+    /// last guess is this one ([`Attempt::judge_last_guess`] then judges it). Nothing is ever
+    /// compared with the code before it is charged.
+    fn guess(&self, phone: &Phone, guess_mac: &str, now: i64) -> impl Future<Output = Result<Write>> + Send;
 
-    /// [`Attempt::can_count_wrong`]: counts one wrong guess against the code and the number
-    /// ([`Attempt::with_failure`]); `keep_until` is the record's new expiry.
-    fn count_wrong(
-        &self,
-        phone: &Phone,
-        attempt_id: &str,
-        seen_failures: u32,
-        failure: &Failure,
-        keep_until: i64,
-        now: i64,
-    ) -> impl Future<Output = Result<Write>> + Send;
+    /// Records that `attempt_id`'s code was used: `verified_at`, and the sealed code erased.
+    /// Follows a guess judged right; the guess, not this, decides (false: already recorded, or
+    /// the attempt was replaced).
+    fn record_verified(&self, phone: &Phone, attempt_id: &str, now: i64) -> impl Future<Output = Result<bool>> + Send;
 
     /// The number's current attempt (strongly consistent).
     fn get(&self, phone: &Phone) -> impl Future<Output = Result<Option<Attempt>>> + Send;

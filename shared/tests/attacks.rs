@@ -13,7 +13,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use shared::domain::Phone;
 use shared::domain::signature::{sign_v2, sign_v3};
-use shared::ports::Store;
+use shared::ports::{Clock, Store};
 use shared::routes::dispatch;
 use shared::vobiz::VobizClient;
 use wiremock::matchers::{method, path};
@@ -282,7 +282,12 @@ async fn a_correct_verify_resets_the_failure_count<S: Store>(store: S) {
     let (_, body) = verify(&svc, &calls, &wrong_code(&stored_code(&svc).await)).await;
     assert_eq!(body["attempts_remaining"], 2);
     let phone = Phone::parse(PHONE).unwrap();
-    assert_eq!(svc.store.get(&phone).await.unwrap().unwrap().failures, 1);
+    let a = svc.store.get(&phone).await.unwrap().unwrap();
+    assert_eq!(
+        (a.failures, a.streak(clock.now())),
+        (0, 1),
+        "the streak restarted at the success"
+    );
 }
 
 async fn concurrent_verifies_of_the_right_code_succeed_once<S: Store + 'static>(store: S) {
@@ -311,7 +316,7 @@ async fn concurrent_verifies_of_the_right_code_succeed_once<S: Store + 'static>(
 }
 
 async fn concurrent_wrong_guesses_are_all_counted<S: Store + 'static>(store: S) {
-    let (svc, _clock) = deployed(store, &[]);
+    let (svc, clock) = deployed(store, &[]);
     let server = fake::fake(201, fired()).await;
     let calls = Arc::new(fake::client(&server));
     send(&svc, &calls, PHONE).await;
@@ -331,7 +336,102 @@ async fn concurrent_wrong_guesses_are_all_counted<S: Store + 'static>(store: S) 
     }
     assert_eq!(invalid, 3, "exactly the per-code budget of guesses was checked");
     let a = svc.store.get(&Phone::parse(PHONE).unwrap()).await.unwrap().unwrap();
-    assert_eq!((a.wrong_attempts, a.failures), (3, 3));
+    assert_eq!((a.guessed(), a.streak(clock.now())), (3, 3));
+}
+
+/// Bursts of distinct guesses, the right code among them, all in flight at once. Every guess is
+/// charged (one conditional write) before it is judged, so at most the cap of them is ever
+/// compared with the code: the right code wins only when it was charged within the cap, and
+/// then exactly once. Each verify is one request to the store, and the memory store yields
+/// before each operation as a network round trip would, so the handlers interleave here as
+/// they do against DynamoDB (a request-serialising test endpoint cannot hide a race between
+/// two requests of one handler, and there is no second request to race with any more).
+async fn raced_distinct_guesses_are_charged_before_they_are_judged<S: Store + 'static>(store: S) {
+    let (svc, clock) = deployed(store, &[("SEND_COOLDOWN_SECONDS", "0"), ("SENDS_PER_HOUR", "100")]);
+    let server = fake::fake(201, fired()).await;
+    let calls = Arc::new(fake::client(&server));
+    let svc = Arc::new(svc);
+    let phone = Phone::parse(PHONE).unwrap();
+    let mut right_won = 0;
+    for burst in 0..10 {
+        // A fresh code each burst; a success (or not) resets the number's streak in between.
+        clock.advance(86_400);
+        assert_eq!(send(&svc, &calls, PHONE).await.status(), 200, "burst {burst}");
+        let code = stored_code(&svc).await;
+        let mut guesses: Vec<String> = (0..19u32)
+            .map(|i| format!("{:06}", (code.parse::<u32>().unwrap() + 1 + i * 7919) % 1_000_000))
+            .collect();
+        guesses.insert(9, code.clone());
+        let tasks: Vec<_> = guesses
+            .into_iter()
+            .map(|g| {
+                let (svc, calls) = (svc.clone(), calls.clone());
+                tokio::spawn(async move {
+                    let (status, body) = verify(&svc, &calls, &g).await;
+                    (g, status, body)
+                })
+            })
+            .collect();
+        let (mut judged, mut valid) = (0, 0);
+        for t in tasks {
+            let (g, status, body) = t.await.unwrap();
+            match (status, body["reason"].as_str()) {
+                (200, _) => {
+                    assert_eq!(g, code, "only the right code is valid");
+                    valid += 1;
+                    judged += 1;
+                }
+                (400, Some("invalid")) => judged += 1,
+                (400, Some("too_many_attempts" | "already_used")) => {}
+                other => panic!("burst {burst}: {other:?} {body}"),
+            }
+        }
+        let a = svc.store.get(&phone).await.unwrap().unwrap();
+        assert!(
+            judged <= 3,
+            "burst {burst}: {judged} guesses were compared with the code"
+        );
+        assert_eq!(a.guessed(), 3, "burst {burst}: exactly the cap was charged");
+        assert_eq!(
+            valid,
+            u32::from(a.first_match().is_some()),
+            "burst {burst}: the right code wins once, and only if it was charged"
+        );
+        right_won += valid;
+    }
+    eprintln!("the right code was charged within the cap in {right_won} of 10 bursts");
+}
+
+/// The number's failure budget holds under bursts across resends: with 5 failures a day and 3
+/// guesses a code, two bursts of 20 wrong guesses get exactly 3 and then 2 compared, and the
+/// number is locked.
+async fn raced_guesses_never_exceed_the_numbers_failures<S: Store + 'static>(store: S) {
+    let (svc, clock) = deployed(store, &[("MAX_FAILURES_PER_DAY", "5")]);
+    let server = fake::fake(201, fired()).await;
+    let calls = Arc::new(fake::client(&server));
+    let svc = Arc::new(svc);
+    let mut invalid = Vec::new();
+    for _ in 0..2 {
+        assert_eq!(send(&svc, &calls, PHONE).await.status(), 200);
+        let code: u32 = stored_code(&svc).await.parse().unwrap();
+        let tasks: Vec<_> = (1..=20u32)
+            .map(|i| {
+                let (svc, calls) = (svc.clone(), calls.clone());
+                let g = format!("{:06}", (code + i) % 1_000_000);
+                tokio::spawn(async move { verify(&svc, &calls, &g).await })
+            })
+            .collect();
+        let mut n = 0;
+        for t in tasks {
+            let (status, body) = t.await.unwrap();
+            assert_eq!(status, 400);
+            n += u32::from(body["reason"] == "invalid");
+        }
+        invalid.push(n);
+        clock.advance(31);
+    }
+    assert_eq!(invalid, [3, 2], "per code 3, per number 5");
+    assert_eq!(send(&svc, &calls, PHONE).await.status(), 429, "locked");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -530,6 +630,8 @@ on_both_stores!(
     a_correct_verify_resets_the_failure_count,
     concurrent_verifies_of_the_right_code_succeed_once,
     concurrent_wrong_guesses_are_all_counted,
+    raced_distinct_guesses_are_charged_before_they_are_judged,
+    raced_guesses_never_exceed_the_numbers_failures,
     fifty_concurrent_sends_place_one_call,
     the_send_window_caps_a_number,
     the_global_ceiling_holds_under_concurrency,

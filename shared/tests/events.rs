@@ -64,6 +64,7 @@ async fn service(setup: Setup) -> Service<MemoryStore, FakeClock> {
             code_mac: svc.keys.code_mac(&phone, CODE),
             code_sealed: svc.keys.seal_code(&mut rand::rng(), &phone, "fixture-attempt", CODE),
             max_attempts: 3,
+            failures_per_window: 10,
         };
         let attempt = Attempt::new(new, None, vec![NOW - 20]);
         let slot = GlobalSlot {

@@ -5,8 +5,7 @@ mod common;
 
 use std::sync::Arc;
 
-use shared::domain::limits::{Failure, Limits, next_failure};
-use shared::domain::{Attempt, CallRef, NewAttempt, Phone, Telephony};
+use shared::domain::{Attempt, CallRef, NewAttempt, Phone, Refusal, Telephony};
 use shared::ports::{GlobalSlot, HangupFacts, Start, Store, Write};
 
 const NOW: i64 = common::T0;
@@ -33,6 +32,7 @@ fn new(id: &str, now: i64) -> NewAttempt {
         code_mac: format!("mac-{id}"),
         code_sealed: format!("sealed-{id}"),
         max_attempts: 3,
+        failures_per_window: 10,
     }
 }
 
@@ -51,27 +51,15 @@ async fn start<S: Store>(store: &S, id: &str, now: i64) -> Attempt {
     let prior = store.get(&phone()).await.unwrap();
     let a = Attempt::new(new(id, now), prior.as_ref(), vec![now]);
     assert_eq!(
-        store.start_attempt(&a, prior.map(|p| p.version), &SLOT).await.unwrap(),
+        store.start_attempt(&a, prior.as_ref(), &SLOT).await.unwrap(),
         Start::Started
     );
     store.get(&phone()).await.unwrap().unwrap()
 }
 
-/// Counts one wrong guess the way verify does.
+/// Charges one wrong guess, as verify does.
 async fn wrong<S: Store>(store: &S, now: i64) -> Write {
-    let cur = store.get(&phone()).await.unwrap().unwrap();
-    let f = next_failure(&cur, now, &Limits::default());
-    store
-        .count_wrong(
-            &phone(),
-            &cur.attempt_id,
-            cur.failures,
-            &f,
-            cur.with_failure(f).keep_until(),
-            now,
-        )
-        .await
-        .unwrap()
+    store.guess(&phone(), "mac-wrong", now).await.unwrap()
 }
 
 fn phone() -> Phone {
@@ -113,13 +101,18 @@ async fn start_get_and_replace<S: Store>(store: S) {
         Start::Conflict,
         "a record exists"
     );
+    let stale = Attempt {
+        version: a.version + 5,
+        ..a.clone()
+    };
     assert_eq!(
-        store.start_attempt(&b, Some(a.version + 5), &SLOT).await.unwrap(),
+        store.start_attempt(&b, Some(&stale), &SLOT).await.unwrap(),
         Start::Conflict,
         "stale version"
     );
+    let answered = store.get(&phone()).await.unwrap().unwrap();
     assert_eq!(
-        store.start_attempt(&b, Some(a.version), &SLOT).await.unwrap(),
+        store.start_attempt(&b, Some(&answered), &SLOT).await.unwrap(),
         Start::Started
     );
     assert_eq!(
@@ -128,13 +121,17 @@ async fn start_get_and_replace<S: Store>(store: S) {
         "a new send replaces the old attempt"
     );
     assert_eq!(
-        store.start_attempt(&b, Some(a.version), &SLOT).await.unwrap(),
+        store.start_attempt(&b, Some(&answered), &SLOT).await.unwrap(),
         Start::Conflict,
         "the same version twice"
     );
     // The old attempt's token and code no longer work.
     assert!(refused(store.answer(&call("th-a1", "c1", None), NOW + 41).await.unwrap()).is_some());
-    assert!(refused(store.consume(&phone(), "mac-a1", NOW + 41).await.unwrap()).is_some());
+    let c = done(store.guess(&phone(), "mac-a1", NOW + 41).await.unwrap());
+    assert!(
+        c.judge_last_guess().is_err(),
+        "the old code is a wrong guess at the new one"
+    );
 }
 
 async fn the_global_ceiling_holds<S: Store>(store: S) {
@@ -173,39 +170,28 @@ async fn the_global_ceiling_holds<S: Store>(store: S) {
 }
 
 async fn a_locked_number_cannot_start<S: Store>(store: S) {
-    start(&store, "a1", NOW).await;
-    let limits = Limits {
-        failures_per_window: 2,
-        ..Limits::default()
-    };
-    for _ in 0..2 {
-        let cur = store.get(&phone()).await.unwrap().unwrap();
-        let f = next_failure(&cur, NOW, &limits);
-        done(
-            store
-                .count_wrong(&phone(), "a1", cur.failures, &f, cur.with_failure(f).keep_until(), NOW)
-                .await
-                .unwrap(),
-        );
-    }
+    let mut n = new("a1", NOW);
+    n.failures_per_window = 2;
+    let a = Attempt::new(n, None, vec![NOW]);
+    assert_eq!(store.start_attempt(&a, None, &SLOT).await.unwrap(), Start::Started);
+    assert_eq!(a.guess_cap, 2, "the number's budget bounds the code's");
+    done(wrong(&store, NOW).await);
+    done(wrong(&store, NOW + 1).await);
     let locked = store.get(&phone()).await.unwrap().unwrap();
-    assert_eq!(locked.locked_until, Some(NOW + 86_400));
-    let b = Attempt::new(new("a2", NOW + 60), Some(&locked), vec![NOW + 60]);
-    assert_eq!(
-        store.start_attempt(&b, Some(locked.version), &SLOT).await.unwrap(),
-        Start::Conflict
-    );
-    // The lock and the failure count survive a new attempt once it is allowed.
+    assert!(refused(wrong(&store, NOW + 2).await).is_some(), "no third guess");
+    assert!(locked.is_locked(2, NOW + 60) && !locked.is_locked(2, NOW + 86_400));
+    assert_eq!(locked.failures_until, Some(NOW + 86_400), "opened by the first guess");
+    // After the window, the count starts again, and the new attempt carries nothing.
     let later = NOW + 86_400;
     let c = Attempt::new(new("a3", later), Some(&locked), vec![later]);
     assert_eq!(
-        store.start_attempt(&c, Some(locked.version), &SLOT).await.unwrap(),
+        store.start_attempt(&c, Some(&locked), &SLOT).await.unwrap(),
         Start::Started
     );
     let after = store.get(&phone()).await.unwrap().unwrap();
     assert_eq!(
-        (after.failures, after.locked_until, after.wrong_attempts),
-        (2, Some(NOW + 86_400), 0)
+        (after.failures, after.failures_until, after.guessed(), after.guess_cap),
+        (0, None, 0, 3)
     );
 }
 
@@ -215,41 +201,28 @@ async fn failures_survive_resends_and_reset_on_success<S: Store>(store: S) {
     done(wrong(&store, NOW).await);
     let a2 = start(&store, "a2", NOW + 31).await;
     assert_eq!(
-        (a2.wrong_attempts, a2.failures),
-        (0, 2),
+        (a2.guessed(), a2.failures, a2.failures_until),
+        (0, 2, Some(NOW + 86_400)),
         "a new code, the same number budget"
     );
     done(wrong(&store, NOW + 32).await);
-    let a = done(store.consume(&phone(), "mac-a2", NOW + 33).await.unwrap());
-    assert_eq!(
-        (a.failures, a.failures_since),
-        (0, None),
-        "a correct verify resets the count"
-    );
+    let a = done(store.guess(&phone(), "mac-a2", NOW + 33).await.unwrap());
+    assert_eq!(a.judge_last_guess(), Ok(()));
+    assert_eq!(a.streak(NOW + 33), 0, "a correct verify ends the streak");
+    let a3 = start(&store, "a3", NOW + 64).await;
+    assert_eq!((a3.failures, a3.failures_until, a3.guess_cap), (0, None, 3));
 }
 
-async fn stale_failure_counts_are_refused<S: Store>(store: S) {
+async fn a_guess_between_read_and_send_is_not_lost<S: Store>(store: S) {
     start(&store, "a1", NOW).await;
-    let cur = store.get(&phone()).await.unwrap().unwrap();
-    let f = Failure {
-        failures: 1,
-        failures_since: NOW,
-        locked_until: None,
-    };
-    done(
-        store
-            .count_wrong(&phone(), "a1", 0, &f, NOW + 86_400, NOW)
-            .await
-            .unwrap(),
+    let read = store.get(&phone()).await.unwrap().unwrap();
+    done(wrong(&store, NOW + 1).await);
+    let b = Attempt::new(new("a2", NOW + 31), Some(&read), vec![NOW, NOW + 31]);
+    assert_eq!(
+        store.start_attempt(&b, Some(&read), &SLOT).await.unwrap(),
+        Start::Conflict,
+        "a send decided on a stale failure count is refused, so no failure is forgotten"
     );
-    let old = refused(
-        store
-            .count_wrong(&phone(), "a1", cur.failures, &f, NOW + 86_400, NOW)
-            .await
-            .unwrap(),
-    )
-    .unwrap();
-    assert_eq!(old.failures, 1, "a count based on a stale read is refused, never lost");
 }
 
 async fn a_failed_call_needs_the_current_attempt<S: Store>(store: S) {
@@ -266,7 +239,10 @@ async fn a_failed_call_needs_the_current_attempt<S: Store>(store: S) {
     assert_eq!(a.code_sealed, None, "a failed call erases its sealed code");
     assert!(!a.is_live(NOW) && !a.placed());
     assert!(refused(store.answer(&call("th-a1", "c1", None), NOW).await.unwrap()).is_some());
-    assert!(refused(store.consume(&phone(), "mac-a1", NOW).await.unwrap()).is_some());
+    assert!(
+        refused(store.guess(&phone(), "mac-a1", NOW).await.unwrap()).is_some(),
+        "no guess is charged"
+    );
     let nobody = Phone::parse("+919876500000").unwrap();
     assert!(!store.record_call_failed(&nobody, "a1", "r").await.unwrap());
 }
@@ -355,56 +331,69 @@ async fn hangup_is_recorded_once<S: Store>(store: S) {
     );
 }
 
-async fn consume_once<S: Store>(store: S) {
+async fn guesses_are_charged_then_judged<S: Store>(store: S) {
     assert_eq!(
-        refused(store.consume(&phone(), "mac-a1", NOW).await.unwrap()),
+        refused(store.guess(&phone(), "mac-a1", NOW).await.unwrap()),
         None,
         "no record"
     );
     start(&store, "a1", NOW).await;
-    let old = refused(store.consume(&phone(), "mac-wrong", NOW).await.unwrap()).unwrap();
-    assert_eq!(old.verified_at, None);
-    let a = done(store.consume(&phone(), "mac-a1", NOW + 10).await.unwrap());
-    assert_eq!((a.verified_at, a.code_sealed.as_deref()), (Some(NOW + 10), None));
-    let old = refused(store.consume(&phone(), "mac-a1", NOW + 11).await.unwrap()).unwrap();
-    assert_eq!(old.verified_at, Some(NOW + 10));
+    let a = done(store.guess(&phone(), "mac-wrong", NOW).await.unwrap());
+    assert_eq!(
+        (a.guesses.as_slice(), a.judge_last_guess()),
+        (&["mac-wrong".to_owned()][..], Err(Refusal::Invalid))
+    );
+    let a = done(store.guess(&phone(), "mac-a1", NOW + 10).await.unwrap());
+    assert_eq!(a.judge_last_guess(), Ok(()));
+    assert!(store.record_verified(&phone(), "a1", NOW + 10).await.unwrap());
+    assert!(
+        !store.record_verified(&phone(), "a1", NOW + 11).await.unwrap(),
+        "recorded once"
+    );
+    let old = refused(store.guess(&phone(), "mac-a1", NOW + 11).await.unwrap()).unwrap();
+    assert_eq!(
+        (old.verified_at, old.code_sealed.as_deref(), old.guessed()),
+        (Some(NOW + 10), None, 2)
+    );
+    assert_eq!(old.refusal(NOW + 11), Some(Refusal::AlreadyUsed));
 }
 
-async fn consume_refuses_expired<S: Store>(store: S) {
+async fn guesses_at_an_expired_code_are_refused<S: Store>(store: S) {
     start(&store, "a1", NOW).await;
-    let old = refused(store.consume(&phone(), "mac-a1", NOW + 300).await.unwrap()).unwrap();
+    let old = refused(store.guess(&phone(), "mac-a1", NOW + 300).await.unwrap()).unwrap();
     assert_eq!(
-        old.verified_at, None,
+        (old.guessed(), old.refusal(NOW + 300)),
+        (0, Some(Refusal::Expired)),
         "TTL deletion is lazy: expiry is checked by the condition"
     );
 }
 
 async fn wrong_guesses_are_capped<S: Store>(store: S) {
     start(&store, "a1", NOW).await;
-    let f = Failure {
-        failures: 1,
-        failures_since: NOW,
-        locked_until: None,
-    };
-    assert!(refused(store.count_wrong(&phone(), "other", 0, &f, NOW, NOW).await.unwrap()).is_some());
     for n in 1..=3 {
         let a = done(wrong(&store, NOW).await);
-        assert_eq!((a.wrong_attempts, a.failures), (n, n));
+        assert_eq!((a.guessed(), a.streak(NOW)), (n, n));
     }
-    assert_eq!(refused(wrong(&store, NOW).await).unwrap().wrong_attempts, 3);
-    assert!(
-        refused(store.consume(&phone(), "mac-a1", NOW).await.unwrap()).is_some(),
-        "the right code after the cap fails"
+    let old = refused(store.guess(&phone(), "mac-a1", NOW).await.unwrap()).unwrap();
+    assert_eq!(
+        (old.guessed(), old.refusal(NOW)),
+        (3, Some(Refusal::TooManyAttempts)),
+        "the right code after the cap is never compared"
     );
 }
 
-async fn concurrent_consumes_succeed_exactly_once<S: Store + 'static>(store: S) {
+async fn concurrent_right_guesses_succeed_exactly_once<S: Store + 'static>(store: S) {
     start(&store, "a1", NOW).await;
     let store = Arc::new(store);
     let tasks: Vec<_> = (0..25)
         .map(|_| {
             let s = store.clone();
-            tokio::spawn(async move { matches!(s.consume(&phone(), "mac-a1", NOW).await.unwrap(), Write::Done(_)) })
+            tokio::spawn(async move {
+                match s.guess(&phone(), "mac-a1", NOW).await.unwrap() {
+                    Write::Done(a) => a.judge_last_guess().is_ok(),
+                    Write::Refused(_) => false,
+                }
+            })
         })
         .collect();
     let mut wins = 0;
@@ -412,41 +401,41 @@ async fn concurrent_consumes_succeed_exactly_once<S: Store + 'static>(store: S) 
         wins += t.await.unwrap() as u32;
     }
     assert_eq!(wins, 1);
+    assert_eq!(store.get(&phone()).await.unwrap().unwrap().guessed(), 3);
 }
 
-async fn concurrent_wrong_guesses_never_exceed_the_cap<S: Store + 'static>(store: S) {
+async fn concurrent_distinct_guesses_never_exceed_the_cap<S: Store + 'static>(store: S) {
     start(&store, "a1", NOW).await;
     let store = Arc::new(store);
     let tasks: Vec<_> = (0..20)
-        .map(|_| {
+        .map(|i| {
             let s = store.clone();
+            let mac = if i == 10 {
+                "mac-a1".to_owned()
+            } else {
+                format!("mac-guess-{i}")
+            };
             tokio::spawn(async move {
-                // As verify does: retry on a stale failure count, stop when refused for good.
-                loop {
-                    let cur = s.get(&phone()).await.unwrap().unwrap();
-                    if !cur.is_live(NOW) {
-                        return false;
-                    }
-                    let f = next_failure(&cur, NOW, &Limits::default());
-                    match s
-                        .count_wrong(&phone(), "a1", cur.failures, &f, cur.with_failure(f).keep_until(), NOW)
-                        .await
-                        .unwrap()
-                    {
-                        Write::Done(_) => return true,
-                        Write::Refused(_) => continue,
-                    }
+                match s.guess(&phone(), &mac, NOW).await.unwrap() {
+                    Write::Done(a) => Some(a.judge_last_guess().is_ok()),
+                    Write::Refused(_) => None,
                 }
             })
         })
         .collect();
-    let mut counted = 0;
+    let (mut charged, mut right) = (0, 0);
     for t in tasks {
-        counted += t.await.unwrap() as u32;
+        if let Some(ok) = t.await.unwrap() {
+            charged += 1;
+            right += ok as u32;
+        }
     }
-    assert_eq!(counted, 3);
+    assert_eq!(
+        charged, 3,
+        "exactly the cap was charged, and only charged guesses were judged"
+    );
     let a = store.get(&phone()).await.unwrap().unwrap();
-    assert_eq!((a.wrong_attempts, a.failures), (3, 3), "no count lost to a race");
+    assert_eq!((a.guessed(), right), (3, u32::from(a.first_match().is_some())));
 }
 
 async fn a_hangup_of_another_call_changes_nothing<S: Store>(store: S) {
@@ -478,15 +467,15 @@ on_both_stores!(
     the_global_ceiling_holds,
     a_locked_number_cannot_start,
     failures_survive_resends_and_reset_on_success,
-    stale_failure_counts_are_refused,
+    a_guess_between_read_and_send_is_not_lost,
     a_failed_call_needs_the_current_attempt,
     answer_binds_the_call,
     repeats_are_counted_and_capped,
     hangup_is_recorded_once,
     a_hangup_of_another_call_changes_nothing,
-    consume_once,
-    consume_refuses_expired,
+    guesses_are_charged_then_judged,
+    guesses_at_an_expired_code_are_refused,
     wrong_guesses_are_capped,
-    concurrent_consumes_succeed_exactly_once,
-    concurrent_wrong_guesses_never_exceed_the_cap,
+    concurrent_right_guesses_succeed_exactly_once,
+    concurrent_distinct_guesses_never_exceed_the_cap,
 );

@@ -11,7 +11,7 @@ use rand::Rng;
 use serde::Serialize;
 
 use super::call::{CallOutcome, Telephony};
-use super::limits::{FAILURE_WINDOW_SECS, Failure, SEND_WINDOW_SECS};
+use super::limits::SEND_WINDOW_SECS;
 use super::phone::Phone;
 use super::secrets::ct_eq;
 
@@ -32,9 +32,15 @@ pub struct Attempt {
     pub token_hash: String,
     /// `HMAC` of the code, base64: what verify compares.
     pub code_mac: String,
-    /// The sealed code the call reads; gone once the call ends or the code is consumed.
+    /// The sealed code the call reads; gone once the call ends or the code is verified.
     pub code_sealed: Option<String>,
-    pub wrong_attempts: u32,
+    /// The MACs of the guesses charged against this code, in the order they were charged. A
+    /// guess is charged (appended, in one conditional write) before it is judged; the first
+    /// that matches `code_mac` is the code's one successful verification.
+    pub guesses: Vec<String>,
+    /// How many guesses this code may ever be compared with: `max_attempts`, or fewer when the
+    /// number has fewer failures left in its failure window.
+    pub guess_cap: u32,
     pub max_attempts: u32,
     /// Why Vobiz refused or failed to place the call. Its absence is what "placed" means: the
     /// attempt is stored before the call is requested and marked here if the request fails, so
@@ -49,6 +55,8 @@ pub struct Attempt {
     /// What the telephony said at hangup.
     pub hangup: Option<Telephony>,
     pub hangup_cause: Option<String>,
+    /// When verify recorded the code's use (and erased the sealed code). The matching guess is
+    /// what decides; this only follows it, one write later.
     pub verified_at: Option<i64>,
     /// Webhook signature nonces already used on this attempt (replays are refused).
     pub nonces: Vec<String>,
@@ -58,11 +66,11 @@ pub struct Attempt {
     pub version: u64,
     /// When the number's recent sends happened (the sliding send window).
     pub send_times: Vec<i64>,
-    /// Consecutive failed verifications of this number in the current failure window.
+    /// Consecutive failed verifications of this number in its failure window before this
+    /// attempt (this attempt's own wrong guesses are in `guesses`).
     pub failures: u32,
-    pub failures_since: Option<i64>,
-    /// The number may not send or verify before this time.
-    pub locked_until: Option<i64>,
+    /// When the number's failure window ends; set by the first guess of a streak.
+    pub failures_until: Option<i64>,
 }
 
 /// What the app sees in `/otp-status`.
@@ -111,11 +119,17 @@ pub struct NewAttempt {
     pub code_mac: String,
     pub code_sealed: String,
     pub max_attempts: u32,
+    /// The number's failed verifications allowed per failure window (`MAX_FAILURES_PER_DAY`).
+    pub failures_per_window: u32,
 }
 
 impl Attempt {
-    /// A fresh attempt; the number's counters are carried over from `prior` (if any).
+    /// A fresh attempt; the number's counters are carried over from `prior` (if any): its
+    /// failure streak (ended by a verified code or the end of its window), and so how many
+    /// guesses the new code may take.
     pub fn new(n: NewAttempt, prior: Option<&Attempt>, send_times: Vec<i64>) -> Attempt {
+        let streak = prior.map_or(0, |p| p.streak(n.now));
+        let failures_until = prior.and_then(|p| p.failures_until).filter(|_| streak > 0);
         Attempt {
             phone: n.phone,
             attempt_id: n.attempt_id,
@@ -124,7 +138,8 @@ impl Attempt {
             token_hash: n.token_hash,
             code_mac: n.code_mac,
             code_sealed: Some(n.code_sealed),
-            wrong_attempts: 0,
+            guesses: Vec::new(),
+            guess_cap: n.max_attempts.min(n.failures_per_window.saturating_sub(streak)),
             max_attempts: n.max_attempts,
             call_failed: None,
             answered_at: None,
@@ -137,35 +152,75 @@ impl Attempt {
             nonces: Vec::new(),
             version: prior.map_or(1, |p| p.version + 1),
             send_times,
-            failures: prior.map_or(0, |p| p.failures),
-            failures_since: prior.and_then(|p| p.failures_since),
-            locked_until: prior.and_then(|p| p.locked_until),
+            failures: streak,
+            failures_until,
         }
     }
 
-    pub fn is_locked(&self, now: i64) -> bool {
-        self.locked_until.is_some_and(|t| now < t)
+    /// Guesses charged so far.
+    pub fn guessed(&self) -> u32 {
+        u32::try_from(self.guesses.len()).unwrap_or(u32::MAX)
     }
 
+    /// The first charged guess that matches the code: the one successful verification. Every
+    /// guess is compared, in constant time each.
+    pub fn first_match(&self) -> Option<usize> {
+        let mut first = None;
+        for (i, g) in self.guesses.iter().enumerate() {
+            if ct_eq(g, &self.code_mac) && first.is_none() {
+                first = Some(i);
+            }
+        }
+        first
+    }
+
+    pub fn is_verified(&self) -> bool {
+        self.verified_at.is_some() || self.first_match().is_some()
+    }
+
+    /// Guesses that failed: every guess before the first match (all of them without one).
+    pub fn wrong_guesses(&self) -> u32 {
+        self.first_match()
+            .map_or(self.guessed(), |i| u32::try_from(i).unwrap_or(u32::MAX))
+    }
+
+    /// The number's consecutive failed verifications in its failure window, this attempt's
+    /// included. A verified code ends the streak; so does the end of the window.
+    pub fn streak(&self, now: i64) -> u32 {
+        if self.is_verified() || self.failures_until.is_none_or(|t| now >= t) {
+            return 0;
+        }
+        self.failures.saturating_add(self.wrong_guesses())
+    }
+
+    /// The number has used up its failures for the window: no send, no guess until it ends.
+    pub fn is_locked(&self, failures_per_window: u32, now: i64) -> bool {
+        self.streak(now) >= failures_per_window
+    }
+
+    /// The code may be guessed and read: not used, the call not failed, not expired, guesses
+    /// left. (What a guess charges is decided by this same predicate, so a number that used up
+    /// its failures has no guess left either.)
     pub fn is_live(&self, now: i64) -> bool {
         self.verified_at.is_none()
             && self.call_failed.is_none()
-            && self.wrong_attempts < self.max_attempts
             && now < self.expires_at
-            && !self.is_locked(now)
+            && self.guessed() < self.guess_cap
     }
 
-    /// Wrong guesses left: the smaller of this code's budget and the number's.
-    pub fn attempts_remaining(&self, max_failures_per_number: u32, now: i64) -> u32 {
-        if self.is_locked(now) {
-            return 0;
+    /// Judges the last guess, once it has been charged: right only if it is the first guess
+    /// that matches the code. An earlier match means the code was already used.
+    pub fn judge_last_guess(&self) -> Result<(), Refusal> {
+        match (self.first_match(), self.guesses.len().checked_sub(1)) {
+            (Some(first), Some(last)) if first == last => Ok(()),
+            (Some(_), _) => Err(Refusal::AlreadyUsed),
+            (None, _) => Err(Refusal::Invalid),
         }
-        let number_left = if self.failures_since.is_some() {
-            max_failures_per_number.saturating_sub(self.failures)
-        } else {
-            max_failures_per_number
-        };
-        self.max_attempts.saturating_sub(self.wrong_attempts).min(number_left)
+    }
+
+    /// Guesses left for this code (the number's remaining failures already bound it).
+    pub fn attempts_remaining(&self) -> u32 {
+        self.guess_cap.saturating_sub(self.guessed())
     }
 
     /// `nonce` has not been used on this attempt.
@@ -208,37 +263,13 @@ impl Attempt {
         self.is_called_by(call) && self.ended_at.is_none() && self.may_be_call(call)
     }
 
-    /// The code may be consumed: live, and the MAC matches.
-    pub fn can_consume(&self, code_mac: &str, now: i64) -> bool {
-        self.is_live(now) && ct_eq(&self.code_mac, code_mac)
-    }
-
-    /// A wrong guess may be counted against this attempt, if the number's failure count is
-    /// still the one the caller saw.
-    pub fn can_count_wrong(&self, attempt_id: &str, seen_failures: u32, now: i64) -> bool {
-        self.attempt_id == attempt_id && self.failures == seen_failures && self.is_live(now)
-    }
-
-    /// The record after one more wrong guess (what [`crate::ports::Store::count_wrong`] writes).
-    pub fn with_failure(&self, f: Failure) -> Attempt {
-        let mut next = self.clone();
-        next.wrong_attempts += 1;
-        next.failures = f.failures;
-        next.failures_since = Some(f.failures_since);
-        if f.locked_until.is_some() {
-            next.locked_until = f.locked_until;
-        }
-        next
-    }
-
     /// How long the record must stay: until the code, the send window, the failure window and
     /// any lock are all over.
     pub fn keep_until(&self) -> i64 {
         [
             Some(self.expires_at),
             self.send_times.last().map(|t| t + SEND_WINDOW_SECS),
-            self.failures_since.map(|t| t + FAILURE_WINDOW_SECS),
-            self.locked_until,
+            self.failures_until,
         ]
         .into_iter()
         .flatten()
@@ -246,12 +277,11 @@ impl Attempt {
         .unwrap_or(self.expires_at)
     }
 
-    /// Why a consume of this attempt was refused, when the code itself was not the reason.
-    /// `None` means the attempt is live: the code was wrong.
+    /// Why a guess at this attempt was refused (not charged). `None` means it is live.
     pub fn refusal(&self, now: i64) -> Option<Refusal> {
-        if self.verified_at.is_some() {
+        if self.is_verified() {
             Some(Refusal::AlreadyUsed)
-        } else if self.wrong_attempts >= self.max_attempts || self.is_locked(now) {
+        } else if self.guessed() >= self.guess_cap {
             Some(Refusal::TooManyAttempts)
         } else if self.call_failed.is_some() {
             Some(Refusal::NotFound)
@@ -277,9 +307,9 @@ impl Attempt {
     }
 
     pub fn status(&self, now: i64) -> Status {
-        if self.verified_at.is_some() {
+        if self.is_verified() {
             Status::Verified
-        } else if self.wrong_attempts >= self.max_attempts || self.is_locked(now) {
+        } else if self.guessed() >= self.guess_cap {
             Status::Locked
         } else if self.call_failed.is_some() {
             Status::Failed
@@ -324,6 +354,7 @@ pub(crate) mod tests {
             code_mac: "mac".into(),
             code_sealed: "sealed".into(),
             max_attempts: 3,
+            failures_per_window: 10,
         };
         Attempt::new(n, None, vec![now])
     }
@@ -373,8 +404,11 @@ pub(crate) mod tests {
         a.hangup = Some(Telephony::Busy);
         assert_eq!(a.status(now + 41), Status::NotDelivered);
         assert_eq!(a.status(now + 300), Status::Expired);
-        a.wrong_attempts = 3;
+        a.guesses = vec!["w1".into(), "w2".into(), "w3".into()];
         assert_eq!(a.status(now + 41), Status::Locked);
+        a.guesses = vec!["w1".into(), "mac".into()];
+        assert_eq!(a.status(now + 400), Status::Verified, "a matching guess decides");
+        a.guesses.clear();
         a.verified_at = Some(now + 50);
         assert_eq!(a.status(now + 400), Status::Verified);
     }
@@ -390,33 +424,39 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn consume_needs_a_live_attempt_and_the_right_mac() {
+    fn the_first_matching_guess_is_the_one_verification() {
+        let now = 1_000;
+        let mut a = attempt(now);
+        assert!(a.is_live(now) && a.refusal(now).is_none());
+        a.guesses.push("w1".into());
+        assert_eq!(a.judge_last_guess(), Err(Refusal::Invalid));
+        assert_eq!((a.attempts_remaining(), a.wrong_guesses()), (2, 1));
+        a.guesses.push("mac".into());
+        assert_eq!(a.judge_last_guess(), Ok(()), "the right code, charged within the cap");
+        a.guesses.push("mac".into());
+        assert_eq!(a.judge_last_guess(), Err(Refusal::AlreadyUsed), "a second right guess");
+        assert_eq!((a.first_match(), a.wrong_guesses()), (Some(1), 1));
+        assert_eq!(a.refusal(now), Some(Refusal::AlreadyUsed));
+    }
+
+    #[test]
+    fn a_guess_is_refused_once_the_cap_is_charged() {
         let now = 1_000;
         let a = attempt(now);
-        assert!(a.can_consume("mac", now));
-        assert!(
-            a.can_count_wrong("att-1", 0, now)
-                && !a.can_count_wrong("att-1", 1, now)
-                && !a.can_count_wrong("att-2", 0, now)
-        );
-        assert!(!a.can_consume("mad", now));
-        assert!(!a.can_consume("mac", now + 300), "expired at expires_at exactly");
+        let mut spent = a.clone();
+        spent.guesses = vec!["w1".into(), "w2".into(), "w3".into()];
+        assert!(!spent.is_live(now), "the right code after the cap is never compared");
+        assert_eq!(spent.refusal(now), Some(Refusal::TooManyAttempts));
+        assert_eq!(spent.attempts_remaining(), 0);
         let mut used = a.clone();
         used.verified_at = Some(now);
-        assert!(!used.can_consume("mac", now));
+        assert!(!used.is_live(now));
         assert_eq!(used.refusal(now), Some(Refusal::AlreadyUsed));
-        let mut locked = a.clone();
-        locked.wrong_attempts = 3;
-        assert!(
-            !locked.can_consume("mac", now),
-            "the right code after the cap still fails"
-        );
-        assert_eq!(locked.refusal(now), Some(Refusal::TooManyAttempts));
         let mut failed = a.clone();
         failed.call_failed = Some("http 402".into());
         assert_eq!(failed.refusal(now), Some(Refusal::NotFound));
+        assert!(!a.is_live(now + 300), "expired at expires_at exactly");
         assert_eq!(a.refusal(now + 300), Some(Refusal::Expired));
-        assert_eq!(a.refusal(now), None);
     }
 
     #[test]
@@ -459,28 +499,45 @@ pub(crate) mod tests {
         assert!(!a.can_hang_up(&call(&p, "th", "c1", Some("n1"))));
     }
 
-    #[test]
-    fn a_locked_number_is_not_live_until_the_lock_ends() {
-        let now = 1_000;
-        let mut a = attempt(now);
-        a.locked_until = Some(now + 100);
-        assert!(!a.is_live(now) && !a.can_consume("mac", now));
-        assert_eq!(a.refusal(now), Some(Refusal::TooManyAttempts));
-        assert_eq!(a.status(now), Status::Locked);
-        assert_eq!(a.attempts_remaining(10, now), 0);
-        assert!(a.is_live(now + 100) || now + 100 >= a.expires_at);
+    fn next(prior: &Attempt, now: i64) -> Attempt {
+        let n = NewAttempt {
+            phone: prior.phone.clone(),
+            attempt_id: format!("att-{now}"),
+            now,
+            ttl_secs: 300,
+            token_hash: "th".into(),
+            code_mac: "mac".into(),
+            code_sealed: "sealed".into(),
+            max_attempts: 3,
+            failures_per_window: 10,
+        };
+        Attempt::new(n, Some(prior), vec![now])
     }
 
     #[test]
-    fn remaining_attempts_are_the_smaller_budget() {
+    fn failures_carry_over_resends_and_bound_the_next_code() {
         let now = 1_000;
         let mut a = attempt(now);
-        assert_eq!(a.attempts_remaining(10, now), 3);
-        a.failures = 9;
-        a.failures_since = Some(now - 50);
-        assert_eq!(a.attempts_remaining(10, now), 1);
-        a.wrong_attempts = 3;
-        assert_eq!(a.attempts_remaining(10, now), 0);
+        a.guesses = vec!["w1".into(), "w2".into(), "w3".into()];
+        a.failures_until = Some(now + 86_400);
+        // Three resends, three wrong guesses each: nine failures, one guess left for the fourth.
+        for k in 1..=2 {
+            a = next(&a, now + 100 * k);
+            assert_eq!((a.failures, a.guess_cap), (3 * k as u32, 3));
+            a.guesses = vec!["w1".into(), "w2".into(), "w3".into()];
+        }
+        let b = next(&a, now + 300);
+        assert_eq!((b.failures, b.guess_cap, b.attempts_remaining()), (9, 1, 1));
+        let mut spent = b.clone();
+        spent.guesses = vec!["w".into()];
+        assert!(spent.is_locked(10, now + 301) && !spent.is_locked(10, now + 86_400));
+        assert_eq!(spent.status(now + 301), Status::Locked);
+        // A verified code ends the streak, and so does the end of the window.
+        let mut ok = b.clone();
+        ok.guesses = vec!["mac".into()];
+        assert_eq!((ok.streak(now + 301), next(&ok, now + 400).guess_cap), (0, 3));
+        assert_eq!(next(&spent, now + 86_400).failures, 0);
+        assert_eq!(next(&spent, now + 86_400).failures_until, None);
     }
 
     #[test]
@@ -488,7 +545,7 @@ pub(crate) mod tests {
         let now = 1_000;
         let mut a = attempt(now);
         assert_eq!(a.keep_until(), now + 3600);
-        a.failures_since = Some(now);
+        a.failures_until = Some(now + 86_400);
         assert_eq!(a.keep_until(), now + 86_400);
     }
 }

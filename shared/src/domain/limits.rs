@@ -71,9 +71,9 @@ impl Limited {
 /// heard nothing), but it counts towards the window.
 pub fn admit_send(prior: Option<&Attempt>, now: i64, limits: &Limits) -> Result<Vec<i64>, Limited> {
     let Some(prior) = prior else { return Ok(vec![now]) };
-    if let Some(until) = prior.locked_until.filter(|&t| now < t) {
+    if prior.is_locked(limits.failures_per_window, now) {
         return Err(Limited::Locked {
-            retry_after: until - now,
+            retry_after: prior.failures_until.map_or(1, |until| until - now),
         });
     }
     let mut times: Vec<i64> = prior
@@ -99,27 +99,6 @@ pub fn admit_send(prior: Option<&Attempt>, now: i64, limits: &Limits) -> Result<
     }
     times.push(now);
     Ok(times)
-}
-
-/// The number's failure counters after one more wrong guess.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Failure {
-    pub failures: u32,
-    pub failures_since: i64,
-    pub locked_until: Option<i64>,
-}
-
-pub fn next_failure(a: &Attempt, now: i64, limits: &Limits) -> Failure {
-    let (failures, since) = match a.failures_since {
-        Some(since) if now < since + FAILURE_WINDOW_SECS => (a.failures + 1, since),
-        _ => (1, now),
-    };
-    let locked_until = (failures >= limits.failures_per_window).then_some(since + FAILURE_WINDOW_SECS);
-    Failure {
-        failures,
-        failures_since: since,
-        locked_until,
-    }
 }
 
 /// The global ceiling's counter for the minute of `now`: its key and when it may be deleted.
@@ -171,31 +150,18 @@ mod tests {
     }
 
     #[test]
-    fn locked_numbers_cannot_send() {
+    fn locked_numbers_cannot_send_until_the_window_ends() {
         let mut a = attempt(0);
-        a.locked_until = Some(500);
+        a.failures = 8;
+        a.failures_until = Some(500);
+        a.guesses = vec!["w1".into()];
+        assert!(admit_send(Some(&a), 100, &Limits::default()).is_ok(), "nine failures");
+        a.guesses.push("w2".into());
         assert_eq!(
             admit_send(Some(&a), 100, &Limits::default()),
             Err(Limited::Locked { retry_after: 400 })
         );
         assert!(admit_send(Some(&a), 500, &Limits::default()).is_ok());
-    }
-
-    #[test]
-    fn failures_lock_the_number_for_the_rest_of_the_window() {
-        let l = Limits::default();
-        let mut a = attempt(0);
-        for n in 1..=10 {
-            let f = next_failure(&a, 100 * n as i64, &l);
-            assert_eq!(f.failures, n);
-            assert_eq!(f.failures_since, 100);
-            assert_eq!(f.locked_until.is_some(), n == 10);
-            (a.failures, a.failures_since, a.locked_until) = (f.failures, Some(f.failures_since), f.locked_until);
-        }
-        assert_eq!(a.locked_until, Some(100 + 86_400));
-        // After the window the count starts again.
-        let f = next_failure(&a, 100 + 86_400, &l);
-        assert_eq!((f.failures, f.failures_since, f.locked_until), (1, 100 + 86_400, None));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
 use super::{Handled, Outcome, Service, note_call, note_phone, os_rng, rfc3339, run};
-use crate::domain::limits::{Limited, admit_send, minute_slot, next_failure};
+use crate::domain::limits::{Limited, admit_send, minute_slot};
 use crate::domain::secrets::{random_id, token_hash};
 use crate::domain::{Attempt, NewAttempt, Phone, Refusal, generate_code};
 use crate::error::Error;
@@ -17,8 +17,6 @@ use crate::routes::Route;
 
 /// How many times a send re-reads the number after losing a race to another send.
 const MAX_SEND_CONFLICTS: u32 = 4;
-/// How many times a wrong guess is re-counted after a concurrent guess changed the count.
-const MAX_COUNT_CONFLICTS: u32 = 8;
 
 /// `POST /send-otp {"phone"}`: mint a code and a call token, store the attempt, place the call.
 pub async fn send_otp<S: Store, K: Clock, C: CallPlacer>(
@@ -57,6 +55,7 @@ async fn send_otp_inner<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, 
             code_mac: svc.keys.code_mac(&phone, &code),
             code_sealed: svc.keys.seal_code(&mut rng, &phone, &attempt_id, &code),
             max_attempts: svc.policy.max_attempts,
+            failures_per_window: svc.limits.failures_per_window,
         };
         drop(code);
         let attempt = Attempt::new(new, prior.as_ref(), send_times);
@@ -66,11 +65,7 @@ async fn send_otp_inner<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, 
             expires,
             cap: svc.limits.calls_per_minute,
         };
-        match svc
-            .store
-            .start_attempt(&attempt, prior.as_ref().map(|p| p.version), &slot)
-            .await?
-        {
+        match svc.store.start_attempt(&attempt, prior.as_ref(), &slot).await? {
             Start::Started => break (attempt, token),
             Start::GlobalLimit => {
                 return Err(Error::RateLimited(Limited::Global {
@@ -106,13 +101,12 @@ async fn send_otp_inner<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, 
         "phone": phone.e164(),
         "expires_at": rfc3339(attempt.expires_at),
         "expires_in_seconds": svc.policy.code_ttl_secs,
-        "max_attempts": attempt.max_attempts,
+        "max_attempts": attempt.guess_cap,
     });
     Ok((json_response(StatusCode::OK, &reply), Outcome::Calling))
 }
 
-/// `POST /verify-otp {"phone", "otp"}`: consume the code, or count a wrong guess; each one
-/// conditional write.
+/// `POST /verify-otp {"phone", "otp"}`: charge the guess (one conditional write), then judge it.
 pub async fn verify_otp<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Result<Response<Body>, Infallible> {
     run(Route::VerifyOtp, None, verify_otp_inner(svc, req)).await
 }
@@ -143,48 +137,39 @@ async fn verify_otp_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request)
         }
         Ok((json_response(StatusCode::BAD_REQUEST, &body), Outcome::Refused(reason)))
     };
-    let max_failures = svc.limits.failures_per_window;
     let remaining_for = |a: &Attempt, r: Refusal| {
-        matches!(r, Refusal::Invalid | Refusal::TooManyAttempts).then(|| a.attempts_remaining(max_failures, now))
+        matches!(r, Refusal::Invalid | Refusal::TooManyAttempts).then(|| a.attempts_remaining())
     };
 
-    let mut current = match svc.store.consume(&phone, &svc.keys.code_mac(&phone, otp), now).await? {
-        Write::Done(_) => return Ok((json_response(StatusCode::OK, &json!({"valid": true})), Outcome::Valid)),
+    // Charge first: the guess is appended to the attempt's guesses in one conditional write
+    // (refused once the code's guesses, or the number's failures, are used up). Only a charged
+    // guess is judged, against the record that write returned: right only if it is the first
+    // that matches. So no burst, however concurrent, gets more guesses compared with a code
+    // than the cap, and a right code is accepted once.
+    let a = match svc.store.guess(&phone, &svc.keys.code_mac(&phone, otp), now).await? {
+        Write::Done(a) => a,
         Write::Refused(None) => return refused(Refusal::NotFound, None),
-        Write::Refused(Some(old)) => old,
+        Write::Refused(Some(old)) => {
+            // Refused means not live; the refusal says why (the same predicate).
+            let reason = old.refusal(now).unwrap_or(Refusal::TooManyAttempts);
+            return refused(reason, remaining_for(&old, reason));
+        }
     };
-    // The code was refused. If the attempt is live, the code was wrong: count it against the
-    // code and the number, conditional on the number's failure count we saw.
-    let attempt_id = current.attempt_id.clone();
-    for _ in 0..MAX_COUNT_CONFLICTS {
-        if let Some(reason) = current.refusal(now) {
-            return refused(reason, remaining_for(&current, reason));
-        }
-        if current.attempt_id != attempt_id {
-            // A resend replaced the code while we checked: this guess was not checked against
-            // the new code, so it is neither accepted nor counted.
-            return refused(Refusal::Invalid, remaining_for(&current, Refusal::Invalid));
-        }
-        let failure = next_failure(&current, now, &svc.limits);
-        let keep_until = current.with_failure(failure).keep_until();
-        match svc
-            .store
-            .count_wrong(&phone, &attempt_id, current.failures, &failure, keep_until, now)
-            .await?
-        {
-            Write::Done(a) => {
-                if a.is_locked(now) {
-                    tracing::warn!("number locked after too many failed verifications");
-                }
-                return refused(Refusal::Invalid, Some(a.attempts_remaining(max_failures, now)));
+    match a.judge_last_guess() {
+        Ok(()) => {
+            // The guess decided; this write only records it and erases the sealed code.
+            if let Err(e) = svc.store.record_verified(&phone, &a.attempt_id, now).await {
+                tracing::warn!(error = %e, "verified, but could not record it");
             }
-            Write::Refused(Some(a)) => current = a,
-            Write::Refused(None) => return refused(Refusal::NotFound, None),
+            Ok((json_response(StatusCode::OK, &json!({"valid": true})), Outcome::Valid))
+        }
+        Err(reason) => {
+            if a.is_locked(svc.limits.failures_per_window, now) {
+                tracing::warn!("number locked after too many failed verifications");
+            }
+            refused(reason, remaining_for(&a, reason))
         }
     }
-    Err(Error::StoreUnavailable(
-        "the number's failure count kept changing".into(),
-    ))
 }
 
 /// `GET /otp-status/{phone}`: delivery and verification state of the number's current code.
@@ -210,7 +195,7 @@ async fn otp_status_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request)
             "repeats": a.repeats,
         },
         "expires_at": rfc3339(a.expires_at),
-        "attempts_remaining": a.attempts_remaining(svc.limits.failures_per_window, now),
+        "attempts_remaining": a.attempts_remaining(),
     });
     Ok((json_response(StatusCode::OK, &body), Outcome::Found))
 }

@@ -18,7 +18,7 @@ use aws_sdk_dynamodb::types::{
     Update,
 };
 
-use crate::domain::limits::Failure;
+use crate::domain::limits::FAILURE_WINDOW_SECS;
 use crate::domain::{Attempt, CallRef, Phone, Telephony};
 use crate::error::{Error, Result};
 use crate::ports::{GlobalSlot, HangupFacts, Start, Store, Write};
@@ -31,13 +31,13 @@ pub const RETENTION_SECS: i64 = 24 * 3600;
 
 /// The "live" condition: [`Attempt::is_live`].
 const LIVE: &str = "attribute_not_exists(#verified_at) AND attribute_not_exists(#call_failed) \
-                    AND #wrong_attempts < #max_attempts AND #expires_at > :now \
-                    AND (attribute_not_exists(#locked_until) OR #locked_until <= :now)";
+                    AND #expires_at > :now AND size(#guesses) < #guess_cap";
 /// [`Attempt::fresh_nonce`], with the nonce in `:nonce`.
 const FRESH_NONCE: &str = "NOT contains(#nonces, :nonce)";
 
-/// The attempt's own attributes that a new attempt removes when the old one had them.
-const ATTEMPT_OPTIONAL: [&str; 8] = [
+/// The attempt's own attributes that a new attempt removes when the old one had them (the
+/// last three are the failure counters of an earlier data model, which the guesses replaced).
+const ATTEMPT_OPTIONAL: [&str; 12] = [
     "call_failed",
     "answered_at",
     "call_uuid",
@@ -46,9 +46,11 @@ const ATTEMPT_OPTIONAL: [&str; 8] = [
     "hangup_cause",
     "verified_at",
     "nonces",
+    "failures_until",
+    "wrong_attempts",
+    "failures_since",
+    "locked_until",
 ];
-/// The number's failure counters, which only verify writes.
-const FAILURE_COUNTERS: [&str; 3] = ["failures", "failures_since", "locked_until"];
 
 #[derive(Clone, Debug)]
 pub struct DynamoStore {
@@ -155,26 +157,19 @@ fn done(w: Write) -> Option<Attempt> {
 }
 
 impl Store for DynamoStore {
-    async fn start_attempt(
-        &self,
-        attempt: &Attempt,
-        expected_version: Option<u64>,
-        slot: &GlobalSlot,
-    ) -> Result<Start> {
-        // The number's item: every attribute of the new attempt is set, the old attempt's
-        // optional ones removed, the failure counters left as they are.
+    async fn start_attempt(&self, attempt: &Attempt, prior: Option<&Attempt>, slot: &GlobalSlot) -> Result<Start> {
+        // The number's item: every attribute of the new attempt is set (the number's carried
+        // counters included), the old attempt's optional ones removed.
         let item = to_item(attempt);
         let mut values: HashMap<String, AttributeValue> = HashMap::new();
         let mut sets = Vec::new();
         for (k, v) in &item {
-            if k == "pk" || FAILURE_COUNTERS.contains(&k.as_str()) {
+            if k == "pk" {
                 continue;
             }
             sets.push(format!("#{k} = :{k}"));
             values.insert(format!(":{k}"), v.clone());
         }
-        sets.push("#failures = if_not_exists(#failures, :zero)".into());
-        values.insert(":zero".into(), n(0));
         let removes: Vec<String> = ATTEMPT_OPTIONAL
             .iter()
             .filter(|k| !item.contains_key(**k))
@@ -184,15 +179,15 @@ impl Store for DynamoStore {
         if !removes.is_empty() {
             update_expr.push_str(&format!(" REMOVE {}", removes.join(", ")));
         }
-        let version_cond = match expected_version {
+        let condition = match prior {
             None => "attribute_not_exists(#version)".to_owned(),
-            Some(v) => {
-                values.insert(":expected_version".into(), n(v));
-                "#version = :expected_version".to_owned()
+            Some(p) => {
+                values.insert(":seen_version".into(), n(p.version));
+                values.insert(":seen_guesses".into(), n(p.guessed()));
+                "#version = :seen_version AND (attribute_not_exists(#guesses) OR size(#guesses) = :seen_guesses)"
+                    .to_owned()
             }
         };
-        values.insert(":now".into(), n(attempt.created_at));
-        let condition = format!("{version_cond} AND (attribute_not_exists(#locked_until) OR #locked_until <= :now)");
         let number = Update::builder()
             .table_name(&self.table)
             .key("pk", key(&attempt.phone))
@@ -296,46 +291,33 @@ impl Store for DynamoStore {
         .await
     }
 
-    async fn consume(&self, phone: &Phone, code_mac: &str, now: i64) -> Result<Write> {
+    async fn guess(&self, phone: &Phone, guess_mac: &str, now: i64) -> Result<Write> {
         self.update(
             phone,
-            &format!("{LIVE} AND #code_mac = :mac"),
-            "SET #verified_at = :now, #failures = :zero REMOVE #code_sealed, #failures_since",
-            vec![(":mac", s(code_mac)), (":now", n(now)), (":zero", n(0))],
+            LIVE,
+            "SET #guesses = list_append(#guesses, :guess), \
+             #failures_until = if_not_exists(#failures_until, :window_end), #ttl = :ttl",
+            vec![
+                (":now", n(now)),
+                (":guess", AttributeValue::L(vec![s(guess_mac)])),
+                (":window_end", n(now + FAILURE_WINDOW_SECS)),
+                // Nothing the record holds outlasts a failure window opened now.
+                (":ttl", n(now + FAILURE_WINDOW_SECS + RETENTION_SECS)),
+            ],
         )
         .await
     }
 
-    async fn count_wrong(
-        &self,
-        phone: &Phone,
-        attempt_id: &str,
-        seen_failures: u32,
-        failure: &Failure,
-        keep_until: i64,
-        now: i64,
-    ) -> Result<Write> {
-        let mut update = "SET #wrong_attempts = #wrong_attempts + :one, #failures = :failures, #failures_since = :since, #ttl = :ttl".to_owned();
-        let mut values = vec![
-            (":aid", s(attempt_id)),
-            (":now", n(now)),
-            (":one", n(1)),
-            (":seen", n(seen_failures)),
-            (":failures", n(failure.failures)),
-            (":since", n(failure.failures_since)),
-            (":ttl", n(keep_until + RETENTION_SECS)),
-        ];
-        if let Some(until) = failure.locked_until {
-            update.push_str(", #locked_until = :locked_until");
-            values.push((":locked_until", n(until)));
-        }
-        self.update(
-            phone,
-            &format!("#attempt_id = :aid AND {LIVE} AND #failures = :seen"),
-            &update,
-            values,
-        )
-        .await
+    async fn record_verified(&self, phone: &Phone, attempt_id: &str, now: i64) -> Result<bool> {
+        let w = self
+            .update(
+                phone,
+                "#attempt_id = :aid AND attribute_not_exists(#verified_at)",
+                "SET #verified_at = :now REMOVE #code_sealed",
+                vec![(":aid", s(attempt_id)), (":now", n(now))],
+            )
+            .await?;
+        Ok(done(w).is_some())
     }
 
     async fn get(&self, phone: &Phone) -> Result<Option<Attempt>> {
@@ -453,7 +435,11 @@ pub fn to_item(a: &Attempt) -> Item {
     item.insert(TTL_ATTRIBUTE.into(), n(a.keep_until() + RETENTION_SECS));
     item.insert("token_hash".into(), s(&a.token_hash));
     item.insert("code_mac".into(), s(&a.code_mac));
-    item.insert("wrong_attempts".into(), n(a.wrong_attempts));
+    item.insert(
+        "guesses".into(),
+        AttributeValue::L(a.guesses.iter().map(|g| s(g)).collect()),
+    );
+    item.insert("guess_cap".into(), n(a.guess_cap));
     item.insert("max_attempts".into(), n(a.max_attempts));
     item.insert("repeats".into(), n(a.repeats));
     let mut opt_s = |k: &str, v: &Option<String>| {
@@ -470,8 +456,7 @@ pub fn to_item(a: &Attempt) -> Item {
         ("answered_at", a.answered_at),
         ("ended_at", a.ended_at),
         ("verified_at", a.verified_at),
-        ("failures_since", a.failures_since),
-        ("locked_until", a.locked_until),
+        ("failures_until", a.failures_until),
     ] {
         if let Some(v) = v {
             item.insert(k.into(), n(v));
@@ -521,6 +506,19 @@ pub fn from_item(item: &Item) -> Result<Attempt> {
             })
             .collect::<Result<Vec<i64>>>()?,
     };
+    let guesses = match item.get("guesses") {
+        None => Vec::new(),
+        Some(v) => v
+            .as_l()
+            .map_err(|_| Error::Corrupt("guesses is not a list".into()))?
+            .iter()
+            .map(|g| {
+                g.as_s()
+                    .cloned()
+                    .map_err(|_| Error::Corrupt("guesses holds a non-string".into()))
+            })
+            .collect::<Result<Vec<String>>>()?,
+    };
     let mut nonces = item
         .get("nonces")
         .and_then(|v| v.as_ss().ok())
@@ -539,7 +537,12 @@ pub fn from_item(item: &Item) -> Result<Attempt> {
         token_hash: req_s("token_hash")?,
         code_mac: req_s("code_mac")?,
         code_sealed: get_s("code_sealed"),
-        wrong_attempts: count("wrong_attempts")?,
+        guesses,
+        // An item of the earlier data model has no cap: its code may take max_attempts guesses.
+        guess_cap: match get_n("guess_cap")? {
+            Some(_) => count("guess_cap")?,
+            None => count("max_attempts")?,
+        },
         max_attempts: count("max_attempts")?,
         call_failed: get_s("call_failed"),
         answered_at: get_n("answered_at")?,
@@ -553,8 +556,7 @@ pub fn from_item(item: &Item) -> Result<Attempt> {
         version: get_n("version")?.and_then(|v| u64::try_from(v).ok()).unwrap_or(0),
         send_times,
         failures: get_n("failures")?.and_then(|v| u32::try_from(v).ok()).unwrap_or(0),
-        failures_since: get_n("failures_since")?,
-        locked_until: get_n("locked_until")?,
+        failures_until: get_n("failures_until")?,
     })
 }
 
@@ -587,8 +589,9 @@ mod tests {
         a.verified_at = Some(1_040);
         a.nonces = vec!["n1".into(), "n2".into()];
         a.failures = 4;
-        a.failures_since = Some(990);
-        a.locked_until = Some(5_000);
+        a.failures_until = Some(990 + 86_400);
+        a.guesses = vec!["g1".into(), "g2".into()];
+        a.guess_cap = 2;
         let item = to_item(&a);
         assert_eq!(
             item[TTL_ATTRIBUTE],

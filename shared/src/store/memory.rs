@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::domain::limits::Failure;
+use crate::domain::limits::FAILURE_WINDOW_SECS;
 use crate::domain::{Attempt, CallRef, Phone};
 use crate::error::Result;
 use crate::ports::{GlobalSlot, HangupFacts, Start, Store, Write};
@@ -62,6 +62,13 @@ impl MemoryStore {
     }
 }
 
+/// Every operation first yields to the scheduler, as a request to a remote store does: tasks
+/// that use the store at once interleave between its operations as they would against
+/// DynamoDB, so a race between two operations of one handler cannot hide here.
+async fn round_trip() {
+    tokio::task::yield_now().await;
+}
+
 fn done(w: Write) -> Option<Attempt> {
     match w {
         Write::Done(a) => Some(a),
@@ -76,17 +83,13 @@ fn use_nonce(a: &mut Attempt, nonce: Option<&str>) {
 }
 
 impl Store for MemoryStore {
-    async fn start_attempt(
-        &self,
-        attempt: &Attempt,
-        expected_version: Option<u64>,
-        slot: &GlobalSlot,
-    ) -> Result<Start> {
+    async fn start_attempt(&self, attempt: &Attempt, prior: Option<&Attempt>, slot: &GlobalSlot) -> Result<Start> {
+        round_trip().await;
         let mut items = self.items.lock().unwrap_or_else(|p| p.into_inner());
         let mut minutes = self.minutes.lock().unwrap_or_else(|p| p.into_inner());
-        let now = attempt.created_at;
         let current = items.get(attempt.phone.e164());
-        if current.map(|c| c.version) != expected_version || current.is_some_and(|c| c.is_locked(now)) {
+        let seen = |a: &Attempt| (a.version, a.guessed());
+        if current.map(seen) != prior.map(seen) {
             return Ok(Start::Conflict);
         }
         let calls = minutes.entry(slot.minute).or_insert(0);
@@ -94,18 +97,12 @@ impl Store for MemoryStore {
             return Ok(Start::GlobalLimit);
         }
         *calls += 1;
-        let mut next = attempt.clone();
-        // The number's failure counters stay as stored (DynamoDB does not touch them either).
-        if let Some(c) = current {
-            (next.failures, next.failures_since, next.locked_until) = (c.failures, c.failures_since, c.locked_until);
-        } else {
-            (next.failures, next.failures_since, next.locked_until) = (0, None, None);
-        }
-        items.insert(attempt.phone.e164().to_owned(), next);
+        items.insert(attempt.phone.e164().to_owned(), attempt.clone());
         Ok(Start::Started)
     }
 
     async fn record_call_failed(&self, phone: &Phone, attempt_id: &str, reason: &str) -> Result<bool> {
+        round_trip().await;
         let w = self.update(
             phone,
             |a| a.attempt_id == attempt_id,
@@ -118,6 +115,7 @@ impl Store for MemoryStore {
     }
 
     async fn answer(&self, call: &CallRef<'_>, now: i64) -> Result<Write> {
+        round_trip().await;
         Ok(self.update(
             call.phone,
             |a| a.can_answer(call, now),
@@ -130,6 +128,7 @@ impl Store for MemoryStore {
     }
 
     async fn repeat(&self, call: &CallRef<'_>, max_repeats: u32, now: i64) -> Result<Write> {
+        round_trip().await;
         Ok(self.update(
             call.phone,
             |a| a.can_repeat(call, max_repeats, now),
@@ -141,6 +140,7 @@ impl Store for MemoryStore {
     }
 
     async fn hang_up(&self, call: &CallRef<'_>, facts: &HangupFacts, now: i64) -> Result<Write> {
+        round_trip().await;
         Ok(self.update(
             call.phone,
             |a| a.can_hang_up(call),
@@ -154,36 +154,33 @@ impl Store for MemoryStore {
         ))
     }
 
-    async fn consume(&self, phone: &Phone, code_mac: &str, now: i64) -> Result<Write> {
+    async fn guess(&self, phone: &Phone, guess_mac: &str, now: i64) -> Result<Write> {
+        round_trip().await;
         Ok(self.update(
             phone,
-            |a| a.can_consume(code_mac, now),
+            |a| a.is_live(now),
             |a| {
-                a.verified_at = Some(now);
-                a.code_sealed = None;
-                a.failures = 0;
-                a.failures_since = None;
+                a.guesses.push(guess_mac.to_owned());
+                a.failures_until.get_or_insert(now + FAILURE_WINDOW_SECS);
             },
         ))
     }
 
-    async fn count_wrong(
-        &self,
-        phone: &Phone,
-        attempt_id: &str,
-        seen_failures: u32,
-        failure: &Failure,
-        _keep_until: i64,
-        now: i64,
-    ) -> Result<Write> {
-        Ok(self.update(
+    async fn record_verified(&self, phone: &Phone, attempt_id: &str, now: i64) -> Result<bool> {
+        round_trip().await;
+        let w = self.update(
             phone,
-            |a| a.can_count_wrong(attempt_id, seen_failures, now),
-            |a| *a = a.with_failure(*failure),
-        ))
+            |a| a.attempt_id == attempt_id && a.verified_at.is_none(),
+            |a| {
+                a.verified_at = Some(now);
+                a.code_sealed = None;
+            },
+        );
+        Ok(done(w).is_some())
     }
 
     async fn get(&self, phone: &Phone) -> Result<Option<Attempt>> {
+        round_trip().await;
         let items = self.items.lock().unwrap_or_else(|p| p.into_inner());
         Ok(items.get(phone.e164()).cloned())
     }
