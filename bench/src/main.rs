@@ -6,6 +6,11 @@
 //! bare Vobiz POST) in the same run, loads the local server with wrk, and prints a markdown
 //! table (stdout) and a JSON file. It exits non-zero if any invocation failed, answered a 5xx or
 //! an unexpected reply; a missed target is reported, not fatal.
+//!
+//! `--check` is correctness only, for binaries that cannot be timed meaningfully (the arm64
+//! bootstraps of `sam build` under qemu, `scripts/arm64-smoke.sh`): every fixture and a few
+//! invokes of each function, checked as in the other modes; no floors, no hello, no init
+//! breakdown, no load test, generous timeouts.
 
 mod breakdown;
 mod floors;
@@ -28,11 +33,20 @@ use seed::Seeder;
 use stats::Samples;
 
 const TABLE: &str = "otp-bench";
-const INVOKE_TIMEOUT: Duration = Duration::from_secs(15);
 
 struct Options {
     smoke: bool,
+    /// Correctness only (see the module's documentation).
+    check: bool,
     bin_dir: PathBuf,
+    /// `sam build`'s output directory: each function's binary is `DIR/<Name>Function/bootstrap`.
+    sam_build_dir: Option<PathBuf>,
+    /// Command (and arguments) the function binaries are started with, e.g. an emulator.
+    runner: Vec<String>,
+    /// Spawn to first `/next`, and one invoke: generous under `--check`, where an emulator may
+    /// take seconds for what takes milliseconds natively.
+    init_timeout: Duration,
+    invoke_timeout: Duration,
     profile: String,
     events: PathBuf,
     endpoint: String,
@@ -58,8 +72,14 @@ fn usage() -> ! {
     eprintln!(
         "usage: bench --bin-dir DIR [--smoke] [--profile NAME] [--endpoint URL] [--events DIR] [--out FILE]\n\
          \x20            [--invokes N] [--inits K] [--load-secs S] [--no-load] [--only LABEL,...]\n\
+         \x20      bench --check (--bin-dir DIR | --sam-build-dir DIR) [--runner \"CMD ARGS\"] [--endpoint URL]\n\
+         \x20            [--events DIR] [--out FILE] [--invokes N] [--only LABEL,...]\n\
          DIR holds the six function binaries, hello and devserver (target/release or target/debug).\n\
-         URL is the DynamoDB endpoint (default: $AWS_ENDPOINT_URL_DYNAMODB). Run it through scripts/bench.sh."
+         URL is the DynamoDB endpoint (default: $AWS_ENDPOINT_URL_DYNAMODB). Run it through scripts/bench.sh.\n\
+         --check: correctness only (every fixture, N invokes per function, no timing figures, no floors).\n\
+         --sam-build-dir: `sam build`'s output (.aws-sam/build): DIR/<Name>Function/bootstrap.\n\
+         --runner: start each function as CMD ARGS BINARY (e.g. \"qemu-aarch64-static -L /usr/aarch64-linux-gnu\").\n\
+         Run --check through scripts/arm64-smoke.sh."
     );
     std::process::exit(2)
 }
@@ -69,7 +89,12 @@ fn options() -> Options {
     let mut args = std::env::args().skip(1);
     let mut o = Options {
         smoke: false,
+        check: false,
         bin_dir: PathBuf::new(),
+        sam_build_dir: None,
+        runner: Vec::new(),
+        init_timeout: Duration::from_secs(10),
+        invoke_timeout: Duration::from_secs(15),
         profile: String::new(),
         events: root.join("events"),
         endpoint: std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap_or_default(),
@@ -86,7 +111,10 @@ fn options() -> Options {
         let mut val = || args.next().unwrap_or_else(|| usage());
         match a.as_str() {
             "--smoke" => o.smoke = true,
+            "--check" => o.check = true,
             "--bin-dir" => o.bin_dir = PathBuf::from(val()),
+            "--sam-build-dir" => o.sam_build_dir = Some(PathBuf::from(val())),
+            "--runner" => o.runner = val().split_whitespace().map(str::to_owned).collect(),
             "--profile" => o.profile = val(),
             "--events" => o.events = PathBuf::from(val()),
             "--endpoint" => o.endpoint = val(),
@@ -99,11 +127,29 @@ fn options() -> Options {
             _ => usage(),
         }
     }
-    if o.bin_dir.as_os_str().is_empty() || o.endpoint.is_empty() {
+    if let Some(dir) = &o.sam_build_dir {
+        if !o.check || !o.bin_dir.as_os_str().is_empty() {
+            usage();
+        }
+        o.bin_dir = dir.clone();
+    }
+    if o.bin_dir.as_os_str().is_empty() || o.endpoint.is_empty() || (!o.runner.is_empty() && !o.check) {
         usage();
     }
-    o.invokes = invokes.unwrap_or(if o.smoke { 20 } else { 1000 });
-    o.inits = inits.unwrap_or(if o.smoke { 1 } else { 15 }).max(1);
+    if o.check {
+        o.smoke = false;
+        o.load = false;
+        o.init_timeout = Duration::from_secs(120);
+        o.invoke_timeout = Duration::from_secs(120);
+    }
+    o.invokes = invokes.unwrap_or(if o.check {
+        3
+    } else if o.smoke {
+        20
+    } else {
+        1000
+    });
+    o.inits = inits.unwrap_or(if o.smoke || o.check { 1 } else { 15 }).max(1);
     o.floor_samples = o.invokes;
     o.load_secs = load_secs.unwrap_or(if o.smoke { 2 } else { 10 });
     if o.profile.is_empty() {
@@ -114,9 +160,13 @@ fn options() -> Options {
             .unwrap_or_default();
     }
     if o.out.as_os_str().is_empty() {
-        o.out = root
-            .join("bench/out")
-            .join(if o.smoke { "smoke.json" } else { "latest.json" });
+        o.out = root.join("bench/out").join(if o.check {
+            "check.json"
+        } else if o.smoke {
+            "smoke.json"
+        } else {
+            "latest.json"
+        });
     }
     o
 }
@@ -195,8 +245,36 @@ impl Ctx {
     }
 
     fn binary(&self, name: &str) -> PathBuf {
-        self.o.bin_dir.join(name)
+        binary_path(&self.o, name)
     }
+
+    /// Starts the binary of `function` under this run's runner, if any.
+    fn spawn(
+        &self,
+        function: &str,
+        api: SocketAddr,
+        env: &[(String, String)],
+        log: &Path,
+    ) -> std::io::Result<(std::process::Child, Instant)> {
+        runtime_api::spawn(&self.o.runner, &self.binary(function), function, api, env, log)
+    }
+}
+
+/// Where the binary of `name` is: `DIR/name`, or with `--sam-build-dir` the bootstrap of the
+/// function template.yaml names after it (send-otp: `DIR/SendOtpFunction/bootstrap`).
+fn binary_path(o: &Options, name: &str) -> PathBuf {
+    if o.sam_build_dir.is_none() {
+        return o.bin_dir.join(name);
+    }
+    let mut logical = String::new();
+    for part in name.split('-') {
+        let mut chars = part.chars();
+        if let Some(c) = chars.next() {
+            logical.extend(c.to_uppercase());
+            logical.push_str(chars.as_str());
+        }
+    }
+    o.bin_dir.join(format!("{logical}Function")).join("bootstrap")
 }
 
 /// See [`Ctx::function_env`].
@@ -249,9 +327,21 @@ fn main() {
         ("AWS_SECRET_ACCESS_KEY", "bench"),
         ("AWS_SESSION_TOKEN", "bench"),
     ] {
-        unsafe { std::env::set_var(k, v) };
+        #[allow(
+            unsafe_code,
+            reason = "single-threaded here: nothing reads the environment concurrently"
+        )]
+        unsafe {
+            std::env::set_var(k, v)
+        };
     }
-    unsafe { std::env::remove_var("AWS_PROFILE") };
+    #[allow(
+        unsafe_code,
+        reason = "single-threaded here: nothing reads the environment concurrently"
+    )]
+    unsafe {
+        std::env::remove_var("AWS_PROFILE")
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -284,14 +374,20 @@ async fn run(o: Options) -> i32 {
         .iter()
         .filter(|c| o.wants(c))
         .map(|c| c.binary)
-        .chain(["hello"])
+        .chain((!o.check).then_some("hello"))
         .chain(o.load.then_some("devserver"))
         .collect();
     for b in needed {
-        if !o.bin_dir.join(b).is_file() {
+        let path = binary_path(&o, b);
+        if !path.is_file() {
             eprintln!(
-                "bench: {} is missing; build it first (scripts/bench.sh does)",
-                o.bin_dir.join(b).display()
+                "bench: {} is missing; build it first ({} does)",
+                path.display(),
+                if o.check {
+                    "scripts/arm64-smoke.sh"
+                } else {
+                    "scripts/bench.sh"
+                }
             );
             return 2;
         }
@@ -331,13 +427,27 @@ async fn run(o: Options) -> i32 {
         logs,
     };
     eprintln!(
-        "bench: {} mode, binaries from {}, DynamoDB {} via counting proxy {}, fake Vobiz {}",
-        if ctx.o.smoke { "smoke" } else { "full" },
+        "bench: {} mode, binaries from {}{}, DynamoDB {} via counting proxy {}, fake Vobiz {}",
+        if ctx.o.check {
+            "check"
+        } else if ctx.o.smoke {
+            "smoke"
+        } else {
+            "full"
+        },
         ctx.o.bin_dir.display(),
+        if ctx.o.runner.is_empty() {
+            String::new()
+        } else {
+            format!(" run by `{}`", ctx.o.runner.join(" "))
+        },
         ctx.o.endpoint,
         ctx.proxy.addr,
         ctx.vobiz.addr
     );
+    if ctx.o.check {
+        return check(&ctx, started).await;
+    }
 
     // 1. Every fixture once through its function (first, on a fresh table: send-otp.json asks
     //    for the fixture number, which must not be in its cooldown yet).
@@ -384,7 +494,7 @@ async fn run(o: Options) -> i32 {
             continue;
         }
         eprintln!("bench: {} ...", case.label);
-        let r = run_case(&ctx, case, &kit).await;
+        let r = run_case(&ctx, case, Some(&kit)).await;
         for f in &r.failures {
             eprintln!("bench: {}: {f}", r.label);
         }
@@ -530,7 +640,50 @@ async fn run_floors(ctx: &Ctx, kit: &floors::Kit) -> Result<FloorResults, String
     })
 }
 
-async fn run_case(ctx: &Ctx, case: &Case, kit: &floors::Kit) -> CaseResult {
+/// `--check`: every fixture once, then each function's cold start and `--invokes` invokes, each
+/// reply checked. No floor is measured: the times are the emulator's, not the functions'.
+async fn check(ctx: &Ctx, started: Instant) -> i32 {
+    let fixtures = run_fixtures(ctx).await;
+    let mut results = Vec::new();
+    for case in CASES.iter().filter(|c| ctx.o.wants(c)) {
+        eprintln!("bench: {} ...", case.label);
+        let r = run_case(ctx, case, None).await;
+        for f in &r.failures {
+            eprintln!("bench: {}: {f}", r.label);
+        }
+        results.push(r);
+    }
+    let report = report::Check {
+        bin_dir: &ctx.o.bin_dir,
+        runner: &ctx.o.runner,
+        endpoint: &ctx.o.endpoint,
+        invokes: ctx.o.invokes,
+        results: &results,
+        fixtures: &fixtures,
+        elapsed: started.elapsed(),
+    };
+    println!("{}", report.markdown());
+    match std::fs::write(&ctx.o.out, serde_json::to_string_pretty(&report.json()).unwrap() + "\n") {
+        Ok(()) => eprintln!("bench: wrote {}", ctx.o.out.display()),
+        Err(e) => eprintln!("bench: cannot write {}: {e}", ctx.o.out.display()),
+    }
+    let failed = report.failed();
+    for f in &fixtures {
+        if let Some(e) = &f.error {
+            eprintln!("bench: fixture {}: {e}", f.file);
+        }
+    }
+    eprintln!(
+        "bench: check done in {:.1} s{}",
+        started.elapsed().as_secs_f64(),
+        if failed { " WITH FAILURES" } else { "" }
+    );
+    if failed { 1 } else { 0 }
+}
+
+/// One function's cold start(s) and invokes. With a `kit`, one floor sample is taken after each
+/// warm invoke (`--check` has none).
+async fn run_case(ctx: &Ctx, case: &Case, kit: Option<&floors::Kit>) -> CaseResult {
     let mut r = CaseResult {
         label: case.label,
         binary: case.binary,
@@ -575,15 +728,14 @@ async fn run_case(ctx: &Ctx, case: &Case, kit: &floors::Kit) -> CaseResult {
                 return r;
             }
         };
-        let (mut child, spawned) = match runtime_api::spawn(&ctx.binary(case.binary), case.binary, api.addr, &env, &log)
-        {
+        let (mut child, spawned) = match ctx.spawn(case.binary, api.addr, &env, &log) {
             Ok(c) => c,
             Err(e) => {
                 r.failures.push(format!("spawn: {e}"));
                 return r;
             }
         };
-        match api.first_next(&mut child, Duration::from_secs(10)).await {
+        match api.first_next(&mut child, ctx.o.init_timeout).await {
             Ok(at) => r.inits.push(at - spawned),
             Err(e) => {
                 r.failures.push(format!("init: {e} (log: {})", log.display()));
@@ -611,7 +763,7 @@ async fn run_case(ctx: &Ctx, case: &Case, kit: &floors::Kit) -> CaseResult {
                 match invoke(ctx, &api, &mut sc).await {
                     Ok((latency, ddb, vob)) => {
                         r.warm.push(latency);
-                        if case.floor != Floor::Hello {
+                        if let Some(kit) = kit.filter(|_| case.floor != Floor::Hello) {
                             match kit.sample(case.floor, i).await {
                                 Ok(d) => r.paired.push(d),
                                 Err(e) => r.failures.push(format!("paired floor {i}: {e}")),
@@ -657,7 +809,7 @@ async fn invoke(
     let event = sc.prepare(&ctx.seeder).await?;
     let before = ctx.proxy.counts.snapshot();
     let vob_before = ctx.vobiz.total();
-    let out = api.invoke(event, INVOKE_TIMEOUT).await;
+    let out = api.invoke(event, ctx.o.invoke_timeout).await;
     let ddb = proxy::delta(&before, &ctx.proxy.counts.snapshot());
     let vob = ctx.vobiz.total() - vob_before;
     let checked = match out {
@@ -727,19 +879,14 @@ async fn run_fixtures(ctx: &Ctx) -> Vec<FixtureResult> {
             scenario::prepare_fixture(&ctx.seeder, &f).await?;
             let mut api = runtime_api::RuntimeApi::start().await.map_err(|e| e.to_string())?;
             let log = ctx.logs.join(format!("{function}.log"));
-            let (mut child, _) = runtime_api::spawn(
-                &ctx.binary(function),
-                function,
-                api.addr,
-                &ctx.function_env(function),
-                &log,
-            )
-            .map_err(|e| e.to_string())?;
+            let (mut child, _) = ctx
+                .spawn(function, api.addr, &ctx.function_env(function), &log)
+                .map_err(|e| e.to_string())?;
             let result = async {
-                api.first_next(&mut child, Duration::from_secs(10)).await?;
+                api.first_next(&mut child, ctx.o.init_timeout).await?;
                 let before = ctx.proxy.counts.snapshot();
                 let vob_before = ctx.vobiz.total();
-                let out = api.invoke(event, INVOKE_TIMEOUT).await?;
+                let out = api.invoke(event, ctx.o.invoke_timeout).await?;
                 res.ddb = proxy::delta(&before, &ctx.proxy.counts.snapshot());
                 res.vobiz = ctx.vobiz.total() - vob_before;
                 res.latency_ms = stats::ms(out.latency);

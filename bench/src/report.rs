@@ -176,16 +176,14 @@ impl Report<'_> {
                 format!("{:.2} ms", f50 * WARM_RATIO_MAX),
                 x <= WARM_RATIO_MAX,
             ));
-            if first_of_binary {
-                if let Some(b) = r.binary_bytes {
-                    t.push((
-                        "binary ≤ 6 MB".into(),
-                        r.binary.to_owned(),
-                        format!("{:.2} MB", mb(b)),
-                        "6.00 MB".into(),
-                        b <= BINARY_MAX_BYTES,
-                    ));
-                }
+            if first_of_binary && let Some(b) = r.binary_bytes {
+                t.push((
+                    "binary ≤ 6 MB".into(),
+                    r.binary.to_owned(),
+                    format!("{:.2} MB", mb(b)),
+                    "6.00 MB".into(),
+                    b <= BINARY_MAX_BYTES,
+                ));
             }
             if let Some(k) = r.rss_kib {
                 t.push((
@@ -394,31 +392,7 @@ impl Report<'_> {
             }
         }
 
-        let _ = writeln!(s, "\n### Every `events/` fixture once (fresh process each)\n");
-        let _ = writeln!(
-            s,
-            "| event | function | status | ms | DynamoDB requests | Vobiz requests |"
-        );
-        let _ = writeln!(s, "|---|---|---|---|---|---|");
-        for f in self.fixtures {
-            let _ = writeln!(
-                s,
-                "| {} | {} | {} | {} | {} | {} |",
-                f.file,
-                f.function,
-                f.status.map_or_else(
-                    || format!("error: {}", f.error.as_deref().unwrap_or("?")),
-                    |st| st.to_string()
-                ),
-                if f.latency_ms.is_finite() {
-                    format!("{:.2}", f.latency_ms)
-                } else {
-                    "–".into()
-                },
-                ops(&f.ddb, 1),
-                f.vobiz
-            );
-        }
+        fixtures_markdown(&mut s, self.fixtures);
         let _ = writeln!(
             s,
             "\nRelease profile: {}. Binaries from `{}`. DynamoDB endpoint {}. Harness run: {:.0} s.",
@@ -482,10 +456,169 @@ impl Report<'_> {
             "targets": self.targets().into_iter().map(|(t, s, m, l, met)| json!({"target": t, "subject": s, "measured": m, "limit": l, "met": met})).collect::<Vec<_>>(),
             "load": self.load.iter().map(LoadResult::json).collect::<Vec<_>>(),
             "load_note": self.load_note,
-            "fixtures": self.fixtures.iter().map(|f| json!({
+            "fixtures": fixtures_json(self.fixtures),
+        })
+    }
+}
+
+/// The table of the `events/` fixtures, one fresh process each.
+fn fixtures_markdown(s: &mut String, fixtures: &[FixtureResult]) {
+    let _ = writeln!(s, "\n### Every `events/` fixture once (fresh process each)\n");
+    let _ = writeln!(
+        s,
+        "| event | function | status | ms | DynamoDB requests | Vobiz requests |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---|");
+    for f in fixtures {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} |",
+            f.file,
+            f.function,
+            f.status.map_or_else(
+                || format!("error: {}", f.error.as_deref().unwrap_or("?")),
+                |st| st.to_string()
+            ),
+            if f.latency_ms.is_finite() {
+                format!("{:.2}", f.latency_ms)
+            } else {
+                "–".into()
+            },
+            ops(&f.ddb, 1),
+            f.vobiz
+        );
+    }
+}
+
+fn fixtures_json(fixtures: &[FixtureResult]) -> Vec<Value> {
+    fixtures
+        .iter()
+        .map(|f| {
+            json!({
                 "event": f.file, "function": f.function, "status": f.status, "latency_ms": r3(f.latency_ms),
                 "dynamodb_requests": f.ddb, "vobiz_requests": f.vobiz, "error": f.error,
+            })
+        })
+        .collect()
+}
+
+/// The `--check` run: whether every function answered every event as expected, and the size of
+/// each binary. Times are printed for orientation only: under an emulator they are the
+/// emulator's.
+pub struct Check<'a> {
+    pub bin_dir: &'a Path,
+    pub runner: &'a [String],
+    pub endpoint: &'a str,
+    pub invokes: usize,
+    pub results: &'a [CaseResult],
+    pub fixtures: &'a [FixtureResult],
+    pub elapsed: Duration,
+}
+
+impl Check<'_> {
+    pub fn failed(&self) -> bool {
+        self.results.iter().any(|r| !r.failures.is_empty()) || self.fixtures.iter().any(|f| f.error.is_some())
+    }
+
+    fn runner(&self) -> String {
+        if self.runner.is_empty() {
+            "natively".into()
+        } else {
+            format!("under `{}`", self.runner.join(" "))
+        }
+    }
+
+    pub fn markdown(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "### Lambda functions, correctness check (one cold start and {} invokes per function, {})\n",
+            self.invokes,
+            self.runner()
+        );
+        let _ = writeln!(
+            s,
+            "Every reply is checked as in the other modes. Times (init: spawn to first `/next`; first invoke) are for orientation only: no floor is measured and, under an emulator, they are the emulator's.\n"
+        );
+        let _ = writeln!(
+            s,
+            "| function | binary bytes | binary MB | init ms | first invoke ms | invokes answered as expected | DynamoDB req / invoke | Vobiz req / invoke | result |"
+        );
+        let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|");
+        for r in self.results {
+            let ddb = if r.warm.is_empty() {
+                "–".to_owned()
+            } else {
+                let limit = r.ddb_limit.map_or(String::new(), |l| {
+                    if r.ddb_per_invoke() <= l + 1e-9 {
+                        format!(" (limit {})", fmt_num(l))
+                    } else {
+                        format!(" (**over the limit {}**)", fmt_num(l))
+                    }
+                });
+                format!(
+                    "{}: {}{limit}",
+                    fmt_num(r.ddb_per_invoke()),
+                    ops(&r.ddb_warm, r.warm.len())
+                )
+            };
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} of {} | {} | {} | {} |",
+                r.label,
+                r.binary_bytes.map_or("–".into(), |b| b.to_string()),
+                r.binary_bytes.map_or("–".into(), |b| format!("{:.2}", mb(b))),
+                cell(r.inits.p50(), f64::NAN),
+                cell(r.first.p50(), f64::NAN),
+                r.first.len() + r.warm.len(),
+                1 + self.invokes,
+                ddb,
+                if r.warm.is_empty() {
+                    "–".to_owned()
+                } else {
+                    fmt_num(r.vobiz_per_invoke())
+                },
+                if r.failures.is_empty() {
+                    "ok".to_owned()
+                } else {
+                    format!("**failed**: {}", r.failures.join("; ").replace('|', "\\|"))
+                }
+            );
+        }
+        fixtures_markdown(&mut s, self.fixtures);
+        let _ = writeln!(
+            s,
+            "\nBinaries from `{}`, run {}. DynamoDB endpoint {}. Harness run: {:.0} s.",
+            self.bin_dir.display(),
+            self.runner(),
+            self.endpoint,
+            self.elapsed.as_secs_f64()
+        );
+        s
+    }
+
+    pub fn json(&self) -> Value {
+        json!({
+            "mode": "check",
+            "bin_dir": self.bin_dir.display().to_string(),
+            "runner": self.runner,
+            "dynamodb_endpoint": self.endpoint,
+            "invokes": self.invokes,
+            "elapsed_s": r3(self.elapsed.as_secs_f64()),
+            "ok": !self.failed(),
+            "functions": self.results.iter().map(|r| json!({
+                "label": r.label, "binary": r.binary, "path": r.path,
+                "binary_bytes": r.binary_bytes,
+                "init_ms": r3(r.inits.p50()), "first_invoke_ms": r3(r.first.p50()),
+                "invokes_ok": r.first.len() + r.warm.len(), "invokes": 1 + self.invokes,
+                "dynamodb_requests_per_invoke": r3(r.ddb_per_invoke()),
+                "dynamodb_requests_by_operation": r.ddb_warm,
+                "dynamodb_requests_first_invoke": r.ddb_first,
+                "dynamodb_requests_limit": r.ddb_limit,
+                "vobiz_requests_per_invoke": r3(r.vobiz_per_invoke()),
+                "failures": r.failures,
             })).collect::<Vec<_>>(),
+            "fixtures": fixtures_json(self.fixtures),
         })
     }
 }

@@ -224,9 +224,11 @@ async fn handle(st: Arc<State>, req: Request<Incoming>) -> Result<Response<Full<
     Ok(reply(StatusCode::NOT_FOUND, r#"{"errorType":"NotFound"}"#))
 }
 
-/// Starts `binary` as Lambda starts a custom runtime's bootstrap. Returns the child and the
-/// instant just before the spawn.
+/// Starts `binary` as Lambda starts a custom runtime's bootstrap; with a `runner` (an emulator
+/// and its arguments), as `runner... binary`. Returns the child and the instant just before the
+/// spawn.
 pub fn spawn(
+    runner: &[String],
     binary: &Path,
     function_name: &str,
     api: SocketAddr,
@@ -235,7 +237,14 @@ pub fn spawn(
 ) -> std::io::Result<(Child, Instant)> {
     let out = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
     let err = out.try_clone()?;
-    let mut cmd = Command::new(binary);
+    let mut cmd = match runner.split_first() {
+        Some((program, args)) => {
+            let mut c = Command::new(program);
+            c.args(args).arg(binary);
+            c
+        }
+        None => Command::new(binary),
+    };
     cmd.env_clear()
         .env("PATH", "/usr/local/bin:/usr/bin:/bin")
         .env("LANG", "en_US.UTF-8")
