@@ -143,7 +143,7 @@ pub async fn vobiz_once(http: &reqwest::Client, url: &str) -> Result<Duration, S
         "answer_url": "https://a1b2c3d4e5.execute-api.ap-south-1.amazonaws.com/prod/answer/x",
         "answer_method": "POST",
         "hangup_url": "https://a1b2c3d4e5.execute-api.ap-south-1.amazonaws.com/prod/hangup/x",
-        "hangup_method": "POST", "time_limit": 120,
+        "hangup_method": "POST", "time_limit": 120, "ring_timeout": 40,
     });
     let t = Instant::now();
     let r = http
@@ -281,7 +281,7 @@ pub mod same_request {
                 }
                 Kind::Answer => {
                     let t = Instant::now();
-                    let w = store.answer(&call, now()).await.map_err(e)?;
+                    let w = store.answer(&call, None, now()).await.map_err(e)?;
                     let d = t.elapsed();
                     expect_done(w, "answer")?;
                     d
@@ -293,7 +293,7 @@ pub mod same_request {
                     }
                     repeats_left -= 1;
                     let t = Instant::now();
-                    let w = store.repeat(&call, MAX_REPEATS, now()).await.map_err(e)?;
+                    let w = store.read_code(&call, MAX_REPEATS + 1, now()).await.map_err(e)?;
                     let d = t.elapsed();
                     expect_done(w, "repeat")?;
                     d
@@ -393,6 +393,8 @@ pub mod same_request {
             answer_url: format!("{base}/answer/{token}"),
             hangup_url: format!("{base}/hangup/{token}"),
             time_limit: 120,
+            ring_timeout: 40,
+            machine_detection: false,
         };
         let t = Instant::now();
         if store.start_attempt(&attempt, prior.as_ref(), &slot).await.map_err(e)? != Start::Started {

@@ -101,7 +101,7 @@ pub const CASES: &[Case] = &[
         kind: Kind::Answer,
         floor: Floor::UpdateItem,
         ddb_limit: Some(1.0),
-        path: "live attempt, same CallUUID (a Vobiz retry): 200, code read",
+        path: "live attempt, same CallUUID (a Vobiz retry): 200, the key-press gate's prompt",
     },
     Case {
         label: "otp-choice",
@@ -235,7 +235,9 @@ impl Scenario {
                 status == 400 && body.contains("\"reason\":\"invalid\"") && body.contains("\"attempts_remaining\":2")
             }
             Kind::Status => status == 200 && body.contains("\"status\":\"calling\""),
-            Kind::Answer | Kind::Choice => status == 200 && body.contains(shared::domain::script::INTRO),
+            // The key-press gate is on (the default): the pickup asks for a key, the key reads.
+            Kind::Answer => status == 200 && body.contains(shared::domain::script::GATE),
+            Kind::Choice => status == 200 && body.contains(shared::domain::script::INTRO),
             Kind::Hangup => status == 200 && body.contains("<Hangup"),
         };
         if !ok {

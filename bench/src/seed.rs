@@ -87,6 +87,8 @@ impl Seeder {
                             call_uuid: FIXTURE_CALL_UUID,
                             nonce: None,
                         },
+                        // Picked up and the code read once, as after the key-press gate.
+                        Some(crate::scenario::MAX_REPEATS + 1),
                         now,
                     )
                     .await

@@ -55,7 +55,7 @@ async fn the_local_server_calls_vobiz_when_configured() {
             "from": "+918012345678", "to": "+919876543210",
             "answer_url": format!("https://tunnel.example/answer/{token}"), "answer_method": "POST",
             "hangup_url": format!("https://tunnel.example/hangup/{token}"), "hangup_method": "POST",
-            "time_limit": 120,
+            "time_limit": 120, "ring_timeout": 40,
         })
     );
     let status: Value = http

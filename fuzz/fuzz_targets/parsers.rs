@@ -206,7 +206,7 @@ fn form(variant: u8, payload: &[u8]) {
 }
 
 fn hangup(payload: &[u8]) {
-    let s = strings(payload, 6);
+    let s = strings(payload, 7);
     check_hangup(&HangupReport {
         call_status: &s[0],
         hangup_cause: &s[1],
@@ -214,6 +214,7 @@ fn hangup(payload: &[u8]) {
         answer_time: &s[3],
         duration: &s[4],
         bill_duration: &s[5],
+        hangup_cause_name: &s[6],
     });
 }
 

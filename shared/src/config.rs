@@ -62,6 +62,9 @@ vars! {
     "OTP_MAX_REPEATS", "3", Range(0, 10), "Times a callee may press 1 to hear the code again.";
     "CALL_TIME_LIMIT_SECONDS", "120", Range(30, 600), "Vobiz time_limit: the longest a call may last after answer.";
     "GATHER_TIMEOUT_SECONDS", "8", Range(5, 60), "How long the call waits for a key after the prompt.";
+    "RING_TIMEOUT_SECONDS", "40", Range(15, 120), "Vobiz ring_timeout: how long a call rings unanswered before it is given up (less than OTP_TTL_SECONDS).";
+    "OTP_KEYPRESS_GATE", "on", Text("on or off"), "On: the callee hears \"press any key to hear your code\" and the code only after a key, so a voicemail box never records it. Off: the code is read on pickup.";
+    "MACHINE_DETECTION", "off", Text("off or hangup"), "Vobiz answering-machine detection: hangup drops a call a machine answers (outcome machine) before anything is said.";
     "CALL_LANGUAGE", "en-US", Text("ll-CC"), "Text-to-speech language.";
     "CALL_VOICE", "WOMAN", Text("WOMAN or MAN"), "Text-to-speech voice.";
     "ALLOWED_COUNTRY_CODES", "91", Text("comma-separated calling codes"), "Destinations a call may go to.";
@@ -82,6 +85,12 @@ pub struct Policy {
     pub max_attempts: u32,
     pub max_repeats: u32,
     pub call_time_limit: u32,
+    /// Seconds a call may ring unanswered (Vobiz `ring_timeout`).
+    pub ring_timeout: u32,
+    /// The code is read only after the callee presses a key.
+    pub keypress_gate: bool,
+    /// Ask Vobiz to hang up on answering machines.
+    pub machine_detection: bool,
     pub allowed_country_codes: Vec<u16>,
 }
 
@@ -280,6 +289,39 @@ impl Config {
         if voice != "WOMAN" && voice != "MAN" {
             return Err(Error::Config(format!("CALL_VOICE must be WOMAN or MAN, got {voice:?}")));
         }
+        let keypress_gate = match env
+            .get("OTP_KEYPRESS_GATE")
+            .as_deref()
+            .unwrap_or(default_of("OTP_KEYPRESS_GATE"))
+        {
+            "on" => true,
+            "off" => false,
+            other => {
+                return Err(Error::Config(format!(
+                    "OTP_KEYPRESS_GATE must be on or off, got {other:?}"
+                )));
+            }
+        };
+        let machine_detection = match env
+            .get("MACHINE_DETECTION")
+            .as_deref()
+            .unwrap_or(default_of("MACHINE_DETECTION"))
+        {
+            "hangup" => true,
+            "off" => false,
+            other => {
+                return Err(Error::Config(format!(
+                    "MACHINE_DETECTION must be off or hangup, got {other:?}"
+                )));
+            }
+        };
+        let code_ttl_secs: i64 = env.number("OTP_TTL_SECONDS")?;
+        let ring_timeout: u32 = env.number("RING_TIMEOUT_SECONDS")?;
+        if i64::from(ring_timeout) >= code_ttl_secs {
+            return Err(Error::Config(format!(
+                "RING_TIMEOUT_SECONDS ({ring_timeout}) must be less than OTP_TTL_SECONDS ({code_ttl_secs})"
+            )));
+        }
         let create_table = match env.get("OTP_CREATE_TABLE").as_deref() {
             None | Some("0") => false,
             Some("1") => true,
@@ -324,10 +366,13 @@ impl Config {
             create_table,
             policy: Policy {
                 code_length: env.number("OTP_LENGTH")?,
-                code_ttl_secs: env.number("OTP_TTL_SECONDS")?,
+                code_ttl_secs,
                 max_attempts: env.number("OTP_MAX_ATTEMPTS")?,
                 max_repeats: env.number("OTP_MAX_REPEATS")?,
                 call_time_limit: env.number("CALL_TIME_LIMIT_SECONDS")?,
+                ring_timeout,
+                keypress_gate,
+                machine_detection,
                 allowed_country_codes,
             },
             voice: Voice {
@@ -383,6 +428,9 @@ mod tests {
                 max_attempts: 3,
                 max_repeats: 3,
                 call_time_limit: 120,
+                ring_timeout: 40,
+                keypress_gate: true,
+                machine_detection: false,
                 allowed_country_codes: vec![91]
             }
         );
@@ -413,7 +461,7 @@ mod tests {
                 Text(_) => None,
             })
             .collect();
-        assert_eq!(ranges.len(), 13, "every whole-number variable has its range");
+        assert_eq!(ranges.len(), 14, "every whole-number variable has its range");
         for (name, default, min, max) in ranges {
             let d: i64 = default
                 .parse()
@@ -433,6 +481,19 @@ mod tests {
     }
 
     #[test]
+    fn a_call_stops_ringing_before_its_code_expires() {
+        let err = cfg(&[("OTP_TTL_SECONDS", "60"), ("RING_TIMEOUT_SECONDS", "60")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("RING_TIMEOUT_SECONDS") && err.contains("OTP_TTL_SECONDS"),
+            "{err}"
+        );
+        let c = cfg(&[("OTP_KEYPRESS_GATE", "off"), ("MACHINE_DETECTION", "hangup")]).unwrap();
+        assert!(!c.policy.keypress_gate && c.policy.machine_detection);
+    }
+
+    #[test]
     fn bad_values_name_their_variable() {
         for (name, value) in [
             ("OTP_LENGTH", "3"),
@@ -443,6 +504,9 @@ mod tests {
             ("OTP_MAX_REPEATS", "11"),
             ("CALL_TIME_LIMIT_SECONDS", "9999"),
             ("GATHER_TIMEOUT_SECONDS", "4"),
+            ("RING_TIMEOUT_SECONDS", "10"),
+            ("OTP_KEYPRESS_GATE", "maybe"),
+            ("MACHINE_DETECTION", "continue"),
             ("HTTP_PORT", "0"),
             ("HTTP_PORT", "70000"),
             ("CALL_LANGUAGE", "english"),

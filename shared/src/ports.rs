@@ -65,11 +65,14 @@ pub trait Store: Send + Sync {
         reason: &str,
     ) -> impl Future<Output = Result<bool>> + Send;
 
-    /// [`Attempt::can_answer`]: binds `call_uuid`, notes the answer, returns the record.
-    fn answer(&self, call: &CallRef<'_>, now: i64) -> impl Future<Output = Result<Write>> + Send;
+    /// [`Attempt::can_answer`]: binds `call_uuid`, notes the pickup and, with `read_cap`,
+    /// counts one read of the code; returns the record.
+    fn answer(&self, call: &CallRef<'_>, read_cap: Option<u32>, now: i64)
+    -> impl Future<Output = Result<Write>> + Send;
 
-    /// [`Attempt::can_repeat`]: counts one repeat, returns the record.
-    fn repeat(&self, call: &CallRef<'_>, max_repeats: u32, now: i64) -> impl Future<Output = Result<Write>> + Send;
+    /// [`Attempt::can_read`]: counts one read of the code (the gate's key, or "press 1");
+    /// returns the record.
+    fn read_code(&self, call: &CallRef<'_>, read_cap: u32, now: i64) -> impl Future<Output = Result<Write>> + Send;
 
     /// [`Attempt::can_hang_up`]: records the end of the call and erases the sealed code.
     fn hang_up(&self, call: &CallRef<'_>, facts: &HangupFacts, now: i64) -> impl Future<Output = Result<Write>> + Send;
@@ -97,6 +100,10 @@ pub struct CallRequest {
     pub answer_url: String,
     pub hangup_url: String,
     pub time_limit: u32,
+    /// Seconds the call may ring unanswered.
+    pub ring_timeout: u32,
+    /// Ask the provider to hang up when a machine answers.
+    pub machine_detection: bool,
 }
 
 /// The call was accepted; `request_uuid` identifies it.

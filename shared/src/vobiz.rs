@@ -52,7 +52,7 @@ impl VobizClient {
 #[cfg(feature = "http-client")]
 impl CallPlacer for VobizClient {
     async fn place_call(&self, req: &CallRequest) -> Result<PlacedCall> {
-        let body = json!({
+        let mut body = json!({
             "from": self.cfg.from.e164(),
             "to": req.to.e164(),
             "answer_url": req.answer_url,
@@ -60,7 +60,12 @@ impl CallPlacer for VobizClient {
             "hangup_url": req.hangup_url,
             "hangup_method": "POST",
             "time_limit": req.time_limit,
+            "ring_timeout": req.ring_timeout,
         });
+        if req.machine_detection {
+            // A machine that answers is hung up on (hangup cause 9100) before anything is said.
+            body["machine_detection"] = json!("hangup");
+        }
         let mut retries = 0;
         loop {
             let sent = self
@@ -128,7 +133,13 @@ impl CallPlacer for VobizClient {
 }
 
 /// `request_uuid` identifies the call (`api_id` only identifies the API request).
-#[cfg_attr(not(feature = "http-client"), allow(dead_code))]
+#[cfg_attr(
+    not(feature = "http-client"),
+    allow(
+        dead_code,
+        reason = "only the Vobiz client reads it; the fuzz target builds without it"
+    )
+)]
 fn request_uuid(json: &Value) -> Option<String> {
     let v = json.get("request_uuid")?;
     let s = v.as_str().or_else(|| v.as_array()?.first()?.as_str())?;
@@ -197,7 +208,24 @@ async fn simulate(
         .text()
         .await
         .map_err(|_| "unreadable answer".to_string())?;
-    let words = spoken_words(&xml);
+    let mut words = spoken_words(&xml);
+    // The key-press gate: the callee presses a key, and hears the code from the Gather's action.
+    if let Some(action) = gather_action(&xml).filter(|_| !words.iter().any(|w| is_digit_word(w))) {
+        let mut key = answer.clone();
+        key.retain(|(k, _)| *k != "Event");
+        key.push(("Digits", "5"));
+        let xml = http
+            .post(&action)
+            .form(&key)
+            .send()
+            .await
+            .map_err(|_| "the key-press webhook did not respond".to_string())?
+            .text()
+            .await
+            .map_err(|_| "unreadable key-press reply".to_string())?;
+        words.push("(presses 5)".into());
+        words.extend(spoken_words(&xml));
+    }
     println!(
         "\n📞 simulated call to {} (request {request_uuid})\n   callee hears: {}\n   (printed on this console only: codes never go to logs)\n",
         req.to.masked(),
@@ -234,6 +262,27 @@ async fn simulate(
         .await
         .map_err(|_| "the hangup webhook did not respond".to_string())?;
     Ok(())
+}
+
+#[cfg(feature = "http-client")]
+fn is_digit_word(w: &str) -> bool {
+    w.len() == 1 && w.as_bytes()[0].is_ascii_digit()
+}
+
+/// The `action` of the first `<Gather>` in a VobizXML document.
+pub fn gather_action(xml: &str) -> Option<String> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(xml);
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e) | Event::Empty(e)) if e.name().as_ref() == b"Gather" => {
+                let attr = e.try_get_attribute("action").ok()??;
+                return attr.unescape_value().ok().map(|v| v.into_owned());
+            }
+            Ok(Event::Eof) | Err(_) => return None,
+            _ => {}
+        }
+    }
 }
 
 /// The text of every `<Speak>` in a VobizXML document, in order.

@@ -86,6 +86,7 @@ async fn service(setup: Setup) -> Service<MemoryStore, FakeClock> {
                             call_uuid: CALL_UUID,
                             nonce: None
                         },
+                        Some(4), // picked up and read once: 1 + OTP_MAX_REPEATS reads allowed
                         NOW - 5
                     )
                     .await
@@ -227,9 +228,12 @@ async fn otp_status_reads_the_encoded_number() {
 
 #[tokio::test]
 async fn answer_reads_the_code_only_with_a_live_token() {
+    // The key-press gate is on by default: the pickup asks for a key, and the key (posted to the
+    // Gather's action, otp-choice) reads the code.
     let (_svc, _s, resp) = run("answer-started.json", Setup::Live).await;
     let xml = text(&resp);
-    assert_eq!(spoken_digits(&xml), CODE);
+    assert_eq!(spoken_digits(&xml), "", "no digit before a key");
+    assert!(xml.contains(shared::domain::script::GATE));
     assert!(xml.contains("https://a1b2c3d4e5.execute-api.ap-south-1.amazonaws.com/prod/otp-choice/"));
     for (file, setup) in [
         ("answer-started.json", Setup::Fresh),

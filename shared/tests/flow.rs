@@ -101,7 +101,7 @@ async fn whole_call<S: Store>(store: S) {
             "from": FROM, "to": PHONE,
             "answer_url": format!("{PUBLIC_URL}/answer/{token}"), "answer_method": "POST",
             "hangup_url": format!("{PUBLIC_URL}/hangup/{token}"), "hangup_method": "POST",
-            "time_limit": 120,
+            "time_limit": 120, "ring_timeout": 40,
         })
     );
     assert!(token.len() >= 22 && !text(&resp).contains(&token));
@@ -389,7 +389,157 @@ async fn answer_checks_the_callee<S: Store>(store: S) {
     assert_eq!(spoken_digits(&xml).len(), 6, "the real callee still gets the code");
 }
 
+/// The key-press gate (the default): the pickup hears a prompt and no digit; any key reads the
+/// code; "press 1" reads it again; a callee who presses nothing never hears it, and the call
+/// ends `not_delivered` with outcome `no_key`.
+async fn the_keypress_gate_keeps_the_code_from_voicemail<S: Store>(store: S) {
+    let (svc, clock) = common::service_with(store, common::config_with(&[("OTP_KEYPRESS_GATE", "on")]));
+    let server = fake_vobiz(201, fired()).await;
+    send(&svc, &server).await;
+    let token = last_token(&server).await;
+    let code = stored_code(&svc).await;
+    let xml = webhook(&svc, &server, "answer", &token, &[("Event", "StartApp")]).await;
+    assert_eq!(spoken_digits(&xml), "", "no digit on pickup");
+    assert!(xml.contains(shared::domain::script::GATE) && xml.contains(&format!("/otp-choice/{token}")));
+    assert_eq!(status(&svc, &server).await["status"], "answered");
+    // A replayed pickup asks again and reads nothing.
+    let xml = webhook(&svc, &server, "answer", &token, &[("Event", "StartApp")]).await;
+    assert_eq!(spoken_digits(&xml), "");
+    // No key yet (the Gather timed out into an empty Digits): goodbye, no digit.
+    let xml = webhook(&svc, &server, "otp-choice", &token, &[("Digits", "")]).await;
+    assert_eq!(spoken_digits(&xml), "");
+    // Any key reads the code; then only "1" reads it again.
+    let xml = webhook(&svc, &server, "otp-choice", &token, &[("Digits", "7")]).await;
+    assert_eq!(spoken_digits(&xml), code);
+    let xml = webhook(&svc, &server, "otp-choice", &token, &[("Digits", "7")]).await;
+    assert_eq!(spoken_digits(&xml), "", "another key after the code is goodbye");
+    let xml = webhook(&svc, &server, "otp-choice", &token, &[("Digits", "1")]).await;
+    assert_eq!(spoken_digits(&xml), code);
+    webhook(&svc, &server, "hangup", &token, &answered_hangup()).await;
+    let st = status(&svc, &server).await;
+    assert_eq!(
+        (st["status"].as_str(), st["call"]["repeats"].as_u64()),
+        (Some("delivered"), Some(1))
+    );
+
+    // A second code, picked up by a machine that presses nothing: never read, `no_key`.
+    clock.advance(31);
+    send(&svc, &server).await;
+    let token = last_token(&server).await;
+    let xml = webhook(&svc, &server, "answer", &token, &[("Event", "StartApp")]).await;
+    assert_eq!(spoken_digits(&xml), "");
+    webhook(&svc, &server, "hangup", &token, &answered_hangup()).await;
+    let st = status(&svc, &server).await;
+    assert_eq!(
+        (st["status"].as_str(), st["call"]["outcome"].as_str()),
+        (Some("not_delivered"), Some("no_key"))
+    );
+}
+
+/// Only a pickup reads the code, marks the attempt answered or binds the call: a ring or a
+/// hangup posted to the answer URL gets an empty 200 and changes nothing.
+async fn only_a_pickup_reads_or_binds<S: Store>(store: S) {
+    let (svc, _clock) = common::service(store);
+    let server = fake_vobiz(201, fired()).await;
+    send(&svc, &server).await;
+    let token = last_token(&server).await;
+    let before = svc.store.get(&Phone::parse(PHONE).unwrap()).await.unwrap();
+    for form in [
+        vec![("Event", "Ring"), ("CallStatus", "ringing"), ("CallUUID", "other-call")],
+        vec![
+            ("Event", "Hangup"),
+            ("CallStatus", "completed"),
+            ("CallUUID", "other-call"),
+        ],
+        vec![
+            ("Event", "StartApp"),
+            ("CallStatus", "ringing"),
+            ("CallUUID", "other-call"),
+        ],
+        vec![("CallStatus", "completed"), ("CallUUID", "other-call")],
+    ] {
+        let mut f = vec![("To", "919876543210"), ("From", "918012345678")];
+        f.extend(form);
+        let resp = dispatch(&svc, &vobiz(&server), form_req(&format!("/answer/{token}"), &f)).await;
+        assert_eq!(resp.status(), 200);
+        let xml = text(&resp);
+        assert!(!xml.contains("<Speak") && !xml.contains("<Hangup"), "{f:?}: {xml}");
+    }
+    assert_eq!(
+        svc.store.get(&Phone::parse(PHONE).unwrap()).await.unwrap(),
+        before,
+        "nothing written"
+    );
+    let xml = webhook(&svc, &server, "answer", &token, &[("Event", "StartApp")]).await;
+    assert_eq!(spoken_digits(&xml).len(), 6, "the pickup itself still reads");
+}
+
+/// Across answer replays (a Vobiz retry, or anyone holding the URL) and "press 1", one call
+/// reads the code at most 1 + OTP_MAX_REPEATS times.
+async fn one_call_reads_the_code_at_most_one_plus_repeats_times<S: Store>(store: S) {
+    let (svc, _clock) = common::service(store);
+    let server = fake_vobiz(201, fired()).await;
+    send(&svc, &server).await;
+    let token = last_token(&server).await;
+    let mut reads = 0;
+    for i in 0..6 {
+        for (route, extra) in [("answer", [("Event", "StartApp")]), ("otp-choice", [("Digits", "1")])] {
+            let xml = webhook(&svc, &server, route, &token, &extra).await;
+            if !spoken_digits(&xml).is_empty() {
+                reads += 1;
+            }
+            assert!(reads <= 4, "round {i}: read {reads} times");
+        }
+    }
+    assert_eq!(reads, 4, "1 + OTP_MAX_REPEATS (3)");
+}
+
+/// The call asks Vobiz for machine detection when configured, and rings for RING_TIMEOUT_SECONDS.
+async fn machine_detection_and_ring_timeout_go_to_vobiz<S: Store>(store: S) {
+    let (svc, _clock) = common::service_with(
+        store,
+        common::config_with(&[("MACHINE_DETECTION", "hangup"), ("RING_TIMEOUT_SECONDS", "35")]),
+    );
+    let server = fake_vobiz(201, fired()).await;
+    send(&svc, &server).await;
+    let reqs = server.received_requests().await.unwrap();
+    let sent: Value = serde_json::from_slice(&reqs[0].body).unwrap();
+    assert_eq!(
+        (sent["machine_detection"].as_str(), sent["ring_timeout"].as_u64()),
+        (Some("hangup"), Some(35))
+    );
+    let token = last_token(&server).await;
+    let machine = [
+        ("Event", "Hangup"),
+        ("CallStatus", "completed"),
+        ("HangupCauseCode", "9100"),
+    ];
+    webhook(&svc, &server, "hangup", &token, &machine).await;
+    let st = status(&svc, &server).await;
+    assert_eq!(
+        (st["status"].as_str(), st["call"]["outcome"].as_str()),
+        (Some("not_delivered"), Some("machine"))
+    );
+}
+
+/// What the hangup webhook says of a call that was answered and ran its course.
+fn answered_hangup() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("Event", "Hangup"),
+        ("CallStatus", "completed"),
+        ("HangupCause", "NORMAL_CLEARING"),
+        ("HangupCauseCode", "4000"),
+        ("AnswerTime", "2026-11-25 10:00:05"),
+        ("Duration", "31"),
+        ("BillDuration", "60"),
+    ]
+}
+
 on_both_stores!(
+    the_keypress_gate_keeps_the_code_from_voicemail,
+    only_a_pickup_reads_or_binds,
+    one_call_reads_the_code_at_most_one_plus_repeats_times,
+    machine_detection_and_ring_timeout_go_to_vobiz,
     whole_call,
     busy_call,
     no_answer_call,

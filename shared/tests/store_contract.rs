@@ -93,7 +93,7 @@ async fn start_get_and_replace<S: Store>(store: S) {
     assert_eq!(store.start_attempt(&a, None, &SLOT).await.unwrap(), Start::Started);
     assert_eq!(store.get(&phone()).await.unwrap(), Some(a.clone()));
     // The old call's webhooks leave traces that the new attempt must not inherit.
-    done(store.answer(&call("th-a1", "c1", Some("n1")), NOW).await.unwrap());
+    done(store.answer(&call("th-a1", "c1", Some("n1")), None, NOW).await.unwrap());
     done(store.hang_up(&call("th-a1", "c1", None), &busy(), NOW).await.unwrap());
     let b = Attempt::new(new("a2", NOW + 40), Some(&a), vec![NOW, NOW + 40]);
     assert_eq!(
@@ -126,7 +126,7 @@ async fn start_get_and_replace<S: Store>(store: S) {
         "the same version twice"
     );
     // The old attempt's token and code no longer work.
-    assert!(refused(store.answer(&call("th-a1", "c1", None), NOW + 41).await.unwrap()).is_some());
+    assert!(refused(store.answer(&call("th-a1", "c1", None), None, NOW + 41).await.unwrap()).is_some());
     let c = done(store.guess(&phone(), "mac-a1", NOW + 41).await.unwrap());
     assert!(
         c.judge_last_guess().is_err(),
@@ -238,7 +238,7 @@ async fn a_failed_call_needs_the_current_attempt<S: Store>(store: S) {
     assert_eq!(a.call_failed.as_deref(), Some("HTTP 402"));
     assert_eq!(a.code_sealed, None, "a failed call erases its sealed code");
     assert!(!a.is_live(NOW) && !a.placed());
-    assert!(refused(store.answer(&call("th-a1", "c1", None), NOW).await.unwrap()).is_some());
+    assert!(refused(store.answer(&call("th-a1", "c1", None), None, NOW).await.unwrap()).is_some());
     assert!(
         refused(store.guess(&phone(), "mac-a1", NOW).await.unwrap()).is_some(),
         "no guess is charged"
@@ -249,50 +249,77 @@ async fn a_failed_call_needs_the_current_attempt<S: Store>(store: S) {
 
 async fn answer_binds_the_call<S: Store>(store: S) {
     start(&store, "a1", NOW).await;
-    assert!(refused(store.answer(&call("th-wrong", "c1", None), NOW).await.unwrap()).is_some());
-    let a = done(store.answer(&call("th-a1", "c1", Some("n1")), NOW + 5).await.unwrap());
+    assert!(refused(store.answer(&call("th-wrong", "c1", None), None, NOW).await.unwrap()).is_some());
+    let a = done(
+        store
+            .answer(&call("th-a1", "c1", Some("n1")), None, NOW + 5)
+            .await
+            .unwrap(),
+    );
     assert_eq!(
         (a.call_uuid.as_deref(), a.answered_at, a.nonces.clone()),
         (Some("c1"), Some(NOW + 5), vec!["n1".to_owned()])
     );
-    let again = done(store.answer(&call("th-a1", "c1", Some("n2")), NOW + 9).await.unwrap());
+    let again = done(
+        store
+            .answer(&call("th-a1", "c1", Some("n2")), None, NOW + 9)
+            .await
+            .unwrap(),
+    );
     assert_eq!(again.answered_at, Some(NOW + 5), "the first answer time stays");
-    let replay = refused(store.answer(&call("th-a1", "c1", Some("n1")), NOW + 9).await.unwrap()).unwrap();
+    let replay = refused(
+        store
+            .answer(&call("th-a1", "c1", Some("n1")), None, NOW + 9)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
     assert!(!replay.fresh_nonce(Some("n1")), "a used nonce is refused");
     assert!(
-        refused(store.answer(&call("th-a1", "c2", None), NOW + 9).await.unwrap()).is_some(),
+        refused(store.answer(&call("th-a1", "c2", None), None, NOW + 9).await.unwrap()).is_some(),
         "another call"
     );
     assert!(
-        refused(store.answer(&call("th-a1", "c1", None), NOW + 300).await.unwrap()).is_some(),
+        refused(store.answer(&call("th-a1", "c1", None), None, NOW + 300).await.unwrap()).is_some(),
         "expired"
     );
 }
 
-async fn repeats_are_counted_and_capped<S: Store>(store: S) {
+async fn reads_are_counted_and_capped<S: Store>(store: S) {
     start(&store, "a1", NOW).await;
     assert!(
-        refused(store.repeat(&call("th-a1", "c1", None), 2, NOW).await.unwrap()).is_some(),
-        "not answered yet"
+        refused(store.read_code(&call("th-a1", "c1", None), 3, NOW).await.unwrap()).is_some(),
+        "not picked up yet"
     );
-    done(store.answer(&call("th-a1", "c1", None), NOW).await.unwrap());
+    let a = done(store.answer(&call("th-a1", "c1", None), None, NOW).await.unwrap());
+    assert_eq!(a.reads, 0, "a pickup alone reads nothing (the key-press gate)");
     assert!(
-        refused(store.repeat(&call("th-a1", "c2", None), 2, NOW).await.unwrap()).is_some(),
+        refused(store.read_code(&call("th-a1", "c2", None), 3, NOW).await.unwrap()).is_some(),
         "another call"
     );
     assert_eq!(
-        done(store.repeat(&call("th-a1", "c1", Some("r1")), 2, NOW).await.unwrap()).repeats,
+        done(store.read_code(&call("th-a1", "c1", Some("r1")), 3, NOW).await.unwrap()).reads,
         1
     );
     assert!(
-        refused(store.repeat(&call("th-a1", "c1", Some("r1")), 2, NOW).await.unwrap()).is_some(),
+        refused(store.read_code(&call("th-a1", "c1", Some("r1")), 3, NOW).await.unwrap()).is_some(),
         "replayed"
     );
+    assert!(
+        refused(store.read_code(&call("th-a1", "c1", None), 1, NOW).await.unwrap()).is_some(),
+        "the gate's key reads only the first time"
+    );
+    // A replayed answer that reads is a read like "press 1": together they stop at the cap.
     assert_eq!(
-        done(store.repeat(&call("th-a1", "c1", None), 2, NOW).await.unwrap()).repeats,
+        done(store.answer(&call("th-a1", "c1", None), Some(3), NOW).await.unwrap()).reads,
         2
     );
-    assert!(refused(store.repeat(&call("th-a1", "c1", None), 2, NOW).await.unwrap()).is_some());
+    assert_eq!(
+        done(store.read_code(&call("th-a1", "c1", None), 3, NOW).await.unwrap()).reads,
+        3
+    );
+    assert!(refused(store.read_code(&call("th-a1", "c1", None), 3, NOW).await.unwrap()).is_some());
+    assert!(refused(store.answer(&call("th-a1", "c1", None), Some(3), NOW).await.unwrap()).is_some());
 }
 
 async fn hangup_is_recorded_once<S: Store>(store: S) {
@@ -326,7 +353,7 @@ async fn hangup_is_recorded_once<S: Store>(store: S) {
     .unwrap();
     assert_eq!(old.hangup, Some(Telephony::Busy), "a retry changes nothing");
     assert!(
-        refused(store.answer(&call("th-a1", "c1", None), NOW + 31).await.unwrap()).is_some(),
+        refused(store.answer(&call("th-a1", "c1", None), None, NOW + 31).await.unwrap()).is_some(),
         "no code after the call ended"
     );
 }
@@ -440,7 +467,7 @@ async fn concurrent_distinct_guesses_never_exceed_the_cap<S: Store + 'static>(st
 
 async fn a_hangup_of_another_call_changes_nothing<S: Store>(store: S) {
     start(&store, "a1", NOW).await;
-    done(store.answer(&call("th-a1", "c1", None), NOW + 5).await.unwrap());
+    done(store.answer(&call("th-a1", "c1", None), None, NOW + 5).await.unwrap());
     let old = refused(
         store
             .hang_up(&call("th-a1", "c2", None), &busy(), NOW + 9)
@@ -470,7 +497,7 @@ on_both_stores!(
     a_guess_between_read_and_send_is_not_lost,
     a_failed_call_needs_the_current_attempt,
     answer_binds_the_call,
-    repeats_are_counted_and_capped,
+    reads_are_counted_and_capped,
     hangup_is_recorded_once,
     a_hangup_of_another_call_changes_nothing,
     guesses_are_charged_then_judged,

@@ -46,11 +46,13 @@ pub struct Attempt {
     /// attempt is stored before the call is requested and marked here if the request fails, so
     /// a successful send writes nothing after the call (Vobiz's `request_uuid` goes to the log).
     pub call_failed: Option<String>,
-    /// When the answer webhook served the code.
+    /// When the callee picked up (the answer webhook's first pickup).
     pub answered_at: Option<i64>,
     /// Vobiz's `CallUUID`, bound by the first answer webhook.
     pub call_uuid: Option<String>,
-    pub repeats: u32,
+    /// How many times the call read the code: on pickup (no key-press gate) or after the gate's
+    /// key, then once per "press 1", a replayed answer included. At most `1 + OTP_MAX_REPEATS`.
+    pub reads: u32,
     pub ended_at: Option<i64>,
     /// What the telephony said at hangup.
     pub hangup: Option<Telephony>,
@@ -144,7 +146,7 @@ impl Attempt {
             call_failed: None,
             answered_at: None,
             call_uuid: None,
-            repeats: 0,
+            reads: 0,
             ended_at: None,
             hangup: None,
             hangup_cause: None,
@@ -242,19 +244,24 @@ impl Attempt {
         self.call_uuid.as_deref().is_none_or(|bound| bound == call.call_uuid)
     }
 
-    /// The answer webhook may serve the code: live attempt, its token, the call not ended, and
-    /// either the first answer or a retry for the same call.
-    pub fn can_answer(&self, call: &CallRef<'_>, now: i64) -> bool {
-        self.is_called_by(call) && self.is_live(now) && self.call_in_progress() && self.may_be_call(call)
+    /// The answer webhook may take the pickup: live attempt, its token, the call not ended, and
+    /// either the first answer or a retry for the same call; with `read_cap`, it also reads the
+    /// code, so fewer than that many reads may have happened.
+    pub fn can_answer(&self, call: &CallRef<'_>, read_cap: Option<u32>, now: i64) -> bool {
+        self.is_called_by(call)
+            && self.is_live(now)
+            && self.call_in_progress()
+            && self.may_be_call(call)
+            && read_cap.is_none_or(|cap| self.reads < cap)
     }
 
-    /// "Press 1" may read the code again: the answered call, with repeats left.
-    pub fn can_repeat(&self, call: &CallRef<'_>, max_repeats: u32, now: i64) -> bool {
+    /// A key may read the code (again): the picked-up call, fewer than `read_cap` reads so far.
+    pub fn can_read(&self, call: &CallRef<'_>, read_cap: u32, now: i64) -> bool {
         self.is_called_by(call)
             && self.is_live(now)
             && self.call_in_progress()
             && self.call_uuid.as_deref() == Some(call.call_uuid)
-            && self.repeats < max_repeats
+            && self.reads < read_cap
     }
 
     /// The hangup webhook records the outcome once; retries find it already recorded. A hangup
@@ -303,7 +310,8 @@ impl Attempt {
         if self.call_failed.is_some() {
             return Some(CallOutcome::Failed);
         }
-        self.hangup.map(|t| t.delivery(self.answered_at.is_some()))
+        self.hangup
+            .map(|t| t.delivery(self.reads > 0, self.answered_at.is_some()))
     }
 
     pub fn status(&self, now: i64) -> Status {
@@ -397,6 +405,7 @@ pub(crate) mod tests {
         let mut a = attempt(now);
         assert_eq!(a.status(now), Status::Calling);
         a.answered_at = Some(now + 5);
+        a.reads = 1;
         assert_eq!(a.status(now + 6), Status::Answered);
         a.ended_at = Some(now + 40);
         a.hangup = Some(Telephony::Answered);
@@ -464,25 +473,33 @@ pub(crate) mod tests {
         let now = 1_000;
         let mut a = attempt(now);
         let p = a.phone.clone();
-        assert!(a.can_answer(&call(&p, "th", "c1", None), now));
-        assert!(!a.can_answer(&call(&p, "tx", "c1", None), now));
+        assert!(a.can_answer(&call(&p, "th", "c1", None), None, now));
+        assert!(!a.can_answer(&call(&p, "tx", "c1", None), None, now));
         a.call_uuid = Some("c1".into());
         assert!(
-            a.can_answer(&call(&p, "th", "c1", None), now),
+            a.can_answer(&call(&p, "th", "c1", None), None, now),
             "a retry of the same call"
         );
-        assert!(!a.can_answer(&call(&p, "th", "c2", None), now), "another call");
-        assert!(a.can_repeat(&call(&p, "th", "c1", None), 3, now));
-        assert!(!a.can_repeat(&call(&p, "th", "c2", None), 3, now));
-        a.repeats = 3;
-        assert!(!a.can_repeat(&call(&p, "th", "c1", None), 3, now));
+        assert!(!a.can_answer(&call(&p, "th", "c2", None), None, now), "another call");
+        assert!(a.can_read(&call(&p, "th", "c1", None), 3, now));
+        assert!(!a.can_read(&call(&p, "th", "c2", None), 3, now));
+        a.reads = 3;
+        assert!(!a.can_read(&call(&p, "th", "c1", None), 3, now));
+        assert!(
+            !a.can_answer(&call(&p, "th", "c1", None), Some(3), now),
+            "a replayed answer is a read like any other"
+        );
+        assert!(
+            a.can_answer(&call(&p, "th", "c1", None), None, now),
+            "a pickup alone reads nothing"
+        );
         assert!(a.can_hang_up(&call(&p, "th", "c1", None)));
         assert!(!a.can_hang_up(&call(&p, "th", "c2", None)), "another call's hangup");
         a.ended_at = Some(now);
         a.code_sealed = None;
         assert!(!a.can_hang_up(&call(&p, "th", "c1", None)));
         assert!(
-            !a.can_answer(&call(&p, "th", "c1", None), now),
+            !a.can_answer(&call(&p, "th", "c1", None), None, now),
             "no code after the call ended"
         );
     }
@@ -492,10 +509,10 @@ pub(crate) mod tests {
         let now = 1_000;
         let mut a = attempt(now);
         let p = a.phone.clone();
-        assert!(a.can_answer(&call(&p, "th", "c1", Some("n1")), now));
+        assert!(a.can_answer(&call(&p, "th", "c1", Some("n1")), None, now));
         a.nonces.push("n1".into());
-        assert!(!a.can_answer(&call(&p, "th", "c1", Some("n1")), now));
-        assert!(a.can_answer(&call(&p, "th", "c1", Some("n2")), now));
+        assert!(!a.can_answer(&call(&p, "th", "c1", Some("n1")), None, now));
+        assert!(a.can_answer(&call(&p, "th", "c1", Some("n2")), None, now));
         assert!(!a.can_hang_up(&call(&p, "th", "c1", Some("n1"))));
     }
 

@@ -31,6 +31,9 @@ pub enum CallOutcome {
     Rejected,
     Canceled,
     Machine,
+    /// Picked up, but no key was pressed at the key-press gate: the code was never read (a
+    /// voicemail box, or a callee who did not press).
+    NoKey,
     Failed,
 }
 
@@ -61,10 +64,12 @@ impl Telephony {
     }
 
     /// Combines the telephony's account with what we did: a call the telephony calls answered
-    /// but for which the code was never served (our answer URL failed, say) was not delivered.
-    pub fn delivery(self, served: bool) -> CallOutcome {
+    /// was delivered only if the code was read (`served`); picked up but never read is `no_key`
+    /// (the key-press gate waited in vain), never picked up by our answer URL is `failed`.
+    pub fn delivery(self, served: bool, picked_up: bool) -> CallOutcome {
         match self {
             Telephony::Answered if served => CallOutcome::Answered,
+            Telephony::Answered if picked_up => CallOutcome::NoKey,
             Telephony::Answered => CallOutcome::Failed,
             Telephony::Busy => CallOutcome::Busy,
             Telephony::NoAnswer => CallOutcome::NoAnswer,
@@ -486,9 +491,10 @@ mod tests {
 
     #[test]
     fn delivery_needs_the_code_served() {
-        assert_eq!(Telephony::Answered.delivery(true), CallOutcome::Answered);
-        assert_eq!(Telephony::Answered.delivery(false), CallOutcome::Failed);
-        assert_eq!(Telephony::Busy.delivery(true), CallOutcome::Busy);
+        assert_eq!(Telephony::Answered.delivery(true, true), CallOutcome::Answered);
+        assert_eq!(Telephony::Answered.delivery(false, true), CallOutcome::NoKey);
+        assert_eq!(Telephony::Answered.delivery(false, false), CallOutcome::Failed);
+        assert_eq!(Telephony::Busy.delivery(true, true), CallOutcome::Busy);
         for t in [
             Telephony::Answered,
             Telephony::Busy,

@@ -19,6 +19,8 @@ pub const INTRO: &str = "Your verification code is";
 pub const PROMPT: &str = "Press 1 to hear it again.";
 pub const GOODBYE: &str = "Thank you. Goodbye.";
 pub const APOLOGY: &str = "Sorry, this verification call is no longer valid. Goodbye.";
+pub const GATE: &str = "This is your verification call. Press any key to hear your code.";
+pub const NO_KEY: &str = "No key was pressed. Goodbye.";
 
 /// One step of a call.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,6 +51,20 @@ pub fn read_code(code: &str, choice_url: Option<&str>) -> Vec<Step> {
     steps.push(Step::Speak(GOODBYE.into()));
     steps.push(Step::Hangup);
     steps
+}
+
+/// The key-press gate: the code only after a key (posted to `choice_url`), so an answering
+/// machine never records it. Without a key the call ends: the `<Gather>` times out into the
+/// goodbye below (or posts empty `Digits`, which says goodbye too).
+pub fn gate(choice_url: &str) -> Vec<Step> {
+    vec![
+        Step::Gather {
+            action: choice_url.into(),
+            prompt: GATE.into(),
+        },
+        Step::Speak(NO_KEY.into()),
+        Step::Hangup,
+    ]
 }
 
 /// Ends the call politely.

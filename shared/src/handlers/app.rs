@@ -83,6 +83,8 @@ async fn send_otp_inner<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, 
         answer_url: format!("{base}/answer/{token}"),
         hangup_url: format!("{base}/hangup/{token}"),
         time_limit: svc.policy.call_time_limit,
+        ring_timeout: svc.policy.ring_timeout,
+        machine_detection: svc.policy.machine_detection,
     };
     // Success writes nothing more: the stored attempt already reads as placed, and the webhooks
     // carry the call's ids. Only a refused call is written down (and frees the number at once).
@@ -192,7 +194,7 @@ async fn otp_status_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request)
             "ended": a.ended_at.is_some(),
             "outcome": a.call_outcome(),
             "hangup_cause": a.hangup_cause,
-            "repeats": a.repeats,
+            "repeats": a.reads.saturating_sub(1),
         },
         "expires_at": rfc3339(a.expires_at),
         "attempts_remaining": a.attempts_remaining(),

@@ -16,8 +16,15 @@ pub enum Outcome {
     Refused(Refusal),
     /// otp-status: the number's record was read.
     Found,
-    /// answer: the code was read to the callee.
+    /// answer (no key-press gate) or otp-choice (the gate's key): the code was read to the
+    /// callee for the first time.
     Served,
+    /// answer: picked up; the callee is asked to press a key before hearing the code.
+    Gated,
+    /// answer: a post that is not a pickup (a ring or hangup event): nothing said or written.
+    NotPickup,
+    /// answer: no public URL to post the key to, so the code cannot be offered.
+    NoCallbackUrl,
     /// answer: the attempt is not live for this call (ended, superseded, expired, another call).
     NotLive,
     /// answer, otp-choice: the stored code could not be opened.
@@ -70,6 +77,9 @@ impl Outcome {
             },
             Outcome::Found => "found",
             Outcome::Served => "served",
+            Outcome::Gated => "gated",
+            Outcome::NotPickup => "not_pickup",
+            Outcome::NoCallbackUrl => "no_callback_url",
             Outcome::NotLive => "not_live",
             Outcome::UnreadableCode => "unreadable_code",
             Outcome::Repeated => "repeated",
@@ -100,6 +110,9 @@ impl Outcome {
             Outcome::NotDelivered => Some(Metric::CallNotDelivered),
             Outcome::Failed { metric, .. } => metric,
             Outcome::Found
+            | Outcome::Gated
+            | Outcome::NotPickup
+            | Outcome::NoCallbackUrl
             | Outcome::NotLive
             | Outcome::UnreadableCode
             | Outcome::Repeated

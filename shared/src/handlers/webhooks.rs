@@ -132,17 +132,38 @@ fn speak<S, K>(svc: &Service<S, K>, steps: &[Step], outcome: Outcome) -> Handled
     Ok((xml_response(StatusCode::OK, script::render(steps, &svc.voice)), outcome))
 }
 
-/// The steps that read an attempt's code, with a repeat offered while repeats are left.
+/// The most times one call may read the code: once, then `OTP_MAX_REPEATS` more.
+fn read_cap<S, K>(svc: &Service<S, K>) -> u32 {
+    1 + svc.policy.max_repeats
+}
+
+/// Where the call's `<Gather>` posts its key: `{base}/otp-choice/{token}`.
+fn choice_url(caller: &Caller) -> Option<String> {
+    caller.base.as_ref().map(|b| format!("{b}/otp-choice/{}", caller.token))
+}
+
+/// The steps that read an attempt's code, with a repeat offered while reads are left.
 fn read_code_steps<S, K>(svc: &Service<S, K>, caller: &Caller, a: &Attempt) -> Option<Vec<Step>> {
     let code = svc
         .keys
         .open_code(&caller.phone, &a.attempt_id, a.code_sealed.as_deref()?)?;
-    let choice_url = caller.base.as_ref().map(|b| format!("{b}/otp-choice/{}", caller.token));
-    let offer = choice_url.as_deref().filter(|_| a.repeats < svc.policy.max_repeats);
+    let choice_url = choice_url(caller);
+    let offer = choice_url.as_deref().filter(|_| a.reads < read_cap(svc));
     Some(script::read_code(&code, offer))
 }
 
-/// `POST /answer/{token}` (and the bare `/answer`): read the code to a live call.
+/// A pickup: the answer URL's `StartApp` (or no `Event` at all) on a call in progress. Vobiz may
+/// also post ring and hangup events to the answer URL (`vobiz-api` §2); those are not pickups.
+fn is_pickup(form: &Form) -> bool {
+    form.get("Event").is_none_or(|e| e.eq_ignore_ascii_case("StartApp"))
+        && form
+            .get("CallStatus")
+            .is_some_and(|s| s.eq_ignore_ascii_case("in-progress"))
+}
+
+/// `POST /answer/{token}` (and the bare `/answer`): a pickup of a live call. With the key-press
+/// gate (the default) the callee is asked to press a key and hears the code only then, so a
+/// voicemail box never records it; without it the code is read now.
 pub async fn answer<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Result<Response<Body>, Infallible> {
     run(Route::Answer, Some(&svc.voice), answer_inner(svc, req)).await
 }
@@ -152,8 +173,21 @@ async fn answer_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> 
         Ok(c) => c,
         Err(why) => return speak(svc, &script::apology(), Outcome::Rejected(why)),
     };
+    if !is_pickup(&caller.form) {
+        // Nothing said, nothing written: a ring or hangup event must not end or bind the call.
+        return speak(svc, &[], Outcome::NotPickup);
+    }
     let now = svc.clock.now();
-    match svc.store.answer(&caller.call(), now).await? {
+    let gate = svc.policy.keypress_gate;
+    match svc
+        .store
+        .answer(&caller.call(), (!gate).then(|| read_cap(svc)), now)
+        .await?
+    {
+        Write::Done(_) if gate => match choice_url(&caller) {
+            Some(url) => speak(svc, &script::gate(&url), Outcome::Gated),
+            None => speak(svc, &script::apology(), Outcome::NoCallbackUrl),
+        },
         Write::Done(a) => match read_code_steps(svc, &caller, &a) {
             Some(steps) => speak(svc, &steps, Outcome::Served),
             None => speak(svc, &script::apology(), Outcome::UnreadableCode),
@@ -163,7 +197,9 @@ async fn answer_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> 
     }
 }
 
-/// `POST /otp-choice/{token}`: `Digits=1` reads the code again; anything else says goodbye.
+/// `POST /otp-choice/{token}`: the `<Gather>`'s key. At the key-press gate any key reads the
+/// code; after it, `Digits=1` reads it again while reads are left. No key, or another key after
+/// the code: goodbye.
 pub async fn otp_choice<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Result<Response<Body>, Infallible> {
     run(Route::OtpChoice, Some(&svc.voice), otp_choice_inner(svc, req)).await
 }
@@ -173,12 +209,17 @@ async fn otp_choice_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request)
         Ok(c) => c,
         Err(why) => return speak(svc, &script::apology(), Outcome::Rejected(why)),
     };
-    if caller.form.get("Digits") != Some("1") {
-        return speak(svc, &script::goodbye(), Outcome::Goodbye);
-    }
+    // "1" may read while reads are left; any other key only as the gate's key (no read yet).
+    let cap = match caller.form.get("Digits").unwrap_or("") {
+        "" => return speak(svc, &script::goodbye(), Outcome::Goodbye),
+        "1" => read_cap(svc),
+        _ if svc.policy.keypress_gate => 1,
+        _ => return speak(svc, &script::goodbye(), Outcome::Goodbye),
+    };
     let now = svc.clock.now();
-    match svc.store.repeat(&caller.call(), svc.policy.max_repeats, now).await? {
+    match svc.store.read_code(&caller.call(), cap, now).await? {
         Write::Done(a) => match read_code_steps(svc, &caller, &a) {
+            Some(steps) if a.reads == 1 => speak(svc, &steps, Outcome::Served),
             Some(steps) => speak(svc, &steps, Outcome::Repeated),
             None => speak(svc, &script::goodbye(), Outcome::UnreadableCode),
         },

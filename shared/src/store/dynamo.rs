@@ -36,8 +36,9 @@ const LIVE: &str = "attribute_not_exists(#verified_at) AND attribute_not_exists(
 const FRESH_NONCE: &str = "NOT contains(#nonces, :nonce)";
 
 /// The attempt's own attributes that a new attempt removes when the old one had them (the
-/// last three are the failure counters of an earlier data model, which the guesses replaced).
-const ATTEMPT_OPTIONAL: [&str; 12] = [
+/// last four are of an earlier data model: failure counters the guesses replaced, and repeats,
+/// which reads replaced).
+const ATTEMPT_OPTIONAL: [&str; 13] = [
     "call_failed",
     "answered_at",
     "call_uuid",
@@ -50,6 +51,7 @@ const ATTEMPT_OPTIONAL: [&str; 12] = [
     "wrong_attempts",
     "failures_since",
     "locked_until",
+    "repeats",
 ];
 
 #[derive(Clone, Debug)]
@@ -248,30 +250,39 @@ impl Store for DynamoStore {
         Ok(done(w).is_some())
     }
 
-    async fn answer(&self, call: &CallRef<'_>, now: i64) -> Result<Write> {
-        let condition = format!(
+    async fn answer(&self, call: &CallRef<'_>, read_cap: Option<u32>, now: i64) -> Result<Write> {
+        let live_call = format!(
             "#token_hash = :th AND {LIVE} AND attribute_exists(#code_sealed) AND attribute_not_exists(#ended_at) \
              AND (attribute_not_exists(#call_uuid) OR #call_uuid = :cu)"
         );
-        self.webhook_update(
-            call,
-            &condition,
-            "SET #call_uuid = :cu, #answered_at = if_not_exists(#answered_at, :now)",
-            vec![(":now", n(now))],
-        )
-        .await
+        let pickup = "SET #call_uuid = :cu, #answered_at = if_not_exists(#answered_at, :now)";
+        match read_cap {
+            None => {
+                self.webhook_update(call, &live_call, pickup, vec![(":now", n(now))])
+                    .await
+            }
+            Some(cap) => {
+                self.webhook_update(
+                    call,
+                    &format!("{live_call} AND #reads < :read_cap"),
+                    &format!("{pickup}, #reads = #reads + :one"),
+                    vec![(":now", n(now)), (":read_cap", n(cap)), (":one", n(1))],
+                )
+                .await
+            }
+        }
     }
 
-    async fn repeat(&self, call: &CallRef<'_>, max_repeats: u32, now: i64) -> Result<Write> {
+    async fn read_code(&self, call: &CallRef<'_>, read_cap: u32, now: i64) -> Result<Write> {
         let condition = format!(
             "#token_hash = :th AND {LIVE} AND attribute_exists(#code_sealed) AND attribute_not_exists(#ended_at) \
-             AND #call_uuid = :cu AND #repeats < :max_repeats"
+             AND #call_uuid = :cu AND #reads < :read_cap"
         );
         self.webhook_update(
             call,
             &condition,
-            "SET #repeats = #repeats + :one",
-            vec![(":now", n(now)), (":max_repeats", n(max_repeats)), (":one", n(1))],
+            "SET #reads = #reads + :one",
+            vec![(":now", n(now)), (":read_cap", n(read_cap)), (":one", n(1))],
         )
         .await
     }
@@ -441,7 +452,7 @@ pub fn to_item(a: &Attempt) -> Item {
     );
     item.insert("guess_cap".into(), n(a.guess_cap));
     item.insert("max_attempts".into(), n(a.max_attempts));
-    item.insert("repeats".into(), n(a.repeats));
+    item.insert("reads".into(), n(a.reads));
     let mut opt_s = |k: &str, v: &Option<String>| {
         if let Some(v) = v {
             item.insert(k.into(), s(v));
@@ -547,7 +558,10 @@ pub fn from_item(item: &Item) -> Result<Attempt> {
         call_failed: get_s("call_failed"),
         answered_at: get_n("answered_at")?,
         call_uuid: get_s("call_uuid"),
-        repeats: count("repeats")?,
+        reads: match get_n("reads")? {
+            Some(_) => count("reads")?,
+            None => 0, // an item of the earlier data model counted repeats instead
+        },
         ended_at: get_n("ended_at")?,
         hangup,
         hangup_cause: get_s("hangup_cause"),

@@ -114,27 +114,30 @@ impl Store for MemoryStore {
         Ok(done(w).is_some())
     }
 
-    async fn answer(&self, call: &CallRef<'_>, now: i64) -> Result<Write> {
+    async fn answer(&self, call: &CallRef<'_>, read_cap: Option<u32>, now: i64) -> Result<Write> {
         round_trip().await;
         Ok(self.update(
             call.phone,
-            |a| a.can_answer(call, now),
+            |a| a.can_answer(call, read_cap, now),
             |a| {
                 use_nonce(a, call.nonce);
                 a.call_uuid = Some(call.call_uuid.to_owned());
                 a.answered_at.get_or_insert(now);
+                if read_cap.is_some() {
+                    a.reads += 1;
+                }
             },
         ))
     }
 
-    async fn repeat(&self, call: &CallRef<'_>, max_repeats: u32, now: i64) -> Result<Write> {
+    async fn read_code(&self, call: &CallRef<'_>, read_cap: u32, now: i64) -> Result<Write> {
         round_trip().await;
         Ok(self.update(
             call.phone,
-            |a| a.can_repeat(call, max_repeats, now),
+            |a| a.can_read(call, read_cap, now),
             |a| {
                 use_nonce(a, call.nonce);
-                a.repeats += 1;
+                a.reads += 1;
             },
         ))
     }

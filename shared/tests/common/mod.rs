@@ -22,11 +22,11 @@ pub fn keys() -> Keys {
     Keys::derive(SECRET).unwrap()
 }
 
-/// The default configuration, with PUBLIC_URL set.
+/// The default configuration, with PUBLIC_URL set and the key-press gate off, so that a test
+/// about something else hears the code on pickup. The gate (on by default) has its own tests,
+/// which ask for it with `config_with(&[("OTP_KEYPRESS_GATE", "on")])`.
 pub fn config() -> Config {
-    let mut cfg = Config::from_lookup(|_| None).unwrap();
-    cfg.public_url = Some(PUBLIC_URL.into());
-    cfg
+    config_with(&[])
 }
 
 pub type TestService<S> = Service<S, Arc<FakeClock>>;
@@ -40,10 +40,12 @@ pub fn service_with<S: shared::ports::Store>(store: S, cfg: Config) -> (TestServ
     (Service::with_clock(&cfg, keys(), store, clock.clone()), clock)
 }
 
-/// The configuration with these variables set (and PUBLIC_URL).
+/// The configuration with these variables set (and PUBLIC_URL; the key-press gate off unless
+/// `vars` says otherwise).
 pub fn config_with(vars: &[(&str, &str)]) -> Config {
-    let map: std::collections::HashMap<String, String> =
+    let mut map: std::collections::HashMap<String, String> =
         vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    map.entry("OTP_KEYPRESS_GATE".into()).or_insert_with(|| "off".into());
     let mut cfg = Config::from_lookup(move |k| map.get(k).cloned()).unwrap();
     cfg.public_url = Some(PUBLIC_URL.into());
     cfg

@@ -72,5 +72,10 @@ pub fn call_form<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
         ("Direction", "outbound"),
     ];
     f.extend_from_slice(extra);
+    // A call in progress, as Vobiz says on the answer URL and on a Gather's action, unless the
+    // test says otherwise (a hangup's `completed`).
+    if !f.iter().any(|(k, _)| *k == "CallStatus") {
+        f.push(("CallStatus", "in-progress"));
+    }
     f
 }
