@@ -221,7 +221,11 @@ fn hangup(payload: &[u8]) {
 fn check_hangup(report: &HangupReport<'_>) {
     let t = classify_hangup(report);
     assert_eq!(Telephony::parse(t.as_str()), Some(t));
-    let _ = (t.delivery(true), t.delivery(false));
+    let _ = (
+        t.delivery(true, true),
+        t.delivery(false, true),
+        t.delivery(false, false),
+    );
 }
 
 fn token(payload: &[u8]) {
