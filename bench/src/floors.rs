@@ -269,7 +269,7 @@ pub mod same_request {
             phone: &fixture,
             token_hash: &th,
             call_uuid: FIXTURE_CALL_UUID,
-            nonce: None,
+            nonces: &[],
         };
         for i in 0..warmup + n {
             let d: Duration = match kind {

@@ -85,7 +85,7 @@ impl Seeder {
                             phone,
                             token_hash,
                             call_uuid: FIXTURE_CALL_UUID,
-                            nonce: None,
+                            nonces: &[],
                         },
                         // Picked up and the code read once, as after the key-press gate.
                         Some(crate::scenario::MAX_REPEATS + 1),

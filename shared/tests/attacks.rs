@@ -12,7 +12,7 @@ use common::{
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use shared::domain::Phone;
-use shared::domain::signature::{sign_v2, sign_v3};
+use shared::domain::signature::{sign_v2, sign_v3, sign_v3_sdk};
 use shared::ports::{Clock, Store};
 use shared::routes::dispatch;
 use shared::vobiz::VobizClient;
@@ -195,6 +195,85 @@ async fn disclosure_paths_read_nothing<S: Store>(store: S) {
     )
     .await;
     assert_eq!(spoken_digits(&xml), "");
+}
+
+/// Signatures as the Vobiz SDKs compute them (Plivo's V3, over the sorted form fields), either
+/// of V2 and V3, every nonce recorded, and once signed always signed.
+async fn signatures_as_vobiz_really_sends_them<S: Store>(store: S) {
+    let (svc, clock) = deployed(store, &[]);
+    let server = fake::fake(201, fired()).await;
+    let calls = fake::client(&server);
+    assert_eq!(send(&svc, &calls, PHONE).await.status(), 200);
+    let token = last_token(&server).await;
+    let code = stored_code(&svc).await;
+    let url = |route: &str| format!("{PUBLIC_URL}/{route}/{token}");
+
+    // The SDK form of V3 is accepted, and checks the form: a changed field fails it.
+    let fields = call_form(&[("Event", "StartApp")]);
+    let sdk = sign_v3_sdk(AUTH_TOKEN, &url("answer"), &fields, "n-sdk");
+    let with = |form: &[(&str, &str)], v3: &str, v3_nonce: &str, v2: Option<(&str, &str)>| {
+        let mut req = form_req(&format!("/answer/{token}"), form);
+        let h = req.headers_mut();
+        h.insert("x-vobiz-signature-v3", v3.parse().unwrap());
+        h.insert("x-vobiz-signature-v3-nonce", v3_nonce.parse().unwrap());
+        if let Some((sig, nonce)) = v2 {
+            h.insert("x-vobiz-signature-v2", sig.parse().unwrap());
+            h.insert("x-vobiz-signature-v2-nonce", nonce.parse().unwrap());
+        }
+        req
+    };
+    let mut tampered = fields.clone();
+    tampered.push(("Extra", "x"));
+    assert_eq!(hook(&svc, &calls, with(&tampered, &sdk, "n-sdk", None)).await.0, 403);
+    let (status, xml) = hook(&svc, &calls, with(&fields, &sdk, "n-sdk", None)).await;
+    assert_eq!((status, spoken_digits(&xml)), (200, code.clone()));
+
+    // V2 valid and V3 not: accepted, and both nonces are recorded, so the same request
+    // replayed with only its V2 pair is refused.
+    let v2 = sign_v2(AUTH_TOKEN, &url("answer"), "n-v2");
+    let (status, _) = hook(&svc, &calls, with(&fields, "AAAA", "n-v3", Some((&v2, "n-v2")))).await;
+    assert_eq!(status, 200);
+    let mut only_v2 = form_req(&format!("/answer/{token}"), &fields);
+    only_v2
+        .headers_mut()
+        .insert("x-vobiz-signature-v2", v2.parse().unwrap());
+    only_v2
+        .headers_mut()
+        .insert("x-vobiz-signature-v2-nonce", "n-v2".parse().unwrap());
+    assert_eq!(hook(&svc, &calls, only_v2).await.0, 403, "a V2 pair used once");
+    let v3 = sign_v3(AUTH_TOKEN, &url("answer"), "n-v3");
+    assert_eq!(
+        hook(&svc, &calls, with(&fields, &v3, "n-v3", None)).await.0,
+        403,
+        "its V3 nonce too"
+    );
+
+    // Signed once, signed always: with VOBIZ_WEBHOOK_SIGNATURE=optional, a token holder who drops
+    // the headers is refused for this attempt (press 1, and the hangup).
+    let unsigned = form_req(&format!("/otp-choice/{token}"), &call_form(&[("Digits", "1")]));
+    let (status, xml) = hook(&svc, &calls, unsigned).await;
+    assert_eq!((status, spoken_digits(&xml).as_str()), (403, ""));
+    let ended = [
+        ("Event", "Hangup"),
+        ("CallStatus", "completed"),
+        ("HangupCauseCode", "3010"),
+    ];
+    let unsigned_hangup = form_req(&format!("/hangup/{token}"), &call_form(&ended));
+    assert_eq!(hook(&svc, &calls, unsigned_hangup).await.0, 403);
+    let st = dispatch(&svc, &calls, json_req("GET", "/otp-status/+919876543210", "")).await;
+    assert_eq!(json(&st)["call"]["ended"], false, "the forged hangup changed nothing");
+
+    // A new attempt that nobody signed for still takes unsigned webhooks (optional mode).
+    clock.advance(31);
+    assert_eq!(send(&svc, &calls, PHONE).await.status(), 200);
+    let fresh = last_token(&server).await;
+    let (status, xml) = hook(
+        &svc,
+        &calls,
+        signed("answer", &fresh, &[("Event", "StartApp")], None, ""),
+    )
+    .await;
+    assert_eq!((status, spoken_digits(&xml).len()), (200, 6));
 }
 
 async fn required_signatures_refuse_unsigned_webhooks<S: Store>(store: S) {
@@ -626,6 +705,7 @@ async fn the_database_going_away_gives_503_and_nothing_half_written() {
 on_both_stores!(
     disclosure_paths_read_nothing,
     required_signatures_refuse_unsigned_webhooks,
+    signatures_as_vobiz_really_sends_them,
     the_failure_cap_survives_resends,
     a_correct_verify_resets_the_failure_count,
     concurrent_verifies_of_the_right_code_succeed_once,

@@ -84,7 +84,7 @@ async fn service(setup: Setup) -> Service<MemoryStore, FakeClock> {
                             phone: &phone,
                             token_hash: &attempt.token_hash,
                             call_uuid: CALL_UUID,
-                            nonce: None
+                            nonces: &[]
                         },
                         Some(4), // picked up and read once: 1 + OTP_MAX_REPEATS reads allowed
                         NOW - 5

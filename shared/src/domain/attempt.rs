@@ -62,6 +62,8 @@ pub struct Attempt {
     pub verified_at: Option<i64>,
     /// Webhook signature nonces already used on this attempt (replays are refused).
     pub nonces: Vec<String>,
+    /// A webhook of this attempt carried a valid signature: from then on every webhook must.
+    pub signed: bool,
 
     // The number's own counters: they outlive the attempt and a resend does not reset them.
     /// Bumped by every send; a send writes only if nobody else sent since it read.
@@ -101,13 +103,14 @@ pub enum Refusal {
 }
 
 /// A webhook, once its token opened: the number it is for, the token's hash, Vobiz's id of the
-/// call and the signature's nonce (when signed). Every webhook write is conditional on these.
+/// call and the signature's nonces (none when unsigned). Every webhook write is conditional on
+/// these.
 #[derive(Clone, Copy, Debug)]
 pub struct CallRef<'a> {
     pub phone: &'a Phone,
     pub token_hash: &'a str,
     pub call_uuid: &'a str,
-    pub nonce: Option<&'a str>,
+    pub nonces: &'a [String],
 }
 
 /// What a new attempt starts from.
@@ -152,6 +155,7 @@ impl Attempt {
             hangup_cause: None,
             verified_at: None,
             nonces: Vec::new(),
+            signed: false,
             version: prior.map_or(1, |p| p.version + 1),
             send_times,
             failures: streak,
@@ -225,18 +229,21 @@ impl Attempt {
         self.guess_cap.saturating_sub(self.guessed())
     }
 
-    /// `nonce` has not been used on this attempt.
-    pub fn fresh_nonce(&self, nonce: Option<&str>) -> bool {
-        nonce.is_none_or(|n| !self.nonces.iter().any(|seen| seen == n))
+    /// None of `nonces` has been used on this attempt.
+    pub fn fresh_nonces(&self, nonces: &[String]) -> bool {
+        !nonces.iter().any(|n| self.nonces.contains(n))
     }
 
     fn call_in_progress(&self) -> bool {
         self.code_sealed.is_some() && self.ended_at.is_none()
     }
 
-    /// The webhook is this attempt's: its token, a nonce not seen before.
-    fn is_called_by(&self, call: &CallRef<'_>) -> bool {
-        ct_eq(&self.token_hash, call.token_hash) && self.fresh_nonce(call.nonce)
+    /// The webhook is this attempt's: its token, no nonce seen before, and signed if any earlier
+    /// webhook of the attempt was (so holding the token is not enough to drop the signature).
+    pub fn is_called_by(&self, call: &CallRef<'_>) -> bool {
+        ct_eq(&self.token_hash, call.token_hash)
+            && self.fresh_nonces(call.nonces)
+            && (!call.nonces.is_empty() || !self.signed)
     }
 
     /// `call` is the call the answer bound, or no call is bound yet.
@@ -346,7 +353,14 @@ pub(crate) mod tests {
             phone,
             token_hash,
             call_uuid,
-            nonce,
+            // Leaked: a test's few bytes, for a `'static` slice.
+            nonces: Box::leak(
+                nonce
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+                    .into_boxed_slice(),
+            ),
         }
     }
     use rand::SeedableRng;
@@ -514,6 +528,12 @@ pub(crate) mod tests {
         assert!(!a.can_answer(&call(&p, "th", "c1", Some("n1")), None, now));
         assert!(a.can_answer(&call(&p, "th", "c1", Some("n2")), None, now));
         assert!(!a.can_hang_up(&call(&p, "th", "c1", Some("n1"))));
+        // Once signed, always signed: an unsigned webhook for this attempt is refused.
+        assert!(a.can_answer(&call(&p, "th", "c1", None), None, now), "never signed yet");
+        a.signed = true;
+        assert!(!a.can_answer(&call(&p, "th", "c1", None), None, now));
+        assert!(!a.can_hang_up(&call(&p, "th", "c1", None)));
+        assert!(a.can_answer(&call(&p, "th", "c1", Some("n3")), None, now));
     }
 
     fn next(prior: &Attempt, now: i64) -> Attempt {

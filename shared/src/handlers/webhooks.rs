@@ -36,8 +36,8 @@ struct Caller {
     form: Form,
     base: Option<String>,
     token: String,
-    /// The signature's nonce, when the request was signed.
-    nonce: Option<String>,
+    /// The signature's nonces (none when the request was not signed).
+    nonces: Vec<String>,
 }
 
 impl Caller {
@@ -47,22 +47,32 @@ impl Caller {
             phone: &self.phone,
             token_hash: &self.token_hash,
             call_uuid: &self.call_uuid,
-            nonce: self.nonce.as_deref(),
+            nonces: &self.nonces,
         }
     }
 
-    /// A refused write whose record already holds this nonce was a replay.
-    fn replayed(&self, refused: &Option<Attempt>) -> bool {
-        self.nonce
-            .as_deref()
-            .is_some_and(|n| refused.as_ref().is_some_and(|a| !a.fresh_nonce(Some(n))))
+    /// Why a refused write is a forgery rather than a call that is over: the record already
+    /// holds one of this request's nonces (a replay), or an earlier webhook of the attempt was
+    /// signed and this one is not (someone holding the token dropped the headers).
+    fn forged(&self, refused: &Option<Attempt>) -> Option<Error> {
+        let a = refused.as_ref()?;
+        if !a.fresh_nonces(&self.nonces) {
+            Some(Error::Forbidden("the webhook nonce was already used"))
+        } else if self.nonces.is_empty() && a.signed {
+            Some(Error::Forbidden(
+                "the webhook is not signed, though this call's webhooks were",
+            ))
+        } else {
+            None
+        }
     }
 }
 
 /// Checks the Vobiz signature of a webhook to `{base}/{route}/{token}`, the URL we gave Vobiz.
-fn check_signature<S, K>(svc: &Service<S, K>, req: &Request, url: Option<&str>) -> Result<Option<String>> {
+/// Returns the nonces of a valid signature; none when unsigned (and allowed).
+fn check_signature<S, K>(svc: &Service<S, K>, req: &Request, url: Option<&str>, form: &Form) -> Result<Vec<String>> {
     if svc.webhooks.mode == SignatureMode::Off {
-        return Ok(None);
+        return Ok(Vec::new());
     }
     let header = |name: &str| req.headers().get(name).map(|v| v.to_str().unwrap_or(""));
     let sigs = Signatures {
@@ -72,15 +82,15 @@ fn check_signature<S, K>(svc: &Service<S, K>, req: &Request, url: Option<&str>) 
         v2_nonce: header("x-vobiz-signature-v2-nonce"),
     };
     let verdict = match url {
-        Some(url) => signature::verify(svc.webhooks.auth_token.as_deref(), url, &sigs),
+        Some(url) => signature::verify(svc.webhooks.auth_token.as_deref(), url, &form.pairs(), &sigs),
         None if sigs.v3.is_none() && sigs.v2.is_none() => Verdict::Absent,
         None => Verdict::Invalid,
     };
     match (verdict, svc.webhooks.mode) {
-        (Verdict::Valid { nonce }, _) => Ok(Some(nonce)),
+        (Verdict::Valid { nonces }, _) => Ok(nonces),
         (Verdict::Invalid, _) => Err(Error::Forbidden("the webhook signature is not valid")),
         (Verdict::Absent, SignatureMode::Required) => Err(Error::Forbidden("the webhook is not signed")),
-        (Verdict::Absent, _) => Ok(None),
+        (Verdict::Absent, _) => Ok(Vec::new()),
     }
 }
 
@@ -90,14 +100,15 @@ fn webhook_caller<S, K>(svc: &Service<S, K>, route: Route, req: &Request) -> Res
         return Ok(Err(Rejection::NoToken));
     };
     let base = public_base(req, svc.public_url.as_deref());
-    let nonce = check_signature(
+    let form = Form::parse(req)?;
+    let nonces = check_signature(
         svc,
         req,
         base.as_ref()
             .map(|b| format!("{b}/{}/{token}", route.name()))
             .as_deref(),
+        &form,
     )?;
-    let form = Form::parse(req)?;
     let Some(phone) = svc.keys.open_token(&token) else {
         return Ok(Err(Rejection::UnknownToken));
     };
@@ -124,7 +135,7 @@ fn webhook_caller<S, K>(svc: &Service<S, K>, route: Route, req: &Request) -> Res
         form,
         base,
         token,
-        nonce,
+        nonces,
     }))
 }
 
@@ -192,8 +203,10 @@ async fn answer_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> 
             Some(steps) => speak(svc, &steps, Outcome::Served),
             None => speak(svc, &script::apology(), Outcome::UnreadableCode),
         },
-        Write::Refused(old) if caller.replayed(&old) => Err(Error::Forbidden("the webhook nonce was already used")),
-        Write::Refused(_) => speak(svc, &script::apology(), Outcome::NotLive),
+        Write::Refused(old) => match caller.forged(&old) {
+            Some(e) => Err(e),
+            None => speak(svc, &script::apology(), Outcome::NotLive),
+        },
     }
 }
 
@@ -223,8 +236,10 @@ async fn otp_choice_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request)
             Some(steps) => speak(svc, &steps, Outcome::Repeated),
             None => speak(svc, &script::goodbye(), Outcome::UnreadableCode),
         },
-        Write::Refused(old) if caller.replayed(&old) => Err(Error::Forbidden("the webhook nonce was already used")),
-        Write::Refused(_) => speak(svc, &script::goodbye(), Outcome::NoRepeat),
+        Write::Refused(old) => match caller.forged(&old) {
+            Some(e) => Err(e),
+            None => speak(svc, &script::goodbye(), Outcome::NoRepeat),
+        },
     }
 }
 
@@ -254,11 +269,11 @@ async fn hangup_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> 
     let outcome = match svc.store.hang_up(&caller.call(), &facts, svc.clock.now()).await? {
         Write::Done(a) if a.call_outcome() == Some(CallOutcome::Answered) => Outcome::Delivered,
         Write::Done(_) => Outcome::NotDelivered,
-        Write::Refused(old) if caller.replayed(&old) => {
-            return Err(Error::Forbidden("the webhook nonce was already used"));
-        }
-        Write::Refused(Some(_)) => Outcome::AlreadyRecorded,
-        Write::Refused(None) => Outcome::UnknownAttempt,
+        Write::Refused(old) => match caller.forged(&old) {
+            Some(e) => return Err(e),
+            None if old.is_some() => Outcome::AlreadyRecorded,
+            None => Outcome::UnknownAttempt,
+        },
     };
     tracing::info!(telephony = telephony.as_str(), "call ended");
     speak(svc, &[Step::Hangup], outcome)

@@ -32,13 +32,11 @@ pub const RETENTION_SECS: i64 = 24 * 3600;
 /// The "live" condition: [`Attempt::is_live`].
 const LIVE: &str = "attribute_not_exists(#verified_at) AND attribute_not_exists(#call_failed) \
                     AND #expires_at > :now AND size(#guesses) < #guess_cap";
-/// [`Attempt::fresh_nonce`], with the nonce in `:nonce`.
-const FRESH_NONCE: &str = "NOT contains(#nonces, :nonce)";
 
 /// The attempt's own attributes that a new attempt removes when the old one had them (the
 /// last four are of an earlier data model: failure counters the guesses replaced, and repeats,
 /// which reads replaced).
-const ATTEMPT_OPTIONAL: [&str; 13] = [
+const ATTEMPT_OPTIONAL: [&str; 14] = [
     "call_failed",
     "answered_at",
     "call_uuid",
@@ -47,6 +45,7 @@ const ATTEMPT_OPTIONAL: [&str; 13] = [
     "hangup_cause",
     "verified_at",
     "nonces",
+    "signed",
     "failures_until",
     "wrong_attempts",
     "failures_since",
@@ -79,7 +78,8 @@ impl DynamoStore {
     }
 
     /// A webhook's conditional update, with the call's token hash in `:th` and its call id in
-    /// `:cu`: also refuses a used nonce and records this one.
+    /// `:cu` ([`Attempt::is_called_by`]): a signed webhook must bring no used nonce, and records
+    /// its nonces and that the attempt is signed; an unsigned one is refused once it is.
     async fn webhook_update(
         &self,
         call: &CallRef<'_>,
@@ -89,21 +89,27 @@ impl DynamoStore {
     ) -> Result<Write> {
         values.push((":th", s(call.token_hash)));
         values.push((":cu", s(call.call_uuid)));
-        let phone = call.phone;
-        match call.nonce {
-            None => self.update(phone, condition, update, values).await,
-            Some(n) => {
-                values.push((":nonce", s(n)));
-                values.push((":nonce_set", AttributeValue::Ss(vec![n.to_owned()])));
-                self.update(
-                    phone,
-                    &format!("{condition} AND {FRESH_NONCE}"),
-                    &format!("{update} ADD #nonces :nonce_set"),
-                    values,
-                )
-                .await
-            }
+        let mut nonces: Vec<String> = call.nonces.to_vec();
+        nonces.sort();
+        nonces.dedup();
+        if nonces.is_empty() {
+            let condition = format!("{condition} AND (attribute_not_exists(#signed) OR #signed = :false)");
+            values.push((":false", AttributeValue::Bool(false)));
+            return self.update(call.phone, &condition, update, values).await;
         }
+        let mut condition = condition.to_owned();
+        let names: Vec<String> = (0..nonces.len()).map(|i| format!(":nonce{i}")).collect();
+        for (name, nonce) in names.iter().zip(&nonces) {
+            condition.push_str(&format!(" AND NOT contains(#nonces, {name})"));
+            values.push((name.as_str(), s(nonce)));
+        }
+        values.push((":nonce_set", AttributeValue::Ss(nonces)));
+        values.push((":true", AttributeValue::Bool(true)));
+        let update = format!(
+            "{} ADD #nonces :nonce_set",
+            update.replacen("SET ", "SET #signed = :true, ", 1)
+        );
+        self.update(call.phone, &condition, &update, values).await
     }
 
     /// One conditional UpdateItem on the phone's item. Returns the new item, or on a failed
@@ -476,6 +482,9 @@ pub fn to_item(a: &Attempt) -> Item {
     if !a.nonces.is_empty() {
         item.insert("nonces".into(), AttributeValue::Ss(a.nonces.clone()));
     }
+    if a.signed {
+        item.insert("signed".into(), AttributeValue::Bool(true));
+    }
     item.insert("version".into(), n(a.version));
     item.insert(
         "send_times".into(),
@@ -567,6 +576,11 @@ pub fn from_item(item: &Item) -> Result<Attempt> {
         hangup_cause: get_s("hangup_cause"),
         verified_at: get_n("verified_at")?,
         nonces,
+        signed: item
+            .get("signed")
+            .and_then(|v| v.as_bool().ok())
+            .copied()
+            .unwrap_or(false),
         version: get_n("version")?.and_then(|v| u64::try_from(v).ok()).unwrap_or(0),
         send_times,
         failures: get_n("failures")?.and_then(|v| u32::try_from(v).ok()).unwrap_or(0),

@@ -76,9 +76,10 @@ fn done(w: Write) -> Option<Attempt> {
     }
 }
 
-fn use_nonce(a: &mut Attempt, nonce: Option<&str>) {
-    if let Some(n) = nonce {
-        a.nonces.push(n.to_owned());
+fn use_nonces(a: &mut Attempt, nonces: &[String]) {
+    a.nonces.extend(nonces.iter().cloned());
+    if !nonces.is_empty() {
+        a.signed = true;
     }
 }
 
@@ -120,7 +121,7 @@ impl Store for MemoryStore {
             call.phone,
             |a| a.can_answer(call, read_cap, now),
             |a| {
-                use_nonce(a, call.nonce);
+                use_nonces(a, call.nonces);
                 a.call_uuid = Some(call.call_uuid.to_owned());
                 a.answered_at.get_or_insert(now);
                 if read_cap.is_some() {
@@ -136,7 +137,7 @@ impl Store for MemoryStore {
             call.phone,
             |a| a.can_read(call, read_cap, now),
             |a| {
-                use_nonce(a, call.nonce);
+                use_nonces(a, call.nonces);
                 a.reads += 1;
             },
         ))
@@ -148,7 +149,7 @@ impl Store for MemoryStore {
             call.phone,
             |a| a.can_hang_up(call),
             |a| {
-                use_nonce(a, call.nonce);
+                use_nonces(a, call.nonces);
                 a.ended_at = Some(now);
                 a.hangup = Some(facts.telephony);
                 a.hangup_cause = Some(facts.cause.clone());
