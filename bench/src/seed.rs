@@ -159,7 +159,7 @@ impl Numbers {
             self.next += 1;
             assert!(self.next < 1_000_000, "number series exhausted");
             if let Ok(p) = Phone::parse(&candidate)
-                && p.check_destination(&[91]).is_ok()
+                && p.check_destination(&["IN".to_owned()]).is_ok()
             {
                 return p;
             }

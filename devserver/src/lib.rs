@@ -43,6 +43,13 @@ pub async fn run(mut cfg: Config, listener: TcpListener) -> Result<(), Error> {
         cfg.public_url = Some(format!("http://127.0.0.1:{port}"));
     }
     let calls = match cfg.vobiz.clone() {
+        Some(_) if cfg.app_api_key.is_none() => {
+            return Err(Error::Config(
+                "APP_API_KEY must be set before the local server places real Vobiz calls: without it anyone who \
+                 can reach this port could make your account call any allowed number"
+                    .into(),
+            ));
+        }
         Some(v) => {
             eprintln!(
                 "Calls go to Vobiz at {} from {}; webhooks at {}.",

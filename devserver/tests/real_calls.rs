@@ -20,22 +20,34 @@ async fn the_local_server_calls_vobiz_when_configured() {
         .mount(&vobiz)
         .await;
     let uri = vobiz.uri();
-    let cfg = shared::Config::from_lookup(|k| match k {
-        "VOBIZ_AUTH_ID" => Some("MA_LOCAL".into()),
-        "VOBIZ_AUTH_TOKEN" => Some("local-token".into()),
-        "FROM_NUMBER" => Some("+918012345678".into()),
-        "VOBIZ_API_URL" => Some(uri.clone()),
-        "PUBLIC_URL" => Some("https://tunnel.example".into()),
-        _ => None,
-    })
-    .unwrap();
+    let with_key = |key: Option<&str>| {
+        let key = key.map(str::to_owned);
+        let uri = uri.clone();
+        shared::Config::from_lookup(move |k| match k {
+            "VOBIZ_AUTH_ID" => Some("MA_LOCAL".into()),
+            "VOBIZ_AUTH_TOKEN" => Some("local-token".into()),
+            "FROM_NUMBER" => Some("+918012345678".into()),
+            "VOBIZ_API_URL" => Some(uri.clone()),
+            "PUBLIC_URL" => Some("https://tunnel.example".into()),
+            "APP_API_KEY" => key.clone(),
+            _ => None,
+        })
+        .unwrap()
+    };
+    // Without an API key the local server refuses to start with real credentials: anyone who
+    // reached its port could make the account call any allowed number.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let refused = devserver::run(with_key(None), listener).await.unwrap_err().to_string();
+    assert!(refused.contains("APP_API_KEY"), "{refused}");
+
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(devserver::run(cfg, listener));
+    tokio::spawn(devserver::run(with_key(Some("local-api-key-0123456789")), listener));
 
     let http = shared::tls::reqwest_builder().build().unwrap();
     let resp = http
         .post(format!("{base}/send-otp"))
+        .header("x-api-key", "local-api-key-0123456789")
         .json(&json!({"phone": "+91 98765 43210"}))
         .send()
         .await
@@ -60,6 +72,7 @@ async fn the_local_server_calls_vobiz_when_configured() {
     );
     let status: Value = http
         .get(format!("{base}/otp-status/%2B919876543210"))
+        .header("x-api-key", "local-api-key-0123456789")
         .send()
         .await
         .unwrap()

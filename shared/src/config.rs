@@ -52,8 +52,8 @@ vars! {
     "VOBIZ_AUTH_ID", "(none)", Text("non-empty"), "Vobiz account auth id. Required by send-otp on Lambda; the local server simulates calls when unset.";
     "VOBIZ_AUTH_TOKEN", "(none)", Text("non-empty"), "Vobiz account auth token (set with VOBIZ_AUTH_ID).";
     "FROM_NUMBER", "(none)", Text("E.164 number"), "Caller id: a number on the Vobiz account (set with VOBIZ_AUTH_ID).";
-    "VOBIZ_API_URL", "https://api.vobiz.ai", Text("http(s) URL"), "Vobiz API base URL (tests point it at a fake).";
-    "PUBLIC_URL", "(derived)", Text("http(s) URL"), "Base URL Vobiz calls back on. On Lambda derived from the API Gateway request when unset; the local server uses http://127.0.0.1:HTTP_PORT.";
+    "VOBIZ_API_URL", "https://api.vobiz.ai", Text("https URL (http on loopback)"), "Vobiz API base URL (tests point it at a fake).";
+    "PUBLIC_URL", "(derived)", Text("https URL (http on loopback)"), "Base URL Vobiz calls back on. On Lambda derived from the API Gateway request when unset; the local server uses http://127.0.0.1:HTTP_PORT.";
     "HTTP_PORT", "8000", Range(1, 65535), "Port of the local development server.";
     "OTP_CREATE_TABLE", "0", Text("0 or 1"), "Local server only: create OTP_TABLE (with TTL) when missing.";
     "OTP_LENGTH", "6", Range(4, 10), "Digits per code.";
@@ -67,11 +67,11 @@ vars! {
     "MACHINE_DETECTION", "off", Text("off or hangup"), "Vobiz answering-machine detection: hangup drops a call a machine answers (outcome machine) before anything is said.";
     "CALL_LANGUAGE", "en-US", Text("ll-CC"), "Text-to-speech language.";
     "CALL_VOICE", "WOMAN", Text("WOMAN or MAN"), "Text-to-speech voice.";
-    "ALLOWED_COUNTRY_CODES", "91", Text("comma-separated calling codes"), "Destinations a call may go to.";
+    "ALLOWED_REGIONS", "IN", Text("comma-separated ISO 3166 regions"), "Regions a call may go to, by the number's own region (+1 876 is JM, not US; +44 1624 is IM, not GB). Replaces ALLOWED_COUNTRY_CODES.";
     "VOBIZ_TIMEOUT_MS", "8000", Range(1000, 20000), "Timeout of one Vobiz API request.";
     "VOBIZ_MAX_RETRIES", "2", Range(0, 5), "Retries of a call create that Vobiz refused with 429.";
     "VOBIZ_WEBHOOK_SIGNATURE", "optional", Text("required, optional or off"), "Vobiz webhook signatures (V3/V2, keyed with VOBIZ_AUTH_TOKEN): required on every webhook, checked when present, or not checked.";
-    "APP_API_KEY", "(none)", Text("at least 16 characters"), "Local server only: when set, app routes require it in x-api-key. On AWS the API Gateway usage plan checks keys.";
+    "APP_API_KEY", "(none)", Text("at least 16 characters"), "Local server only: when set, app routes require it in x-api-key; required before the local server places real Vobiz calls. On AWS the API Gateway usage plan checks keys.";
     "SEND_COOLDOWN_SECONDS", "30", Range(0, 3600), "Least time between two sends to one number.";
     "SENDS_PER_HOUR", "5", Range(1, 100), "Sends per number in any sliding hour.";
     "CALLS_PER_MINUTE", "60", Range(1, 100000), "Calls per minute across all numbers, counted in DynamoDB.";
@@ -91,7 +91,8 @@ pub struct Policy {
     pub keypress_gate: bool,
     /// Ask Vobiz to hang up on answering machines.
     pub machine_detection: bool,
-    pub allowed_country_codes: Vec<u16>,
+    /// ISO 3166 regions calls may go to (`IN`, `GB`, ...).
+    pub allowed_regions: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -160,6 +161,18 @@ impl fmt::Debug for Config {
     }
 }
 
+/// `rest` (what follows `http://`) names a loopback host: `127.x.x.x`, `[::1]` or `localhost`.
+fn is_loopback_authority(rest: &str) -> bool {
+    let authority = rest.split('/').next().unwrap_or("");
+    let host = match authority.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => authority,
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host == "[::1]"
+        || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 struct Env<F>(F);
 
 impl<F: Fn(&str) -> Option<String>> Env<F> {
@@ -189,20 +202,18 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         T::try_from(v).map_err(|_| Error::Config(format!("{name}: {v} does not fit")))
     }
 
+    /// An `https:` URL without query or fragment; plain `http:` only on loopback (a local fake
+    /// or the local server), since the Vobiz credentials and the call tokens travel in it.
     fn url(&self, name: &str) -> Result<Option<String>> {
-        match self.get(name) {
-            None => Ok(None),
-            Some(u)
-                if (u.starts_with("https://") || u.starts_with("http://"))
-                    && !u.contains(char::is_whitespace)
-                    && !u.contains('?')
-                    && !u.contains('#') =>
-            {
-                Ok(Some(u.trim_end_matches('/').to_owned()))
-            }
-            Some(_) => Err(Error::Config(format!(
-                "{name} must be an http(s) URL without query or fragment"
-            ))),
+        let Some(u) = self.get(name) else { return Ok(None) };
+        let well_formed = !u.contains(char::is_whitespace) && !u.contains('?') && !u.contains('#');
+        let secure = u.starts_with("https://") || u.strip_prefix("http://").is_some_and(is_loopback_authority);
+        if well_formed && secure {
+            Ok(Some(u.trim_end_matches('/').to_owned()))
+        } else {
+            Err(Error::Config(format!(
+                "{name} must be an https URL without query or fragment (http only on loopback)"
+            )))
         }
     }
 }
@@ -256,22 +267,28 @@ impl Config {
                 )));
             }
         };
-        let allowed_country_codes = env
-            .get("ALLOWED_COUNTRY_CODES")
-            .unwrap_or_else(|| default_of("ALLOWED_COUNTRY_CODES").to_owned())
+        if env.get("ALLOWED_COUNTRY_CODES").is_some() {
+            return Err(Error::Config(
+                "ALLOWED_COUNTRY_CODES is replaced by ALLOWED_REGIONS (ISO 3166 regions such as IN,GB): a calling \
+                 code admits every region that shares it (+1 is 25 regions)"
+                    .into(),
+            ));
+        }
+        let allowed_regions = env
+            .get("ALLOWED_REGIONS")
+            .unwrap_or_else(|| default_of("ALLOWED_REGIONS").to_owned())
             .split(',')
-            .map(|c| {
-                let c = c.trim().trim_start_matches('+');
-                c.parse::<u16>()
-                    .ok()
-                    .filter(|n| (1..=999).contains(n) && c.len() <= 3)
-                    .ok_or_else(|| {
-                        Error::Config(format!(
-                            "ALLOWED_COUNTRY_CODES must be calling codes such as 91,44; got {c:?}"
-                        ))
-                    })
+            .map(|r| {
+                let r = r.trim().to_ascii_uppercase();
+                if crate::domain::phone::is_region(&r) {
+                    Ok(r)
+                } else {
+                    Err(Error::Config(format!(
+                        "ALLOWED_REGIONS must be ISO 3166 regions such as IN,GB; got {r:?}"
+                    )))
+                }
             })
-            .collect::<Result<Vec<u16>>>()?;
+            .collect::<Result<Vec<String>>>()?;
         let language = env
             .get("CALL_LANGUAGE")
             .unwrap_or_else(|| default_of("CALL_LANGUAGE").into());
@@ -373,7 +390,7 @@ impl Config {
                 ring_timeout,
                 keypress_gate,
                 machine_detection,
-                allowed_country_codes,
+                allowed_regions,
             },
             voice: Voice {
                 voice,
@@ -431,7 +448,7 @@ mod tests {
                 ring_timeout: 40,
                 keypress_gate: true,
                 machine_detection: false,
-                allowed_country_codes: vec![91]
+                allowed_regions: vec!["IN".into()]
             }
         );
         assert_eq!(
@@ -511,8 +528,11 @@ mod tests {
             ("HTTP_PORT", "70000"),
             ("CALL_LANGUAGE", "english"),
             ("CALL_VOICE", "ROBOT"),
-            ("ALLOWED_COUNTRY_CODES", "91,abc"),
-            ("ALLOWED_COUNTRY_CODES", "1234"),
+            ("ALLOWED_REGIONS", "IN,XX"),
+            ("ALLOWED_REGIONS", "91"),
+            ("ALLOWED_COUNTRY_CODES", "91"),
+            ("PUBLIC_URL", "http://otp.example.com"),
+            ("VOBIZ_API_URL", "http://api.vobiz.ai"),
             ("OTP_SECRET", "short"),
             ("PUBLIC_URL", "ftp://x"),
             ("PUBLIC_URL", "https://x/?a=1"),
@@ -562,12 +582,15 @@ mod tests {
     #[test]
     fn lists_and_urls_are_normalised() {
         let c = cfg(&[
-            ("ALLOWED_COUNTRY_CODES", " 91, +44 ,1"),
+            ("ALLOWED_REGIONS", " in, GB ,us"),
+            ("VOBIZ_API_URL", "http://127.0.0.1:9000"),
             ("PUBLIC_URL", "https://abc.example/prod/"),
             ("OTP_SECRET", &"s".repeat(32)),
         ])
         .unwrap();
-        assert_eq!(c.policy.allowed_country_codes, vec![91, 44, 1]);
+        assert_eq!(c.policy.allowed_regions, ["IN", "GB", "US"]);
+        assert_eq!(c.vobiz_api_url, "http://127.0.0.1:9000", "plain http on loopback only");
+        assert!(cfg(&[("PUBLIC_URL", "http://localhost:8000")]).is_ok());
         assert_eq!(c.public_url.as_deref(), Some("https://abc.example/prod"));
         assert!(c.keys.is_some());
     }

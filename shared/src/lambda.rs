@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use rand::TryRngCore;
+
 use crate::config::Config;
 use crate::error::Result;
 use crate::handlers::Service;
@@ -20,6 +22,18 @@ pub async fn service_from(cfg: &Config) -> Result<Service<DynamoStore>> {
     let table = cfg.require_table()?;
     let client = dynamo_client()?;
     Ok(Service::new(cfg, keys, DynamoStore::new(client, table)))
+}
+
+/// The service of a function that only reads records (otp-status): it uses no key, so it needs
+/// no `OTP_SECRET` and is not given one; its keys come from a random secret of this process,
+/// which nothing it does uses.
+pub async fn read_only_service() -> Result<Service<DynamoStore>> {
+    let cfg = Config::from_env()?;
+    let secret = crate::domain::Keys::random_secret(&mut rand::rngs::OsRng.unwrap_err());
+    let keys = crate::domain::Keys::derive(&secret)
+        .ok_or_else(|| crate::error::Error::Config("could not derive throwaway keys".into()))?;
+    let table = cfg.require_table()?;
+    Ok(Service::new(&cfg, keys, DynamoStore::new(dynamo_client()?, table)))
 }
 
 /// The service plus the Vobiz client, for send-otp.

@@ -37,6 +37,9 @@ pub struct VobizClient {
 impl VobizClient {
     pub fn new(cfg: VobizConfig) -> Result<VobizClient> {
         let http = crate::tls::reqwest_builder()
+            // The credentials (and the call's webhook tokens) go to the API host and nowhere
+            // else: a redirect is an error, never followed.
+            .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_millis(cfg.timeout_ms))
             .connect_timeout(Duration::from_millis(cfg.timeout_ms.min(3000)))
             .build()

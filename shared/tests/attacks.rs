@@ -276,6 +276,31 @@ async fn signatures_as_vobiz_really_sends_them<S: Store>(store: S) {
     assert_eq!((status, spoken_digits(&xml).len()), (200, 6));
 }
 
+/// The Vobiz client never follows a redirect: its credentials and the call's tokens go to the
+/// API host only.
+async fn the_vobiz_client_follows_no_redirect<S: Store>(store: S) {
+    let (svc, _clock) = deployed(store, &[]);
+    let elsewhere = fake::fake(201, fired()).await;
+    let redirecting = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(fake::CALLS_PATH))
+        .respond_with(
+            ResponseTemplate::new(307).insert_header("location", format!("{}{}", elsewhere.uri(), fake::CALLS_PATH)),
+        )
+        .mount(&redirecting)
+        .await;
+    let r = send(&svc, &fake::client(&redirecting), PHONE).await;
+    assert_eq!(
+        (r.status().as_u16(), json(&r)["error"].as_str()),
+        (502, Some("call_failed"))
+    );
+    assert_eq!(
+        fake::calls(&elsewhere).await,
+        0,
+        "nothing reached the redirect's target"
+    );
+}
+
 async fn required_signatures_refuse_unsigned_webhooks<S: Store>(store: S) {
     let (svc, _clock) = deployed(store, &[("VOBIZ_WEBHOOK_SIGNATURE", "required")]);
     let server = fake::fake(201, fired()).await;
@@ -593,7 +618,7 @@ async fn destinations_outside_the_allow_list_are_refused<S: Store>(store: S) {
         assert_eq!(r.status(), 403, "{number}: {}", text(&r));
         assert_eq!(json(&r)["error"], "destination_not_allowed");
     }
-    let (svc, _clock) = deployed(shared::store::MemoryStore::new(), &[("ALLOWED_COUNTRY_CODES", "91,1")]);
+    let (svc, _clock) = deployed(shared::store::MemoryStore::new(), &[("ALLOWED_REGIONS", "IN,US")]);
     assert_eq!(send(&svc, &calls, "+18005550123").await.status(), 403, "toll free");
     assert_eq!(send(&svc, &calls, "+19005550123").await.status(), 403, "premium rate");
     assert_eq!(fake::calls(&server).await, 0);
@@ -706,6 +731,7 @@ on_both_stores!(
     disclosure_paths_read_nothing,
     required_signatures_refuse_unsigned_webhooks,
     signatures_as_vobiz_really_sends_them,
+    the_vobiz_client_follows_no_redirect,
     the_failure_cap_survives_resends,
     a_correct_verify_resets_the_failure_count,
     concurrent_verifies_of_the_right_code_succeed_once,

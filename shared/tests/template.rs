@@ -379,9 +379,19 @@ fn environment_variables_are_documented_and_secrets_are_resolved_at_deploy_time(
                 );
             }
         }
-        for required in ["OTP_TABLE", "OTP_SECRET"] {
-            assert!(f.env.contains_key(required), "{}: {required} is not set", f.id);
-        }
+        assert!(f.env.contains_key("OTP_TABLE"), "{}: OTP_TABLE is not set", f.id);
+    }
+    // OTP_SECRET only where a key is used: codes (send, verify), tokens and sealed codes (send,
+    // the webhooks). otp-status only reads a record.
+    for f in &fns {
+        let needs = f.binary != "otp-status";
+        assert_eq!(
+            f.env.contains_key("OTP_SECRET"),
+            needs,
+            "{}: OTP_SECRET {}",
+            f.id,
+            if needs { "is not set" } else { "must not reach it" }
+        );
     }
     // Vobiz credentials only where they are used: send-otp places calls; the webhooks check
     // Vobiz signatures with the auth token; verify-otp and otp-status get none.
@@ -417,6 +427,78 @@ fn environment_variables_are_documented_and_secrets_are_resolved_at_deploy_time(
             );
         }
     }
+}
+
+/// Vobiz's webhooks have their own throttle, per route, apart from the app key's usage plan, and
+/// sized from the calls a minute the template allows.
+#[test]
+fn webhooks_have_their_own_throttle_sized_from_the_call_rate() {
+    let t = load_template();
+    let api = resources(&t)["Api"];
+    let settings = api["Properties"]["MethodSettings"]
+        .as_sequence()
+        .expect("MethodSettings");
+    let usage_plan = &api["Properties"]["Auth"]["UsagePlan"]["Throttle"];
+    assert!(
+        usage_plan.get("RateLimit").is_some(),
+        "the app key keeps its usage-plan throttle"
+    );
+    let reference = |v: &Value| match v {
+        Value::Tagged(tagged) if tagged.tag == "Ref" => tagged.value.as_str().map(str::to_owned),
+        _ => None,
+    };
+    for r in ROUTES.iter().filter(|r| !r.app) {
+        let encoded = r.path.replace('/', "~1");
+        let encoded = format!("/{encoded}");
+        let s = settings
+            .iter()
+            .find(|s| str_at(s, &["ResourcePath"]) == Some(encoded.as_str()))
+            .unwrap_or_else(|| panic!("no method setting for {} ({encoded})", r.path));
+        assert_eq!(str_at(s, &["HttpMethod"]), Some(r.method), "{}", r.path);
+        assert_eq!(
+            reference(&s["ThrottlingRateLimit"]).as_deref(),
+            Some("WebhookRateLimit"),
+            "{}",
+            r.path
+        );
+        assert_eq!(
+            reference(&s["ThrottlingBurstLimit"]).as_deref(),
+            Some("WebhookBurstLimit"),
+            "{}",
+            r.path
+        );
+    }
+    let default = |name: &str| -> f64 {
+        let v = &t["Parameters"][name]["Default"];
+        v.as_f64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            .unwrap_or_else(|| panic!("{name}"))
+    };
+    let variable = |name: &str| -> f64 {
+        VARIABLES
+            .iter()
+            .find(|v| v.name == name)
+            .unwrap()
+            .default
+            .parse()
+            .unwrap()
+    };
+    // A call makes up to: the answer, the gate's key, the repeats, the hangup.
+    let per_call = 2.0 + variable("OTP_MAX_REPEATS") + 1.0;
+    let calls = default("CallsPerMinute");
+    assert_eq!(
+        calls,
+        variable("CALLS_PER_MINUTE"),
+        "the template's default is the code's"
+    );
+    assert!(
+        default("WebhookRateLimit") >= calls * per_call / 60.0,
+        "rate too small for the calls"
+    );
+    assert!(
+        default("WebhookBurstLimit") >= calls,
+        "a minute's answers may arrive together"
+    );
 }
 
 #[test]

@@ -6,6 +6,6 @@ use lambda_http::{Error, run, service_fn};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
-    let svc = shared::lambda::service().await?;
+    let svc = shared::lambda::read_only_service().await?;
     run(service_fn(|req| shared::handlers::otp_status(&svc, req))).await
 }

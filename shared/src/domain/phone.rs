@@ -116,14 +116,16 @@ impl Phone {
         Phone::normalize(t)
     }
 
-    /// Checks a number against the destination policy: the country calling code must be
-    /// allowed, and the number must be one that can hear a code without costing the caller
+    /// Checks a number against the destination policy: the number's region (ISO 3166, from its
+    /// digits, not its calling code) must be allowed, and the number must be one that can hear a code without costing the caller
     /// extra (no premium rate, shared cost, toll free, pager or voicemail-only numbers).
-    pub fn check_destination(&self, allowed_country_codes: &[u16]) -> Result<()> {
-        if !allowed_country_codes.contains(&self.country_code) {
+    pub fn check_destination(&self, allowed_regions: &[String]) -> Result<()> {
+        let parsed = phonenumber::parse(None, &self.e164).map_err(|_| Error::DestinationNotAllowed)?;
+        // The number's own region, from its digits: +1 876 is Jamaica, +44 1624 the Isle of Man.
+        let region = parsed.country().id().ok_or(Error::DestinationNotAllowed)?;
+        if !allowed_regions.iter().any(|r| r == region.as_ref()) {
             return Err(Error::DestinationNotAllowed);
         }
-        let parsed = phonenumber::parse(None, &self.e164).map_err(|_| Error::DestinationNotAllowed)?;
         match parsed.number_type(&phonenumber::metadata::DATABASE) {
             NumberType::PremiumRate
             | NumberType::SharedCost
@@ -153,6 +155,11 @@ impl Phone {
     pub fn masked(&self) -> Masked<'_> {
         Masked(self)
     }
+}
+
+/// `code` is an ISO 3166 region the phone-number metadata knows.
+pub fn is_region(code: &str) -> bool {
+    code.parse::<phonenumber::country::Id>().is_ok()
 }
 
 impl fmt::Debug for Phone {
@@ -279,23 +286,55 @@ mod tests {
         assert_eq!(us.masked().to_string(), "+1******2671");
     }
 
+    fn regions(list: &[&str]) -> Vec<String> {
+        list.iter().map(|r| (*r).to_owned()).collect()
+    }
+
     #[test]
     fn destination_policy_allows_listed_mobiles_only() {
         let mobile = Phone::parse("+919876543210").unwrap();
-        assert!(mobile.check_destination(&[91]).is_ok());
+        assert!(mobile.check_destination(&regions(&["IN"])).is_ok());
         assert!(matches!(
-            mobile.check_destination(&[44]),
+            mobile.check_destination(&regions(&["GB"])),
             Err(Error::DestinationNotAllowed)
         ));
         let toll_free = Phone::parse("+18005550123").unwrap();
         assert!(matches!(
-            toll_free.check_destination(&[1]),
+            toll_free.check_destination(&regions(&["US"])),
             Err(Error::DestinationNotAllowed)
         ));
         let premium = Phone::parse("+19005550123").unwrap();
         assert!(matches!(
-            premium.check_destination(&[1]),
+            premium.check_destination(&regions(&["US"])),
             Err(Error::DestinationNotAllowed)
         ));
+    }
+
+    #[test]
+    fn regions_are_the_numbers_own_not_their_calling_codes() {
+        let us = regions(&["US"]);
+        let gb = regions(&["GB"]);
+        assert!(
+            Phone::parse("+12015550123").unwrap().check_destination(&us).is_ok(),
+            "New Jersey"
+        );
+        // NANP numbers of the Caribbean share +1 but are their own regions.
+        for (number, region) in [("+18762101234", "JM"), ("+12462501234", "BB"), ("+18092345678", "DO")] {
+            let p = Phone::parse(number).unwrap();
+            assert!(p.check_destination(&us).is_err(), "{number} is not US");
+            assert!(p.check_destination(&regions(&[region])).is_ok(), "{number} is {region}");
+        }
+        // +44 numbers of the Crown dependencies are not GB.
+        assert!(Phone::parse("+447400123456").unwrap().check_destination(&gb).is_ok());
+        for (number, region) in [
+            ("+447624123456", "IM"),
+            ("+447781123456", "GG"),
+            ("+447797712345", "JE"),
+        ] {
+            let p = Phone::parse(number).unwrap();
+            assert!(p.check_destination(&gb).is_err(), "{number} is not GB");
+            assert!(p.check_destination(&regions(&[region])).is_ok(), "{number} is {region}");
+        }
+        assert!(is_region("IN") && is_region("JM") && !is_region("XX") && !is_region("in"));
     }
 }

@@ -31,7 +31,7 @@ async fn send_otp_inner<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, 
     let body = json_body(&req)?;
     let phone = Phone::parse(string_field(&body, "phone")?)?;
     note_phone(&phone);
-    phone.check_destination(&svc.policy.allowed_country_codes)?;
+    phone.check_destination(&svc.policy.allowed_regions)?;
     let base = public_base(&req, svc.public_url.as_deref())
         .ok_or_else(|| Error::Config("PUBLIC_URL is not set and the request has no API Gateway context".into()))?;
 
