@@ -3,7 +3,7 @@
 #
 # Installs schemathesis from PyPI into a venv in a cache outside the clone (reused when
 # present), builds the local server and starts it on a free loopback port (in-memory store,
-# simulated calls, a throwaway APP_API_KEY, ALLOWED_COUNTRY_CODES=91), then lets schemathesis
+# simulated calls, a throwaway APP_API_KEY, ALLOWED_REGIONS=IN), then lets schemathesis
 # send schema-derived valid and invalid requests to the three app routes and check every
 # response: no 5xx, the status code is documented for the operation, the Content-Type is
 # documented, the body matches the response schema and the documented headers (Retry-After,
@@ -37,8 +37,8 @@ BASE="http://127.0.0.1:$PORT"
 # simulated calls (their webhooks come back to this server), default limits.
 env -u OTP_TABLE -u VOBIZ_AUTH_ID -u VOBIZ_AUTH_TOKEN -u FROM_NUMBER -u PUBLIC_URL -u OTP_CREATE_TABLE \
   -u SEND_COOLDOWN_SECONDS -u SENDS_PER_HOUR -u CALLS_PER_MINUTE -u MAX_FAILURES_PER_DAY \
-  -u OTP_LENGTH -u OTP_TTL_SECONDS -u OTP_MAX_ATTEMPTS -u OTP_MAX_REPEATS \
-  HTTP_PORT="$PORT" APP_API_KEY="$API_KEY" ALLOWED_COUNTRY_CODES=91 \
+  -u OTP_LENGTH -u OTP_TTL_SECONDS -u OTP_MAX_ATTEMPTS -u OTP_MAX_REPEATS -u ALLOWED_COUNTRY_CODES \
+  HTTP_PORT="$PORT" APP_API_KEY="$API_KEY" ALLOWED_REGIONS=IN \
   "$BIN" >"$LOG" 2>&1 &
 SERVER_PID=$!
 trap 'kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true' EXIT

@@ -180,6 +180,15 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         (self.0)(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
     }
 
+    /// A variable that is one of two words (its default from [`VARIABLES`]): `yes` is true.
+    fn switch(&self, name: &str, yes: &str, no: &str) -> Result<bool> {
+        match self.get(name).as_deref().unwrap_or(default_of(name)) {
+            v if v == yes => Ok(true),
+            v if v == no => Ok(false),
+            other => Err(Error::Config(format!("{name} must be {yes} or {no}, got {other:?}"))),
+        }
+    }
+
     /// A whole-number variable, within the [`Bounds::Range`] its row in [`VARIABLES`] gives.
     fn number<T: TryFrom<i64>>(&self, name: &str) -> Result<T> {
         let Some(Var {
@@ -306,32 +315,8 @@ impl Config {
         if voice != "WOMAN" && voice != "MAN" {
             return Err(Error::Config(format!("CALL_VOICE must be WOMAN or MAN, got {voice:?}")));
         }
-        let keypress_gate = match env
-            .get("OTP_KEYPRESS_GATE")
-            .as_deref()
-            .unwrap_or(default_of("OTP_KEYPRESS_GATE"))
-        {
-            "on" => true,
-            "off" => false,
-            other => {
-                return Err(Error::Config(format!(
-                    "OTP_KEYPRESS_GATE must be on or off, got {other:?}"
-                )));
-            }
-        };
-        let machine_detection = match env
-            .get("MACHINE_DETECTION")
-            .as_deref()
-            .unwrap_or(default_of("MACHINE_DETECTION"))
-        {
-            "hangup" => true,
-            "off" => false,
-            other => {
-                return Err(Error::Config(format!(
-                    "MACHINE_DETECTION must be off or hangup, got {other:?}"
-                )));
-            }
-        };
+        let keypress_gate = env.switch("OTP_KEYPRESS_GATE", "on", "off")?;
+        let machine_detection = env.switch("MACHINE_DETECTION", "hangup", "off")?;
         let code_ttl_secs: i64 = env.number("OTP_TTL_SECONDS")?;
         let ring_timeout: u32 = env.number("RING_TIMEOUT_SECONDS")?;
         if i64::from(ring_timeout) >= code_ttl_secs {
