@@ -71,6 +71,7 @@ vars! {
     "VOBIZ_TIMEOUT_MS", "8000", Range(1000, 20000), "Timeout of one Vobiz API request.";
     "VOBIZ_MAX_RETRIES", "2", Range(0, 5), "Retries of a call create that Vobiz refused with 429.";
     "VOBIZ_WEBHOOK_SIGNATURE", "optional", Text("required, optional or off"), "Vobiz webhook signatures (V3/V2, keyed with VOBIZ_AUTH_TOKEN): required on every webhook, checked when present, or not checked.";
+    "TEST_NUMBERS", "(none)", Text("+number:code,..."), "Numbers that get a fixed code and no call (an app-store review account, staging): a send places no call and reads as delivered, the fixed code verifies, every limit applies; replies and status say \"test\": true. Codes have OTP_LENGTH digits.";
     "APP_API_KEY", "(none)", Text("at least 16 characters"), "Local server only: when set, app routes require it in x-api-key; required before the local server places real Vobiz calls. On AWS the API Gateway usage plan checks keys.";
     "SEND_COOLDOWN_SECONDS", "30", Range(0, 3600), "Least time between two sends to one number.";
     "SENDS_PER_HOUR", "5", Range(1, 100), "Sends per number in any sliding hour.";
@@ -93,6 +94,47 @@ pub struct Policy {
     pub machine_detection: bool,
     /// ISO 3166 regions calls may go to (`IN`, `GB`, ...).
     pub allowed_regions: Vec<String>,
+    pub test_numbers: TestNumbers,
+}
+
+/// `TEST_NUMBERS`: numbers that get a fixed code and no call. Its `Debug` shows how many there
+/// are, never a number or a code.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct TestNumbers(Vec<(Phone, String)>);
+
+impl TestNumbers {
+    /// The fixed code of `phone`, if it is a test number.
+    pub fn code_for(&self, phone: &Phone) -> Option<&str> {
+        self.0.iter().find(|(p, _)| p == phone).map(|(_, c)| c.as_str())
+    }
+
+    fn parse(raw: &str, code_length: u32) -> Result<TestNumbers> {
+        let bad = |what: &str| {
+            Error::Config(format!(
+                "TEST_NUMBERS must be +number:code pairs, comma-separated; {what}"
+            ))
+        };
+        let mut numbers = Vec::new();
+        for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (number, code) = pair.split_once(':').ok_or_else(|| bad("a pair has no ':'"))?;
+            let phone = Phone::normalize(number.trim()).map_err(|_| bad("a number is not E.164"))?;
+            let code = code.trim();
+            if code.len() != code_length as usize || !code.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad("a code does not have OTP_LENGTH digits"));
+            }
+            if numbers.iter().any(|(p, _)| p == &phone) {
+                return Err(bad("a number is listed twice"));
+            }
+            numbers.push((phone, code.to_owned()));
+        }
+        Ok(TestNumbers(numbers))
+    }
+}
+
+impl fmt::Debug for TestNumbers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TestNumbers({} numbers)", self.0.len())
+    }
 }
 
 #[derive(Clone)]
@@ -318,6 +360,8 @@ impl Config {
         let keypress_gate = env.switch("OTP_KEYPRESS_GATE", "on", "off")?;
         let machine_detection = env.switch("MACHINE_DETECTION", "hangup", "off")?;
         let code_ttl_secs: i64 = env.number("OTP_TTL_SECONDS")?;
+        let code_length: u32 = env.number("OTP_LENGTH")?;
+        let test_numbers = TestNumbers::parse(&env.get("TEST_NUMBERS").unwrap_or_default(), code_length)?;
         let ring_timeout: u32 = env.number("RING_TIMEOUT_SECONDS")?;
         if i64::from(ring_timeout) >= code_ttl_secs {
             return Err(Error::Config(format!(
@@ -367,7 +411,7 @@ impl Config {
             http_port: env.number("HTTP_PORT")?,
             create_table,
             policy: Policy {
-                code_length: env.number("OTP_LENGTH")?,
+                code_length,
                 code_ttl_secs,
                 max_attempts: env.number("OTP_MAX_ATTEMPTS")?,
                 max_repeats: env.number("OTP_MAX_REPEATS")?,
@@ -376,6 +420,7 @@ impl Config {
                 keypress_gate,
                 machine_detection,
                 allowed_regions,
+                test_numbers,
             },
             voice: Voice {
                 voice,
@@ -433,7 +478,8 @@ mod tests {
                 ring_timeout: 40,
                 keypress_gate: true,
                 machine_detection: false,
-                allowed_regions: vec!["IN".into()]
+                allowed_regions: vec!["IN".into()],
+                test_numbers: TestNumbers::default(),
             }
         );
         assert_eq!(
@@ -483,6 +529,16 @@ mod tests {
     }
 
     #[test]
+    fn test_numbers_have_fixed_codes_and_never_print_them() {
+        let c = cfg(&[("TEST_NUMBERS", " +919999900001:482913 , +919999900002:000111")]).unwrap();
+        let t = &c.policy.test_numbers;
+        assert_eq!(t.code_for(&Phone::normalize("+919999900001").unwrap()), Some("482913"));
+        assert_eq!(t.code_for(&Phone::normalize("+919999900003").unwrap()), None);
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("482913") && !shown.contains("9999900001"), "{shown}");
+    }
+
+    #[test]
     fn a_call_stops_ringing_before_its_code_expires() {
         let err = cfg(&[("OTP_TTL_SECONDS", "60"), ("RING_TIMEOUT_SECONDS", "60")])
             .unwrap_err()
@@ -529,6 +585,10 @@ mod tests {
             ("VOBIZ_WEBHOOK_SIGNATURE", "maybe"),
             ("VOBIZ_WEBHOOK_SIGNATURE", "required"),
             ("APP_API_KEY", "short"),
+            ("TEST_NUMBERS", "+919999900001"),
+            ("TEST_NUMBERS", "+919999900001:12345"),
+            ("TEST_NUMBERS", "919999900001:123456"),
+            ("TEST_NUMBERS", "+919999900001:123456,+919999900001:654321"),
             ("SEND_COOLDOWN_SECONDS", "-1"),
             ("SENDS_PER_HOUR", "0"),
             ("CALLS_PER_MINUTE", "0"),

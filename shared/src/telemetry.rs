@@ -126,10 +126,14 @@ pub enum Metric {
     VerifyFailed,
     /// A send refused by a cooldown, window, lock or the global ceiling.
     RateLimited,
+    /// send-otp stored a test number's fixed code (`TEST_NUMBERS`); no call.
+    TestCodeSent,
+    /// verify-otp accepted a test number's code.
+    TestCodeVerified,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 8] = [
+    pub const ALL: [Metric; 10] = [
         Metric::CodeSent,
         Metric::CallFailed,
         Metric::CallAnswered,
@@ -138,6 +142,8 @@ impl Metric {
         Metric::CodeVerified,
         Metric::VerifyFailed,
         Metric::RateLimited,
+        Metric::TestCodeSent,
+        Metric::TestCodeVerified,
     ];
 
     pub fn name(self) -> &'static str {
@@ -150,6 +156,8 @@ impl Metric {
             Metric::CodeVerified => "CodeVerified",
             Metric::VerifyFailed => "VerifyFailed",
             Metric::RateLimited => "RateLimited",
+            Metric::TestCodeSent => "TestCodeSent",
+            Metric::TestCodeVerified => "TestCodeVerified",
         }
     }
 }

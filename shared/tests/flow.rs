@@ -535,7 +535,50 @@ fn answered_hangup() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
+/// A test number (TEST_NUMBERS): its fixed code, no call, delivered at once, every limit, and
+/// `"test": true` in every reply.
+async fn test_numbers_get_their_fixed_code_and_no_call<S: Store>(store: S) {
+    let (svc, clock) = common::service_with(store, common::config_with(&[("TEST_NUMBERS", "+919876543210:482913")]));
+    let server = fake_vobiz(201, fired()).await;
+    let sent = send(&svc, &server).await;
+    assert_eq!(
+        (sent.status().as_u16(), json(&sent)["test"].as_bool()),
+        (200, Some(true))
+    );
+    assert_eq!(fake::calls(&server).await, 0, "no call for a test number");
+    let st = status(&svc, &server).await;
+    assert_eq!(
+        (st["status"].as_str(), st["test"].as_bool()),
+        (Some("delivered"), Some(true))
+    );
+    assert_eq!(send(&svc, &server).await.status(), 429, "the cooldown still applies");
+    let (status, body) = verify(&svc, &server, "000000").await;
+    assert_eq!(
+        (status, body["reason"].as_str()),
+        (400, Some("invalid")),
+        "a wrong code is a wrong code"
+    );
+    let (status, body) = verify(&svc, &server, "482913").await;
+    assert_eq!((status, body), (200, json!({"valid": true, "test": true})));
+    let (status, body) = verify(&svc, &server, "482913").await;
+    assert_eq!((status, body["reason"].as_str()), (400, Some("already_used")));
+    // Other numbers are untouched: a real call, no `test`.
+    clock.advance(31);
+    let other = dispatch(
+        &svc,
+        &vobiz(&server),
+        json_req("POST", "/send-otp", r#"{"phone":"+919876543211"}"#),
+    )
+    .await;
+    assert_eq!(
+        (other.status().as_u16(), json(&other).get("test").is_none()),
+        (200, true)
+    );
+    assert_eq!(fake::calls(&server).await, 1);
+}
+
 on_both_stores!(
+    test_numbers_get_their_fixed_code_and_no_call,
     the_keypress_gate_keeps_the_code_from_voicemail,
     only_a_pickup_reads_or_binds,
     one_call_reads_the_code_at_most_one_plus_repeats_times,

@@ -64,6 +64,8 @@ pub struct Attempt {
     pub nonces: Vec<String>,
     /// A webhook of this attempt carried a valid signature: from then on every webhook must.
     pub signed: bool,
+    /// A test number's attempt (`TEST_NUMBERS`): a fixed code, no call.
+    pub test: bool,
 
     // The number's own counters: they outlive the attempt and a resend does not reset them.
     /// Bumped by every send; a send writes only if nobody else sent since it read.
@@ -156,11 +158,25 @@ impl Attempt {
             verified_at: None,
             nonces: Vec::new(),
             signed: false,
+            test: false,
             version: prior.map_or(1, |p| p.version + 1),
             send_times,
             failures: streak,
             failures_until,
         }
+    }
+
+    /// Makes this a test number's attempt: no call is placed, so the call is recorded as
+    /// delivered at once (a reviewer's app that waits for `delivered` goes on), marked `test`.
+    pub fn as_test(mut self, now: i64) -> Attempt {
+        self.test = true;
+        self.answered_at = Some(now);
+        self.reads = 1;
+        self.ended_at = Some(now);
+        self.hangup = Some(Telephony::Answered);
+        self.hangup_cause = Some("test number: no call".into());
+        self.code_sealed = None;
+        self
     }
 
     /// Guesses charged so far.

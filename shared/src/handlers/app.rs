@@ -38,12 +38,17 @@ async fn send_otp_inner<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, 
     let now = svc.clock.now();
     let mut rng = os_rng();
     let mut conflicts = 0;
+    // A test number (TEST_NUMBERS) gets its fixed code and no call; every limit still applies.
+    let test_code = svc.policy.test_numbers.code_for(&phone);
     // Read the number, decide, write if nobody else wrote since: one conditional transaction
     // that also counts the call against the global ceiling.
     let (attempt, token) = loop {
         let prior = svc.store.get(&phone).await?;
         let send_times = admit_send(prior.as_ref(), now, &svc.limits).map_err(Error::RateLimited)?;
-        let code = generate_code(&mut rng, svc.policy.code_length);
+        let code = match test_code {
+            Some(fixed) => fixed.to_owned(),
+            None => generate_code(&mut rng, svc.policy.code_length),
+        };
         let token = svc.keys.mint_token(&mut rng, &phone);
         let attempt_id = random_id(&mut rng);
         let new = NewAttempt {
@@ -59,6 +64,11 @@ async fn send_otp_inner<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, 
         };
         drop(code);
         let attempt = Attempt::new(new, prior.as_ref(), send_times);
+        let attempt = if test_code.is_some() {
+            attempt.as_test(now)
+        } else {
+            attempt
+        };
         let (minute, expires) = minute_slot(now);
         let slot = GlobalSlot {
             minute,
@@ -77,6 +87,18 @@ async fn send_otp_inner<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, 
         }
     };
     let attempt_id = attempt.attempt_id.clone();
+    let mut reply = json!({
+        "status": "calling",
+        "phone": phone.e164(),
+        "expires_at": rfc3339(attempt.expires_at),
+        "expires_in_seconds": svc.policy.code_ttl_secs,
+        "max_attempts": attempt.guess_cap,
+    });
+    if attempt.test {
+        tracing::info!("test number: fixed code stored, no call placed");
+        reply["test"] = true.into();
+        return Ok((json_response(StatusCode::OK, &reply), Outcome::TestCode));
+    }
 
     let call = CallRequest {
         to: phone.clone(),
@@ -98,13 +120,6 @@ async fn send_otp_inner<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, 
             return Err(e);
         }
     }
-    let reply = json!({
-        "status": "calling",
-        "phone": phone.e164(),
-        "expires_at": rfc3339(attempt.expires_at),
-        "expires_in_seconds": svc.policy.code_ttl_secs,
-        "max_attempts": attempt.guess_cap,
-    });
     Ok((json_response(StatusCode::OK, &reply), Outcome::Calling))
 }
 
@@ -163,6 +178,11 @@ async fn verify_otp_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request)
             if let Err(e) = svc.store.record_verified(&phone, &a.attempt_id, now).await {
                 tracing::warn!(error = %e, "verified, but could not record it");
             }
+            if a.test {
+                tracing::info!("test number: its fixed code verified");
+                let body = json!({"valid": true, "test": true});
+                return Ok((json_response(StatusCode::OK, &body), Outcome::ValidTest));
+            }
             Ok((json_response(StatusCode::OK, &json!({"valid": true})), Outcome::Valid))
         }
         Err(reason) => {
@@ -185,7 +205,7 @@ async fn otp_status_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request)
     note_phone(&phone);
     let a = svc.store.get(&phone).await?.ok_or(Error::NotFound)?;
     let now = svc.clock.now();
-    let body = json!({
+    let mut body = json!({
         "phone": phone.e164(),
         "status": a.status(now),
         "call": {
@@ -199,5 +219,8 @@ async fn otp_status_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request)
         "expires_at": rfc3339(a.expires_at),
         "attempts_remaining": a.attempts_remaining(),
     });
+    if a.test {
+        body["test"] = true.into();
+    }
     Ok((json_response(StatusCode::OK, &body), Outcome::Found))
 }

@@ -10,6 +10,10 @@ use crate::telemetry::Metric;
 pub enum Outcome {
     /// send-otp: the attempt is stored and Vobiz accepted the call.
     Calling,
+    /// send-otp: a test number's fixed code is stored; no call.
+    TestCode,
+    /// verify-otp: a test number's code, used now.
+    ValidTest,
     /// verify-otp: the right code, used now (once).
     Valid,
     /// verify-otp: refused, for the reason the app is told.
@@ -67,6 +71,8 @@ impl Outcome {
     pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Calling => "calling",
+            Outcome::TestCode => "test_code",
+            Outcome::ValidTest => "valid_test",
             Outcome::Valid => "valid",
             Outcome::Refused(r) => match r {
                 Refusal::Invalid => "invalid",
@@ -103,6 +109,8 @@ impl Outcome {
     pub fn metric(self) -> Option<Metric> {
         match self {
             Outcome::Calling => Some(Metric::CodeSent),
+            Outcome::TestCode => Some(Metric::TestCodeSent),
+            Outcome::ValidTest => Some(Metric::TestCodeVerified),
             Outcome::Valid => Some(Metric::CodeVerified),
             Outcome::Refused(_) => Some(Metric::VerifyFailed),
             Outcome::Served => Some(Metric::CallAnswered),
@@ -164,6 +172,8 @@ mod tests {
             Outcome::Valid,
             Outcome::Refused(Refusal::Invalid),
             rate_limited,
+            Outcome::TestCode,
+            Outcome::ValidTest,
         ];
         for m in Metric::ALL {
             assert!(outcomes.iter().any(|o| o.metric() == Some(m)), "{m:?}");

@@ -36,7 +36,7 @@ const LIVE: &str = "attribute_not_exists(#verified_at) AND attribute_not_exists(
 /// The attempt's own attributes that a new attempt removes when the old one had them (the
 /// last four are of an earlier data model: failure counters the guesses replaced, and repeats,
 /// which reads replaced).
-const ATTEMPT_OPTIONAL: [&str; 14] = [
+const ATTEMPT_OPTIONAL: [&str; 15] = [
     "call_failed",
     "answered_at",
     "call_uuid",
@@ -46,6 +46,7 @@ const ATTEMPT_OPTIONAL: [&str; 14] = [
     "verified_at",
     "nonces",
     "signed",
+    "test",
     "failures_until",
     "wrong_attempts",
     "failures_since",
@@ -485,6 +486,9 @@ pub fn to_item(a: &Attempt) -> Item {
     if a.signed {
         item.insert("signed".into(), AttributeValue::Bool(true));
     }
+    if a.test {
+        item.insert("test".into(), AttributeValue::Bool(true));
+    }
     item.insert("version".into(), n(a.version));
     item.insert(
         "send_times".into(),
@@ -578,6 +582,11 @@ pub fn from_item(item: &Item) -> Result<Attempt> {
         nonces,
         signed: item
             .get("signed")
+            .and_then(|v| v.as_bool().ok())
+            .copied()
+            .unwrap_or(false),
+        test: item
+            .get("test")
             .and_then(|v| v.as_bool().ok())
             .copied()
             .unwrap_or(false),
