@@ -397,7 +397,12 @@ pub mod same_request {
             machine_detection: false,
         };
         let t = Instant::now();
-        if store.start_attempt(&attempt, prior.as_ref(), &slot).await.map_err(e)? != Start::Started {
+        if store
+            .start_attempt(&attempt, prior.as_ref(), &slot, None)
+            .await
+            .map_err(e)?
+            != Start::Started
+        {
             return Err("start_attempt did not start".into());
         }
         vobiz.place_call(&call).await.map_err(e)?;

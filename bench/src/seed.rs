@@ -69,13 +69,14 @@ impl Seeder {
             };
             match self
                 .store
-                .start_attempt(&attempt, prior.as_ref(), &slot)
+                .start_attempt(&attempt, prior.as_ref(), &slot, None)
                 .await
                 .map_err(|e| e.to_string())?
             {
                 Start::Started => {}
                 Start::Conflict => continue,
                 Start::GlobalLimit => return Err("seeding hit the global ceiling".into()),
+                Start::KeyTaken => return Err("seeding uses no Idempotency-Key".into()),
             }
             if answered {
                 match self

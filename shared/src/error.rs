@@ -33,6 +33,10 @@ pub enum Error {
     RateLimited(crate::domain::limits::Limited),
     #[error("a valid x-api-key header is required")]
     Unauthorized,
+    #[error("this Idempotency-Key was used with another request body")]
+    IdempotencyKeyReused,
+    #[error("a request with this Idempotency-Key is still in progress; retry shortly")]
+    IdempotencyKeyInUse,
     #[error("{0}")]
     Forbidden(&'static str),
     #[error("no record for this phone number")]
@@ -61,6 +65,8 @@ impl Error {
             }
             Error::DestinationNotAllowed | Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::Unauthorized => StatusCode::UNAUTHORIZED,
+            Error::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::IdempotencyKeyInUse => StatusCode::CONFLICT,
             Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::NotFound | Error::NoRoute => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -81,6 +87,8 @@ impl Error {
             Error::DestinationNotAllowed => "destination_not_allowed",
             Error::RateLimited(_) => "rate_limited",
             Error::Unauthorized => "unauthorized",
+            Error::IdempotencyKeyReused => "idempotency_key_reused",
+            Error::IdempotencyKeyInUse => "idempotency_key_in_use",
             Error::Forbidden(_) => "forbidden",
             Error::NotFound => "not_found",
             Error::NoRoute => "no_route",
@@ -117,7 +125,7 @@ pub fn error_response(e: &Error) -> Response<Body> {
     let mut resp = json_response(e.status(), &json!({"error": e.code(), "message": e.public_message()}));
     let retry_after = match e {
         Error::RateLimited(l) => Some(l.retry_after()),
-        Error::StoreUnavailable(_) => Some(1),
+        Error::StoreUnavailable(_) | Error::IdempotencyKeyInUse => Some(1),
         _ => None,
     };
     if let Some(secs) = retry_after {

@@ -15,10 +15,29 @@ pub enum Write {
     Refused(Option<Attempt>),
 }
 
+/// A send's reply, kept under its `Idempotency-Key` for [`REPLAY_SECS`]: a retry with the same
+/// key and body gets it back instead of a second call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Replay {
+    /// SHA-256 of the key: the key itself is not stored.
+    pub key_hash: String,
+    /// SHA-256 of the request body: the same key with another body is refused.
+    pub body_hash: String,
+    pub status: u16,
+    pub body: String,
+    pub expires_at: i64,
+}
+
+/// How long a send's reply is kept for its `Idempotency-Key`.
+pub const REPLAY_SECS: i64 = 24 * 3600;
+
 /// Outcome of starting an attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Start {
     Started,
+    /// The `Idempotency-Key` already holds a live reply (a concurrent send with the same key
+    /// won): nothing was written; replay it.
+    KeyTaken,
     /// Another send (or a lock) changed the number since it was read: read again and decide again.
     Conflict,
     /// The global calls-per-minute ceiling is reached.
@@ -50,12 +69,21 @@ pub trait Store: Send + Sync {
     /// Succeeds only if the number's record is still `prior`, the record the send decided on
     /// (`None`: no record): the same `version` (no other send since) and the same number of
     /// guesses (no failure since that the new attempt's carried-over counters would miss).
+    /// With `replay`, the send's reply is stored under its key in the same transaction, unless
+    /// the key already holds a live one ([`Start::KeyTaken`]).
     fn start_attempt(
         &self,
         attempt: &Attempt,
         prior: Option<&Attempt>,
         slot: &GlobalSlot,
+        replay: Option<&Replay>,
     ) -> impl Future<Output = Result<Start>> + Send;
+
+    /// The live reply kept under an `Idempotency-Key` (strongly consistent; expired is none).
+    fn replay(&self, key_hash: &str, now: i64) -> impl Future<Output = Result<Option<Replay>>> + Send;
+
+    /// Replaces the reply kept under a key (a send whose call then failed keeps its 502).
+    fn update_replay(&self, replay: &Replay) -> impl Future<Output = Result<()>> + Send;
 
     /// Marks the attempt failed (not live) and erases its sealed code, if it is still current.
     fn record_call_failed(

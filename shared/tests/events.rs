@@ -73,7 +73,7 @@ async fn service(setup: Setup) -> Service<MemoryStore, FakeClock> {
             cap: 1,
         };
         assert_eq!(
-            svc.store.start_attempt(&attempt, None, &slot).await.unwrap(),
+            svc.store.start_attempt(&attempt, None, &slot, None).await.unwrap(),
             Start::Started
         );
         if setup == Setup::Answered {

@@ -577,7 +577,71 @@ async fn test_numbers_get_their_fixed_code_and_no_call<S: Store>(store: S) {
     assert_eq!(fake::calls(&server).await, 1);
 }
 
+fn keyed_send(key: &str, body: &str) -> lambda_http::Request {
+    let mut req = json_req("POST", "/send-otp", body);
+    req.headers_mut().insert("idempotency-key", key.parse().unwrap());
+    req
+}
+
+/// `Idempotency-Key`: a retry with the same key and body gets the first reply (and no second
+/// call), even when the retries race; another body under the key is 422; a send whose call
+/// failed keeps its 502 for the key.
+async fn idempotency_keys_make_retries_safe<S: Store + 'static>(store: S) {
+    let (svc, clock) = common::service_with(store, common::config_with(&[("SEND_COOLDOWN_SECONDS", "0")]));
+    let server = fake_vobiz(201, fired()).await;
+    let calls = vobiz(&server);
+    let body = format!(r#"{{"phone":"{PHONE}"}}"#);
+    let first = dispatch(&svc, &calls, keyed_send("order-1", &body)).await;
+    assert_eq!(first.status(), 200);
+    let again = dispatch(&svc, &calls, keyed_send("order-1", &body)).await;
+    assert_eq!(
+        (again.status(), text(&again)),
+        (first.status(), text(&first)),
+        "the first reply"
+    );
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(fake::calls(&server).await, 1, "no second call");
+    let other = dispatch(&svc, &calls, keyed_send("order-1", r#"{"phone":"+919876543211"}"#)).await;
+    assert_eq!(
+        (other.status().as_u16(), json(&other)["error"].as_str()),
+        (422, Some("idempotency_key_reused"))
+    );
+    let bad = dispatch(&svc, &calls, keyed_send("  ", &body)).await;
+    assert_eq!(bad.status(), 400, "a blank key is refused, not ignored");
+
+    // Ten retries of one timed-out request, all at once: one call, one reply for all.
+    clock.advance(31);
+    let svc = std::sync::Arc::new(svc);
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let (svc, calls, body) = (svc.clone(), vobiz(&server), body.clone());
+            tokio::spawn(async move {
+                let r = dispatch(&svc, &calls, keyed_send("order-2", &body)).await;
+                (r.status().as_u16(), text(&r))
+            })
+        })
+        .collect();
+    let mut replies = Vec::new();
+    for t in tasks {
+        replies.push(t.await.unwrap());
+    }
+    assert_eq!(fake::calls(&server).await, 2, "one more call for the ten");
+    let ok: Vec<_> = replies.iter().filter(|(s, _)| *s == 200).collect();
+    assert!(ok.iter().all(|r| r.1 == ok[0].1), "every 200 is the same reply");
+    assert!(replies.iter().all(|(s, _)| *s == 200 || *s == 409), "{replies:?}");
+
+    // A send whose call failed keeps its 502 under the key: a retry does not ring twice.
+    clock.advance(31);
+    let broken = fake_vobiz(500, json!({})).await;
+    let failed = dispatch(&svc, &vobiz(&broken), keyed_send("order-3", &body)).await;
+    assert_eq!(failed.status(), 502);
+    let retried = dispatch(&svc, &vobiz(&broken), keyed_send("order-3", &body)).await;
+    assert_eq!((retried.status().as_u16(), text(&retried)), (502, text(&failed)));
+    assert_eq!(fake::calls(&broken).await, 1);
+}
+
 on_both_stores!(
+    idempotency_keys_make_retries_safe,
     test_numbers_get_their_fixed_code_and_no_call,
     the_keypress_gate_keeps_the_code_from_voicemail,
     only_a_pickup_reads_or_binds,

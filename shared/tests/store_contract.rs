@@ -58,7 +58,7 @@ async fn start<S: Store>(store: &S, id: &str, now: i64) -> Attempt {
     let prior = store.get(&phone()).await.unwrap();
     let a = Attempt::new(new(id, now), prior.as_ref(), vec![now]);
     assert_eq!(
-        store.start_attempt(&a, prior.as_ref(), &SLOT).await.unwrap(),
+        store.start_attempt(&a, prior.as_ref(), &SLOT, None).await.unwrap(),
         Start::Started
     );
     store.get(&phone()).await.unwrap().unwrap()
@@ -97,7 +97,10 @@ fn busy() -> HangupFacts {
 async fn start_get_and_replace<S: Store>(store: S) {
     assert_eq!(store.get(&phone()).await.unwrap(), None);
     let a = attempt("a1");
-    assert_eq!(store.start_attempt(&a, None, &SLOT).await.unwrap(), Start::Started);
+    assert_eq!(
+        store.start_attempt(&a, None, &SLOT, None).await.unwrap(),
+        Start::Started
+    );
     assert_eq!(store.get(&phone()).await.unwrap(), Some(a.clone()));
     // The old call's webhooks leave traces that the new attempt must not inherit.
     done(store.answer(&call("th-a1", "c1", Some("n1")), None, NOW).await.unwrap());
@@ -109,7 +112,7 @@ async fn start_get_and_replace<S: Store>(store: S) {
     );
     let b = Attempt::new(new("a2", NOW + 40), Some(&a), vec![NOW, NOW + 40]);
     assert_eq!(
-        store.start_attempt(&b, None, &SLOT).await.unwrap(),
+        store.start_attempt(&b, None, &SLOT, None).await.unwrap(),
         Start::Conflict,
         "a record exists"
     );
@@ -118,13 +121,13 @@ async fn start_get_and_replace<S: Store>(store: S) {
         ..a.clone()
     };
     assert_eq!(
-        store.start_attempt(&b, Some(&stale), &SLOT).await.unwrap(),
+        store.start_attempt(&b, Some(&stale), &SLOT, None).await.unwrap(),
         Start::Conflict,
         "stale version"
     );
     let answered = store.get(&phone()).await.unwrap().unwrap();
     assert_eq!(
-        store.start_attempt(&b, Some(&answered), &SLOT).await.unwrap(),
+        store.start_attempt(&b, Some(&answered), &SLOT, None).await.unwrap(),
         Start::Started
     );
     assert_eq!(
@@ -133,7 +136,7 @@ async fn start_get_and_replace<S: Store>(store: S) {
         "a new send replaces the old attempt"
     );
     assert_eq!(
-        store.start_attempt(&b, Some(&answered), &SLOT).await.unwrap(),
+        store.start_attempt(&b, Some(&answered), &SLOT, None).await.unwrap(),
         Start::Conflict,
         "the same version twice"
     );
@@ -159,7 +162,11 @@ async fn the_global_ceiling_holds<S: Store>(store: S) {
         let mut n = new(&format!("g{i}"), NOW);
         n.phone = Phone::parse(&format!("+91987654321{i}")).unwrap();
         let a = Attempt::new(n, None, vec![NOW]);
-        assert_eq!(store.start_attempt(&a, None, &slot).await.unwrap(), want, "call {i}");
+        assert_eq!(
+            store.start_attempt(&a, None, &slot, None).await.unwrap(),
+            want,
+            "call {i}"
+        );
     }
     // Refused by the ceiling: nothing was written for that number.
     assert_eq!(store.get(&Phone::parse("+919876543212").unwrap()).await.unwrap(), None);
@@ -176,7 +183,7 @@ async fn the_global_ceiling_holds<S: Store>(store: S) {
         vec![NOW + 60],
     );
     assert_eq!(
-        store.start_attempt(&a, None, &next_minute).await.unwrap(),
+        store.start_attempt(&a, None, &next_minute, None).await.unwrap(),
         Start::Started
     );
 }
@@ -185,7 +192,10 @@ async fn a_locked_number_cannot_start<S: Store>(store: S) {
     let mut n = new("a1", NOW);
     n.failures_per_window = 2;
     let a = Attempt::new(n, None, vec![NOW]);
-    assert_eq!(store.start_attempt(&a, None, &SLOT).await.unwrap(), Start::Started);
+    assert_eq!(
+        store.start_attempt(&a, None, &SLOT, None).await.unwrap(),
+        Start::Started
+    );
     assert_eq!(a.guess_cap, 2, "the number's budget bounds the code's");
     done(wrong(&store, NOW).await);
     done(wrong(&store, NOW + 1).await);
@@ -197,7 +207,7 @@ async fn a_locked_number_cannot_start<S: Store>(store: S) {
     let later = NOW + 86_400;
     let c = Attempt::new(new("a3", later), Some(&locked), vec![later]);
     assert_eq!(
-        store.start_attempt(&c, Some(&locked), &SLOT).await.unwrap(),
+        store.start_attempt(&c, Some(&locked), &SLOT, None).await.unwrap(),
         Start::Started
     );
     let after = store.get(&phone()).await.unwrap().unwrap();
@@ -231,7 +241,7 @@ async fn a_guess_between_read_and_send_is_not_lost<S: Store>(store: S) {
     done(wrong(&store, NOW + 1).await);
     let b = Attempt::new(new("a2", NOW + 31), Some(&read), vec![NOW, NOW + 31]);
     assert_eq!(
-        store.start_attempt(&b, Some(&read), &SLOT).await.unwrap(),
+        store.start_attempt(&b, Some(&read), &SLOT, None).await.unwrap(),
         Start::Conflict,
         "a send decided on a stale failure count is refused, so no failure is forgotten"
     );

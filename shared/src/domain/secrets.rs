@@ -108,7 +108,12 @@ impl Keys {
 
 /// What the table stores instead of the token.
 pub fn token_hash(token: &str) -> String {
-    B64.encode(Sha256::digest(token.as_bytes()))
+    digest(token.as_bytes())
+}
+
+/// `SHA-256(bytes)`, base64url: how a secret or a body is kept without keeping it.
+pub fn digest(bytes: &[u8]) -> String {
+    B64.encode(Sha256::digest(bytes))
 }
 
 /// Constant-time equality of two strings (of any length).

@@ -8,11 +8,11 @@ use serde_json::json;
 
 use super::{Handled, Outcome, Service, note_call, note_phone, os_rng, rfc3339, run};
 use crate::domain::limits::{Limited, admit_send, minute_slot};
-use crate::domain::secrets::{random_id, token_hash};
+use crate::domain::secrets::{ct_eq, digest, random_id, token_hash};
 use crate::domain::{Attempt, NewAttempt, Phone, Refusal, generate_code};
-use crate::error::Error;
+use crate::error::{Error, error_response};
 use crate::http::{json_body, json_response, path_param, public_base, string_field};
-use crate::ports::{CallPlacer, CallRequest, Clock, GlobalSlot, Start, Store, Write};
+use crate::ports::{CallPlacer, CallRequest, Clock, GlobalSlot, REPLAY_SECS, Replay, Start, Store, Write};
 use crate::routes::Route;
 
 /// How many times a send re-reads the number after losing a race to another send.
@@ -36,13 +36,21 @@ async fn send_otp_inner<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, 
         .ok_or_else(|| Error::Config("PUBLIC_URL is not set and the request has no API Gateway context".into()))?;
 
     let now = svc.clock.now();
+    // A retry with the same Idempotency-Key and body gets the first reply, and no second call.
+    let key = idempotency_key(&req)?;
+    let body_hash = digest(req.body().as_ref());
+    if let Some(key_hash) = &key
+        && let Some(kept) = svc.store.replay(key_hash, now).await?
+    {
+        return replayed(kept, &body_hash);
+    }
     let mut rng = os_rng();
     let mut conflicts = 0;
     // A test number (TEST_NUMBERS) gets its fixed code and no call; every limit still applies.
     let test_code = svc.policy.test_numbers.code_for(&phone);
     // Read the number, decide, write if nobody else wrote since: one conditional transaction
     // that also counts the call against the global ceiling.
-    let (attempt, token) = loop {
+    let (attempt, token, reply, replay) = loop {
         let prior = svc.store.get(&phone).await?;
         let send_times = admit_send(prior.as_ref(), now, &svc.limits).map_err(Error::RateLimited)?;
         let code = match test_code {
@@ -75,8 +83,28 @@ async fn send_otp_inner<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, 
             expires,
             cap: svc.limits.calls_per_minute,
         };
-        match svc.store.start_attempt(&attempt, prior.as_ref(), &slot).await? {
-            Start::Started => break (attempt, token),
+        let reply = send_reply(svc, &phone, &attempt);
+        let replay = key.as_ref().map(|key_hash| Replay {
+            key_hash: key_hash.clone(),
+            body_hash: body_hash.clone(),
+            status: 200,
+            body: reply.to_string(),
+            expires_at: now + REPLAY_SECS,
+        });
+        match svc
+            .store
+            .start_attempt(&attempt, prior.as_ref(), &slot, replay.as_ref())
+            .await?
+        {
+            Start::Started => break (attempt, token, reply, replay),
+            Start::KeyTaken => {
+                // A concurrent send with the same key won: its reply is kept (same transaction).
+                let kept = svc.store.replay(key.as_deref().unwrap_or(""), now).await?;
+                return match kept {
+                    Some(kept) => replayed(kept, &body_hash),
+                    None => Err(Error::IdempotencyKeyInUse),
+                };
+            }
             Start::GlobalLimit => {
                 return Err(Error::RateLimited(Limited::Global {
                     retry_after: (minute + 1) * 60 - now,
@@ -87,16 +115,8 @@ async fn send_otp_inner<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, 
         }
     };
     let attempt_id = attempt.attempt_id.clone();
-    let mut reply = json!({
-        "status": "calling",
-        "phone": phone.e164(),
-        "expires_at": rfc3339(attempt.expires_at),
-        "expires_in_seconds": svc.policy.code_ttl_secs,
-        "max_attempts": attempt.guess_cap,
-    });
     if attempt.test {
         tracing::info!("test number: fixed code stored, no call placed");
-        reply["test"] = true.into();
         return Ok((json_response(StatusCode::OK, &reply), Outcome::TestCode));
     }
 
@@ -117,10 +137,66 @@ async fn send_otp_inner<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, 
             if let Err(store_err) = svc.store.record_call_failed(&phone, &attempt_id, &e.to_string()).await {
                 tracing::warn!(error = %store_err, "could not mark the attempt failed");
             }
+            // A retry with this key gets the same 502, not a second call that may ring twice.
+            if let Some(mut r) = replay {
+                let resp = error_response(&e);
+                r.status = resp.status().as_u16();
+                r.body = json!({"error": e.code(), "message": e.public_message()}).to_string();
+                if let Err(store_err) = svc.store.update_replay(&r).await {
+                    tracing::warn!(error = %store_err, "could not keep the failed send's reply");
+                }
+            }
             return Err(e);
         }
     }
     Ok((json_response(StatusCode::OK, &reply), Outcome::Calling))
+}
+
+/// The reply to a send that stored `attempt` (kept under its Idempotency-Key before the call).
+fn send_reply<S, K>(svc: &Service<S, K>, phone: &Phone, attempt: &Attempt) -> serde_json::Value {
+    let mut reply = json!({
+        "status": "calling",
+        "phone": phone.e164(),
+        "expires_at": rfc3339(attempt.expires_at),
+        "expires_in_seconds": svc.policy.code_ttl_secs,
+        "max_attempts": attempt.guess_cap,
+    });
+    if attempt.test {
+        reply["test"] = true.into();
+    }
+    reply
+}
+
+/// The `Idempotency-Key` header, as its hash: 1 to 255 visible ASCII characters.
+fn idempotency_key(req: &Request) -> Result<Option<String>, Error> {
+    let Some(v) = req.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = v
+        .to_str()
+        .ok()
+        .filter(|k| !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()))
+        .ok_or(Error::InvalidField {
+            field: "Idempotency-Key",
+            problem: "must be 1 to 255 visible ASCII characters",
+        })?;
+    Ok(Some(digest(key.as_bytes())))
+}
+
+/// The first reply to a key, again, when the body is the same; else 422.
+fn replayed(kept: Replay, body_hash: &str) -> Handled {
+    if !ct_eq(&kept.body_hash, body_hash) {
+        return Err(Error::IdempotencyKeyReused);
+    }
+    let status = StatusCode::from_u16(kept.status).unwrap_or(StatusCode::OK);
+    let body: serde_json::Value =
+        serde_json::from_str(&kept.body).map_err(|_| Error::Corrupt("a kept reply".into()))?;
+    let mut resp = json_response(status, &body);
+    resp.headers_mut().insert(
+        "idempotent-replayed",
+        lambda_http::http::HeaderValue::from_static("true"),
+    );
+    Ok((resp, Outcome::Replayed))
 }
 
 /// `POST /verify-otp {"phone", "otp"}`: charge the guess (one conditional write), then judge it.

@@ -12,6 +12,8 @@ pub enum Outcome {
     Calling,
     /// send-otp: a test number's fixed code is stored; no call.
     TestCode,
+    /// send-otp: a retry with the same `Idempotency-Key` and body got the first reply again.
+    Replayed,
     /// verify-otp: a test number's code, used now.
     ValidTest,
     /// verify-otp: the right code, used now (once).
@@ -72,6 +74,7 @@ impl Outcome {
         match self {
             Outcome::Calling => "calling",
             Outcome::TestCode => "test_code",
+            Outcome::Replayed => "replayed",
             Outcome::ValidTest => "valid_test",
             Outcome::Valid => "valid",
             Outcome::Refused(r) => match r {
@@ -118,6 +121,7 @@ impl Outcome {
             Outcome::NotDelivered => Some(Metric::CallNotDelivered),
             Outcome::Failed { metric, .. } => metric,
             Outcome::Found
+            | Outcome::Replayed
             | Outcome::Gated
             | Outcome::NotPickup
             | Outcome::NoCallbackUrl

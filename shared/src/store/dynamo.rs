@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ReturnValue,
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, Put, ReturnValue,
     ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TableStatus, TimeToLiveSpecification, TransactWriteItem,
     Update,
 };
@@ -21,7 +21,7 @@ use aws_sdk_dynamodb::types::{
 use crate::domain::limits::FAILURE_WINDOW_SECS;
 use crate::domain::{Attempt, CallRef, Phone, Telephony};
 use crate::error::{Error, Result};
-use crate::ports::{GlobalSlot, HangupFacts, Start, Store, Write};
+use crate::ports::{GlobalSlot, HangupFacts, Replay, Start, Store, Write};
 
 /// The TTL attribute (epoch seconds). DynamoDB deletes expired items lazily, within days; every
 /// read and condition checks `expires_at` itself.
@@ -166,7 +166,13 @@ fn done(w: Write) -> Option<Attempt> {
 }
 
 impl Store for DynamoStore {
-    async fn start_attempt(&self, attempt: &Attempt, prior: Option<&Attempt>, slot: &GlobalSlot) -> Result<Start> {
+    async fn start_attempt(
+        &self,
+        attempt: &Attempt,
+        prior: Option<&Attempt>,
+        slot: &GlobalSlot,
+        replay: Option<&Replay>,
+    ) -> Result<Start> {
         // The number's item: every attribute of the new attempt is set (the number's carried
         // counters included), the old attempt's optional ones removed.
         let item = to_item(attempt);
@@ -221,19 +227,32 @@ impl Store for DynamoStore {
             ])))
             .build()
             .map_err(|e| Error::Corrupt(e.to_string()))?;
-        let result = self
+        let mut transaction = self
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(number).build())
-            .transact_items(TransactWriteItem::builder().update(global).build())
-            .send()
-            .await;
+            .transact_items(TransactWriteItem::builder().update(global).build());
+        if let Some(r) = replay {
+            // The reply under its key, in the same transaction: unless a live one is there.
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(replay_item(r)))
+                .condition_expression("attribute_not_exists(#pk) OR #expires_at <= :now")
+                .expression_attribute_names("#pk", "pk")
+                .expression_attribute_names("#expires_at", "expires_at")
+                .expression_attribute_values(":now", n(attempt.created_at))
+                .build()
+                .map_err(|e| Error::Corrupt(e.to_string()))?;
+            transaction = transaction.transact_items(TransactWriteItem::builder().put(put).build());
+        }
+        let result = transaction.send().await;
         match result {
             Ok(_) => Ok(Start::Started),
             Err(SdkError::ServiceError(e)) => match e.err() {
                 TransactWriteItemsError::TransactionCanceledException(c) => {
                     let code = |i: usize| c.cancellation_reasons().get(i).and_then(|r| r.code()).unwrap_or("None");
                     match (code(0), code(1)) {
+                        _ if code(2) == "ConditionalCheckFailed" => Ok(Start::KeyTaken),
                         ("None", "ConditionalCheckFailed") => Ok(Start::GlobalLimit),
                         // A failed version/lock condition, or a concurrent transaction on the item.
                         _ => Ok(Start::Conflict),
@@ -243,6 +262,32 @@ impl Store for DynamoStore {
             },
             Err(e) => Err(unavailable(e)),
         }
+    }
+
+    async fn replay(&self, key_hash: &str, now: i64) -> Result<Option<Replay>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(format!("{REPLAY_PREFIX}{key_hash}")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let Some(item) = out.item else { return Ok(None) };
+        let r = replay_from_item(key_hash, &item)?;
+        Ok((r.expires_at > now).then_some(r))
+    }
+
+    async fn update_replay(&self, replay: &Replay) -> Result<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(replay_item(replay)))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 
     async fn record_call_failed(&self, phone: &Phone, attempt_id: &str, reason: &str) -> Result<bool> {
@@ -437,6 +482,39 @@ fn key(phone: &Phone) -> AttributeValue {
 
 fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_owned())
+}
+
+/// The key of a reply kept under an `Idempotency-Key`: `IDEM#` and the key's hash.
+const REPLAY_PREFIX: &str = "IDEM#";
+
+fn replay_item(r: &Replay) -> Item {
+    let mut item = Item::new();
+    item.insert("pk".into(), AttributeValue::S(format!("{REPLAY_PREFIX}{}", r.key_hash)));
+    item.insert("body_hash".into(), s(&r.body_hash));
+    item.insert("status".into(), n(r.status));
+    item.insert("body".into(), s(&r.body));
+    item.insert("expires_at".into(), n(r.expires_at));
+    item.insert(TTL_ATTRIBUTE.into(), n(r.expires_at + RETENTION_SECS));
+    item
+}
+
+fn replay_from_item(key_hash: &str, item: &Item) -> Result<Replay> {
+    let get_s = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
+    let get_n = |k: &str| {
+        item.get(k)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|x| x.parse::<i64>().ok())
+    };
+    let corrupt = || Error::Corrupt("a kept reply is unreadable".into());
+    Ok(Replay {
+        key_hash: key_hash.to_owned(),
+        body_hash: get_s("body_hash").ok_or_else(corrupt)?,
+        status: get_n("status")
+            .and_then(|v| u16::try_from(v).ok())
+            .ok_or_else(corrupt)?,
+        body: get_s("body").ok_or_else(corrupt)?,
+        expires_at: get_n("expires_at").ok_or_else(corrupt)?,
+    })
 }
 
 fn n(v: impl ToString) -> AttributeValue {

@@ -8,13 +8,15 @@ use std::sync::Mutex;
 use crate::domain::limits::FAILURE_WINDOW_SECS;
 use crate::domain::{Attempt, CallRef, Phone};
 use crate::error::Result;
-use crate::ports::{GlobalSlot, HangupFacts, Start, Store, Write};
+use crate::ports::{GlobalSlot, HangupFacts, Replay, Start, Store, Write};
 
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     items: Mutex<HashMap<String, Attempt>>,
     /// The global ceiling's per-minute call counters.
     minutes: Mutex<HashMap<i64, u32>>,
+    /// Replies kept under their `Idempotency-Key` (by key hash).
+    replays: Mutex<HashMap<String, Replay>>,
 }
 
 impl MemoryStore {
@@ -84,10 +86,24 @@ fn use_nonces(a: &mut Attempt, nonces: &[String]) {
 }
 
 impl Store for MemoryStore {
-    async fn start_attempt(&self, attempt: &Attempt, prior: Option<&Attempt>, slot: &GlobalSlot) -> Result<Start> {
+    async fn start_attempt(
+        &self,
+        attempt: &Attempt,
+        prior: Option<&Attempt>,
+        slot: &GlobalSlot,
+        replay: Option<&Replay>,
+    ) -> Result<Start> {
         round_trip().await;
         let mut items = self.items.lock().unwrap_or_else(|p| p.into_inner());
         let mut minutes = self.minutes.lock().unwrap_or_else(|p| p.into_inner());
+        let mut replays = self.replays.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(r) = replay
+            && replays
+                .get(&r.key_hash)
+                .is_some_and(|kept| kept.expires_at > attempt.created_at)
+        {
+            return Ok(Start::KeyTaken);
+        }
         let current = items.get(attempt.phone.e164());
         let seen = |a: &Attempt| (a.version, a.guessed());
         if current.map(seen) != prior.map(seen) {
@@ -99,7 +115,23 @@ impl Store for MemoryStore {
         }
         *calls += 1;
         items.insert(attempt.phone.e164().to_owned(), attempt.clone());
+        if let Some(r) = replay {
+            replays.insert(r.key_hash.clone(), r.clone());
+        }
         Ok(Start::Started)
+    }
+
+    async fn replay(&self, key_hash: &str, now: i64) -> Result<Option<Replay>> {
+        round_trip().await;
+        let replays = self.replays.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(replays.get(key_hash).filter(|r| r.expires_at > now).cloned())
+    }
+
+    async fn update_replay(&self, replay: &Replay) -> Result<()> {
+        round_trip().await;
+        let mut replays = self.replays.lock().unwrap_or_else(|p| p.into_inner());
+        replays.insert(replay.key_hash.clone(), replay.clone());
+        Ok(())
     }
 
     async fn record_call_failed(&self, phone: &Phone, attempt_id: &str, reason: &str) -> Result<bool> {
