@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark harness (bench/README.md): cold starts, round trips, memory and size of the six
+# The benchmark harness (bench/README.md): cold starts, round trips, memory and size of the seven
 # Lambda functions against their floors, and the local server under load.
 #
 #   ./scripts/bench.sh            full run: release binaries, 1 000 warm invokes per function,
@@ -34,7 +34,7 @@ else
   done
 fi
 
-PACKAGES=(-p send-otp -p verify-otp -p otp-status -p answer -p otp-choice -p hangup -p devserver -p bench)
+PACKAGES=(-p send-otp -p verify-otp -p otp-status -p cancel-otp -p answer -p otp-choice -p hangup -p devserver -p bench)
 TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 mkdir -p bench/out
 

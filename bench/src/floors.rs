@@ -310,6 +310,14 @@ pub mod same_request {
                     expect_done(w, "hang_up")?;
                     d
                 }
+                Kind::Cancel => {
+                    seeder.fixture(false).await?;
+                    let t = Instant::now();
+                    let w = store.cancel(&fixture, now()).await.map_err(e)?;
+                    let d = t.elapsed();
+                    expect_done(w, "cancel")?;
+                    d
+                }
                 Kind::VerifyRight | Kind::VerifyWrong => {
                     let phone = numbers.fresh();
                     seeder.seed(&phone, FIXTURE_CODE, "bench-no-webhook", false).await?;

@@ -74,7 +74,7 @@ fn usage() -> ! {
          \x20            [--invokes N] [--inits K] [--load-secs S] [--no-load] [--only LABEL,...]\n\
          \x20      bench --check (--bin-dir DIR | --sam-build-dir DIR) [--runner \"CMD ARGS\"] [--endpoint URL]\n\
          \x20            [--events DIR] [--out FILE] [--invokes N] [--only LABEL,...]\n\
-         DIR holds the six function binaries, hello and devserver (target/release or target/debug).\n\
+         DIR holds the seven function binaries, hello and devserver (target/release or target/debug).\n\
          URL is the DynamoDB endpoint (default: $AWS_ENDPOINT_URL_DYNAMODB). Run it through scripts/bench.sh.\n\
          --check: correctness only (every fixture, N invokes per function, no timing figures, no floors).\n\
          --sam-build-dir: `sam build`'s output (.aws-sam/build): DIR/<Name>Function/bootstrap.\n\
@@ -291,8 +291,8 @@ pub fn function_env(function: &str, dynamodb: &str, vobiz: &str) -> Vec<(String,
         e("OTP_TABLE", TABLE),
         e("ALLOWED_REGIONS", "IN"),
     ];
-    // Every function but otp-status uses a key (template.yaml gives only them OTP_SECRET).
-    if function != "otp-status" {
+    // Every function but otp-status and cancel-otp uses a key (template.yaml gives only them OTP_SECRET).
+    if function != "otp-status" && function != "cancel-otp" {
         env.push(e("OTP_SECRET", seed::FIXTURE_SECRET));
     }
     match function {

@@ -15,6 +15,7 @@ pub enum Kind {
     VerifyRight,
     VerifyWrong,
     Status,
+    Cancel,
     Answer,
     Choice,
     Hangup,
@@ -93,6 +94,15 @@ pub const CASES: &[Case] = &[
         floor: Floor::GetItem,
         ddb_limit: Some(1.0),
         path: "live attempt: 200 calling",
+    },
+    Case {
+        label: "cancel-otp",
+        binary: "cancel-otp",
+        event: "cancel-otp.json",
+        kind: Kind::Cancel,
+        floor: Floor::UpdateItem,
+        ddb_limit: Some(1.0),
+        path: "live attempt reseeded before each invoke: 200 canceled",
     },
     Case {
         label: "answer",
@@ -210,8 +220,9 @@ impl Scenario {
                 self.repeats_left -= 1;
                 Ok(self.template.to_string())
             }
-            Kind::Hangup => {
-                seeder.fixture(true).await?;
+            // A cancel ends the attempt: a live one is seeded before every invoke.
+            Kind::Hangup | Kind::Cancel => {
+                seeder.fixture(self.kind == Kind::Hangup).await?;
                 Ok(self.template.to_string())
             }
         }
@@ -235,6 +246,7 @@ impl Scenario {
                 status == 400 && body.contains("\"reason\":\"invalid\"") && body.contains("\"attempts_remaining\":2")
             }
             Kind::Status => status == 200 && body.contains("\"status\":\"calling\""),
+            Kind::Cancel => status == 200 && body.contains("\"status\":\"canceled\""),
             // The key-press gate is on (the default): the pickup asks for a key, the key reads.
             Kind::Answer => status == 200 && body.contains(shared::domain::script::GATE),
             Kind::Choice => status == 200 && body.contains(shared::domain::script::INTRO),
@@ -275,9 +287,17 @@ pub async fn prepare_fixture(seeder: &Seeder, file: &str) -> Result<(), String> 
 
 /// The function an `events/` fixture belongs to.
 pub fn function_of(file: &str) -> Option<&'static str> {
-    ["send-otp", "verify-otp", "otp-status", "answer", "otp-choice", "hangup"]
-        .into_iter()
-        .find(|f| file.starts_with(f))
+    [
+        "send-otp",
+        "verify-otp",
+        "otp-status",
+        "cancel-otp",
+        "answer",
+        "otp-choice",
+        "hangup",
+    ]
+    .into_iter()
+    .find(|f| file.starts_with(f))
 }
 
 /// `statusCode` and `body` of an API Gateway proxy response.

@@ -24,9 +24,9 @@ pub async fn service_from(cfg: &Config) -> Result<Service<DynamoStore>> {
     Ok(Service::new(cfg, keys, DynamoStore::new(client, table)))
 }
 
-/// The service of a function that only reads records (otp-status): it uses no key, so it needs
-/// no `OTP_SECRET` and is not given one; its keys come from a random secret of this process,
-/// which nothing it does uses.
+/// The service of a function that uses no key (otp-status reads a record, cancel-otp ends one),
+/// so it needs no `OTP_SECRET` and is not given one; its keys come from a random secret of this
+/// process, which nothing it does uses.
 pub async fn read_only_service() -> Result<Service<DynamoStore>> {
     let cfg = Config::from_env()?;
     let secret = crate::domain::Keys::random_secret(&mut rand::rngs::OsRng.unwrap_err());

@@ -79,6 +79,9 @@ pub trait Store: Send + Sync {
         replay: Option<&Replay>,
     ) -> impl Future<Output = Result<Start>> + Send;
 
+    /// [`Attempt::is_live`]: the app cancels the attempt (`canceled_at`, the sealed code erased).
+    fn cancel(&self, phone: &Phone, now: i64) -> impl Future<Output = Result<Write>> + Send;
+
     /// The live reply kept under an `Idempotency-Key` (strongly consistent; expired is none).
     fn replay(&self, key_hash: &str, now: i64) -> impl Future<Output = Result<Option<Replay>>> + Send;
 

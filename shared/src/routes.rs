@@ -16,6 +16,7 @@ pub enum Route {
     SendOtp,
     VerifyOtp,
     OtpStatus,
+    CancelOtp,
     Answer,
     OtpChoice,
     Hangup,
@@ -24,7 +25,10 @@ pub enum Route {
 impl Route {
     /// App routes need the API key; webhooks are open (they carry their token).
     pub fn is_app(self) -> bool {
-        matches!(self, Route::SendOtp | Route::VerifyOtp | Route::OtpStatus)
+        matches!(
+            self,
+            Route::SendOtp | Route::VerifyOtp | Route::OtpStatus | Route::CancelOtp
+        )
     }
 
     /// The route's name in logs and metrics, which is also its Lambda function's name and the
@@ -34,6 +38,7 @@ impl Route {
             Route::SendOtp => "send-otp",
             Route::VerifyOtp => "verify-otp",
             Route::OtpStatus => "otp-status",
+            Route::CancelOtp => "cancel-otp",
             Route::Answer => "answer",
             Route::OtpChoice => "otp-choice",
             Route::Hangup => "hangup",
@@ -74,6 +79,13 @@ pub const ROUTES: &[RouteSpec] = &[
         method: "GET",
         path: "/otp-status/{phone}",
         function: "otp-status",
+        app: true,
+    },
+    RouteSpec {
+        route: Route::CancelOtp,
+        method: "POST",
+        path: "/cancel-otp",
+        function: "cancel-otp",
         app: true,
     },
     RouteSpec {
@@ -211,6 +223,7 @@ pub async fn dispatch<S: Store, K: Clock, C: CallPlacer>(
         Route::SendOtp => handlers::send_otp(svc, calls, req).await,
         Route::VerifyOtp => handlers::verify_otp(svc, req).await,
         Route::OtpStatus => handlers::otp_status(svc, req).await,
+        Route::CancelOtp => handlers::cancel_otp(svc, req).await,
         Route::Answer => handlers::answer(svc, req).await,
         Route::OtpChoice => handlers::otp_choice(svc, req).await,
         Route::Hangup => handlers::hangup(svc, req).await,

@@ -131,6 +131,7 @@ async fn run(
         f if f.starts_with("send-otp") => handlers::send_otp(&svc, &calls, req).await,
         f if f.starts_with("verify-otp") => handlers::verify_otp(&svc, req).await,
         f if f.starts_with("otp-status") => handlers::otp_status(&svc, req).await,
+        f if f.starts_with("cancel-otp") => handlers::cancel_otp(&svc, req).await,
         f if f.starts_with("answer") => handlers::answer(&svc, req).await,
         f if f.starts_with("otp-choice") => handlers::otp_choice(&svc, req).await,
         f if f.starts_with("hangup") => handlers::hangup(&svc, req).await,
@@ -158,6 +159,7 @@ async fn every_fixture_has_a_test_here() {
         "verify-otp.json",
         "verify-otp-wrong.json",
         "otp-status.json",
+        "cancel-otp.json",
         "answer-started.json",
         "answer-bare.json",
         "answer-unknown-token.json",
@@ -223,6 +225,16 @@ async fn otp_status_reads_the_encoded_number() {
     assert_eq!(resp.status(), 200, "{}", text(&resp));
     assert_eq!(json(&resp)["status"], "calling");
     let (_svc, _s, resp) = run("otp-status.json", Setup::Fresh).await;
+    assert_eq!(resp.status(), 404);
+}
+
+#[tokio::test]
+async fn cancel_ends_the_live_attempt() {
+    let (svc, _s, resp) = run("cancel-otp.json", Setup::Live).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(json(&resp)["status"], "canceled");
+    assert_eq!(status_of(&svc).await["status"], "canceled");
+    let (_svc, _s, resp) = run("cancel-otp.json", Setup::Fresh).await;
     assert_eq!(resp.status(), 404);
 }
 

@@ -640,7 +640,45 @@ async fn idempotency_keys_make_retries_safe<S: Store + 'static>(store: S) {
     assert_eq!(fake::calls(&broken).await, 1);
 }
 
+/// `POST /cancel-otp`: the live attempt ends; verify says `canceled`, a pickup afterwards reads
+/// nothing, status reads `canceled`; a second cancel changes nothing.
+async fn cancel_ends_the_attempt<S: Store>(store: S) {
+    let (svc, _clock) = common::service(store);
+    let server = fake_vobiz(201, fired()).await;
+    let calls = vobiz(&server);
+    let cancel_req = || json_req("POST", "/cancel-otp", &format!(r#"{{"phone":"{PHONE}"}}"#));
+    assert_eq!(
+        dispatch(&svc, &calls, cancel_req()).await.status(),
+        404,
+        "nothing was ever sent"
+    );
+    send(&svc, &server).await;
+    let token = last_token(&server).await;
+    let code = stored_code(&svc).await;
+    let r = dispatch(&svc, &calls, cancel_req()).await;
+    assert_eq!(
+        (r.status().as_u16(), json(&r)["status"].as_str()),
+        (200, Some("canceled"))
+    );
+    let (verified, body) = verify(&svc, &server, &code).await;
+    assert_eq!(
+        (verified, body["reason"].as_str()),
+        (400, Some("canceled")),
+        "the right code, canceled"
+    );
+    let xml = webhook(&svc, &server, "answer", &token, &[("Event", "StartApp")]).await;
+    assert_eq!(spoken_digits(&xml), "", "a pickup after the cancel reads nothing");
+    assert_eq!(status(&svc, &server).await["status"], "canceled");
+    let again = dispatch(&svc, &calls, cancel_req()).await;
+    assert_eq!(
+        (again.status().as_u16(), json(&again)["status"].as_str()),
+        (200, Some("canceled")),
+        "idempotent"
+    );
+}
+
 on_both_stores!(
+    cancel_ends_the_attempt,
     idempotency_keys_make_retries_safe,
     test_numbers_get_their_fixed_code_and_no_call,
     the_keypress_gate_keeps_the_code_from_voicemail,

@@ -382,9 +382,9 @@ fn environment_variables_are_documented_and_secrets_are_resolved_at_deploy_time(
         assert!(f.env.contains_key("OTP_TABLE"), "{}: OTP_TABLE is not set", f.id);
     }
     // OTP_SECRET only where a key is used: codes (send, verify), tokens and sealed codes (send,
-    // the webhooks). otp-status only reads a record.
+    // the webhooks). otp-status only reads a record, cancel-otp only ends one.
     for f in &fns {
-        let needs = f.binary != "otp-status";
+        let needs = f.binary != "otp-status" && f.binary != "cancel-otp";
         assert_eq!(
             f.env.contains_key("OTP_SECRET"),
             needs,

@@ -66,6 +66,8 @@ pub struct Attempt {
     pub signed: bool,
     /// A test number's attempt (`TEST_NUMBERS`): a fixed code, no call.
     pub test: bool,
+    /// When the app canceled the attempt (`POST /cancel-otp`): it is over.
+    pub canceled_at: Option<i64>,
 
     // The number's own counters: they outlive the attempt and a resend does not reset them.
     /// Bumped by every send; a send writes only if nobody else sent since it read.
@@ -91,6 +93,7 @@ pub enum Status {
     Verified,
     Expired,
     Locked,
+    Canceled,
 }
 
 /// Why a verify did not succeed.
@@ -102,6 +105,7 @@ pub enum Refusal {
     NotFound,
     AlreadyUsed,
     TooManyAttempts,
+    Canceled,
 }
 
 /// A webhook, once its token opened: the number it is for, the token's hash, Vobiz's id of the
@@ -159,6 +163,7 @@ impl Attempt {
             nonces: Vec::new(),
             signed: false,
             test: false,
+            canceled_at: None,
             version: prior.map_or(1, |p| p.version + 1),
             send_times,
             failures: streak,
@@ -225,6 +230,7 @@ impl Attempt {
     /// its failures has no guess left either.)
     pub fn is_live(&self, now: i64) -> bool {
         self.verified_at.is_none()
+            && self.canceled_at.is_none()
             && self.call_failed.is_none()
             && now < self.expires_at
             && self.guessed() < self.guess_cap
@@ -311,6 +317,8 @@ impl Attempt {
     pub fn refusal(&self, now: i64) -> Option<Refusal> {
         if self.is_verified() {
             Some(Refusal::AlreadyUsed)
+        } else if self.canceled_at.is_some() {
+            Some(Refusal::Canceled)
         } else if self.guessed() >= self.guess_cap {
             Some(Refusal::TooManyAttempts)
         } else if self.call_failed.is_some() {
@@ -340,6 +348,8 @@ impl Attempt {
     pub fn status(&self, now: i64) -> Status {
         if self.is_verified() {
             Status::Verified
+        } else if self.canceled_at.is_some() {
+            Status::Canceled
         } else if self.guessed() >= self.guess_cap {
             Status::Locked
         } else if self.call_failed.is_some() {

@@ -300,3 +300,24 @@ async fn otp_status_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request)
     }
     Ok((json_response(StatusCode::OK, &body), Outcome::Found))
 }
+
+/// `POST /cancel-otp {"phone"}`: the number's live attempt ends now (one conditional write):
+/// verify then says `canceled`, a call picked up afterwards reads nothing, status reads
+/// `canceled`. Idempotent: an attempt already over is left as it is and its status returned.
+pub async fn cancel_otp<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Result<Response<Body>, Infallible> {
+    run(Route::CancelOtp, None, cancel_otp_inner(svc, req)).await
+}
+
+async fn cancel_otp_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Handled {
+    let body = json_body(&req)?;
+    let phone = Phone::normalize(string_field(&body, "phone")?)?;
+    note_phone(&phone);
+    let now = svc.clock.now();
+    let (a, outcome) = match svc.store.cancel(&phone, now).await? {
+        Write::Done(a) => (a, Outcome::Canceled),
+        Write::Refused(Some(a)) => (a, Outcome::NothingToCancel),
+        Write::Refused(None) => return Err(Error::NotFound),
+    };
+    let reply = json!({"phone": phone.e164(), "status": a.status(now)});
+    Ok((json_response(StatusCode::OK, &reply), outcome))
+}

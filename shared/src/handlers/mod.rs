@@ -1,6 +1,7 @@
 //! The six handlers. Lambda functions and the local server call these same functions.
 //!
-//! - [`app`]: the routes the app's backend calls (`send-otp`, `verify-otp`, `otp-status`).
+//! - [`app`]: the routes the app's backend calls (`send-otp`, `verify-otp`, `otp-status`,
+//!   `cancel-otp`).
 //! - [`webhooks`]: the routes Vobiz calls during a call (`answer`, `otp-choice`, `hangup`).
 //! - this module: the request runner every handler goes through, and [`Outcome`].
 //!
@@ -20,7 +21,7 @@ use rand::TryRngCore;
 use rand::rngs::OsRng;
 use tracing::{Instrument, Span, field};
 
-pub use app::{otp_status, send_otp, verify_otp};
+pub use app::{cancel_otp, otp_status, send_otp, verify_otp};
 pub use outcome::{Outcome, Rejection};
 pub use webhooks::{answer, hangup, otp_choice};
 

@@ -22,6 +22,10 @@ pub enum Outcome {
     Refused(Refusal),
     /// otp-status: the number's record was read.
     Found,
+    /// cancel-otp: the live attempt ended now.
+    Canceled,
+    /// cancel-otp: nothing live to cancel (already over, or canceled before).
+    NothingToCancel,
     /// answer (no key-press gate) or otp-choice (the gate's key): the code was read to the
     /// callee for the first time.
     Served,
@@ -83,8 +87,11 @@ impl Outcome {
                 Refusal::NotFound => "not_found",
                 Refusal::AlreadyUsed => "already_used",
                 Refusal::TooManyAttempts => "too_many_attempts",
+                Refusal::Canceled => "canceled",
             },
             Outcome::Found => "found",
+            Outcome::Canceled => "canceled",
+            Outcome::NothingToCancel => "nothing_to_cancel",
             Outcome::Served => "served",
             Outcome::Gated => "gated",
             Outcome::NotPickup => "not_pickup",
@@ -121,6 +128,8 @@ impl Outcome {
             Outcome::NotDelivered => Some(Metric::CallNotDelivered),
             Outcome::Failed { metric, .. } => metric,
             Outcome::Found
+            | Outcome::Canceled
+            | Outcome::NothingToCancel
             | Outcome::Replayed
             | Outcome::Gated
             | Outcome::NotPickup
@@ -192,6 +201,7 @@ mod tests {
             Refusal::NotFound,
             Refusal::AlreadyUsed,
             Refusal::TooManyAttempts,
+            Refusal::Canceled,
         ] {
             assert_eq!(
                 serde_json::to_value(r).unwrap(),

@@ -30,13 +30,14 @@ pub const TTL_ATTRIBUTE: &str = "ttl";
 pub const RETENTION_SECS: i64 = 24 * 3600;
 
 /// The "live" condition: [`Attempt::is_live`].
-const LIVE: &str = "attribute_not_exists(#verified_at) AND attribute_not_exists(#call_failed) \
+const LIVE: &str = "attribute_not_exists(#verified_at) AND attribute_not_exists(#canceled_at) \
+                    AND attribute_not_exists(#call_failed) \
                     AND #expires_at > :now AND size(#guesses) < #guess_cap";
 
 /// The attempt's own attributes that a new attempt removes when the old one had them (the
 /// last four are of an earlier data model: failure counters the guesses replaced, and repeats,
 /// which reads replaced).
-const ATTEMPT_OPTIONAL: [&str; 15] = [
+const ATTEMPT_OPTIONAL: [&str; 16] = [
     "call_failed",
     "answered_at",
     "call_uuid",
@@ -47,6 +48,7 @@ const ATTEMPT_OPTIONAL: [&str; 15] = [
     "nonces",
     "signed",
     "test",
+    "canceled_at",
     "failures_until",
     "wrong_attempts",
     "failures_since",
@@ -262,6 +264,16 @@ impl Store for DynamoStore {
             },
             Err(e) => Err(unavailable(e)),
         }
+    }
+
+    async fn cancel(&self, phone: &Phone, now: i64) -> Result<Write> {
+        self.update(
+            phone,
+            LIVE,
+            "SET #canceled_at = :now REMOVE #code_sealed",
+            vec![(":now", n(now))],
+        )
+        .await
     }
 
     async fn replay(&self, key_hash: &str, now: i64) -> Result<Option<Replay>> {
@@ -552,6 +564,7 @@ pub fn to_item(a: &Attempt) -> Item {
         ("answered_at", a.answered_at),
         ("ended_at", a.ended_at),
         ("verified_at", a.verified_at),
+        ("canceled_at", a.canceled_at),
         ("failures_until", a.failures_until),
     ] {
         if let Some(v) = v {
@@ -657,6 +670,7 @@ pub fn from_item(item: &Item) -> Result<Attempt> {
         hangup,
         hangup_cause: get_s("hangup_cause"),
         verified_at: get_n("verified_at")?,
+        canceled_at: get_n("canceled_at")?,
         nonces,
         signed: item
             .get("signed")

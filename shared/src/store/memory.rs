@@ -121,6 +121,18 @@ impl Store for MemoryStore {
         Ok(Start::Started)
     }
 
+    async fn cancel(&self, phone: &Phone, now: i64) -> Result<Write> {
+        round_trip().await;
+        Ok(self.update(
+            phone,
+            |a| a.is_live(now),
+            |a| {
+                a.canceled_at = Some(now);
+                a.code_sealed = None;
+            },
+        ))
+    }
+
     async fn replay(&self, key_hash: &str, now: i64) -> Result<Option<Replay>> {
         round_trip().await;
         let replays = self.replays.lock().unwrap_or_else(|p| p.into_inner());
