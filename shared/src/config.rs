@@ -65,6 +65,7 @@ vars! {
     "RING_TIMEOUT_SECONDS", "40", Range(15, 120), "Vobiz ring_timeout: how long a call rings unanswered before it is given up (less than OTP_TTL_SECONDS).";
     "OTP_KEYPRESS_GATE", "on", Text("on or off"), "On: the callee hears \"press any key to hear your code\" and the code only after a key, so a voicemail box never records it. Off: the code is read on pickup.";
     "MACHINE_DETECTION", "off", Text("off or hangup"), "Vobiz answering-machine detection: hangup drops a call a machine answers (outcome machine) before anything is said.";
+    "APP_NAME", "(none)", Text("1-30 letters, digits, spaces and . - & '"), "The app's name, spoken in the call: with Acme, \"Your Acme verification code is ...\".";
     "CALL_LANGUAGE", "en-US", Text("ll-CC"), "Text-to-speech language.";
     "CALL_VOICE", "WOMAN", Text("WOMAN or MAN"), "Text-to-speech voice.";
     "ALLOWED_REGIONS", "IN", Text("comma-separated ISO 3166 regions"), "Regions a call may go to, by the number's own region (+1 876 is JM, not US; +44 1624 is IM, not GB). Replaces ALLOWED_COUNTRY_CODES.";
@@ -95,6 +96,8 @@ pub struct Policy {
     /// ISO 3166 regions calls may go to (`IN`, `GB`, ...).
     pub allowed_regions: Vec<String>,
     pub test_numbers: TestNumbers,
+    /// `APP_NAME`, spoken before the code.
+    pub app_name: Option<String>,
 }
 
 /// `TEST_NUMBERS`: numbers that get a fixed code and no call. Its `Debug` shows how many there
@@ -359,6 +362,14 @@ impl Config {
         }
         let keypress_gate = env.switch("OTP_KEYPRESS_GATE", "on", "off")?;
         let machine_detection = env.switch("MACHINE_DETECTION", "hangup", "off")?;
+        let app_name = env.get("APP_NAME");
+        if let Some(name) = &app_name
+            && !(name.chars().count() <= 30 && name.chars().all(|c| c.is_alphanumeric() || " .-&'".contains(c)))
+        {
+            return Err(Error::Config(format!(
+                "APP_NAME must be 1 to 30 letters, digits, spaces and . - & ' (it is spoken), got {name:?}"
+            )));
+        }
         let code_ttl_secs: i64 = env.number("OTP_TTL_SECONDS")?;
         let code_length: u32 = env.number("OTP_LENGTH")?;
         let test_numbers = TestNumbers::parse(&env.get("TEST_NUMBERS").unwrap_or_default(), code_length)?;
@@ -421,6 +432,7 @@ impl Config {
                 machine_detection,
                 allowed_regions,
                 test_numbers,
+                app_name,
             },
             voice: Voice {
                 voice,
@@ -480,6 +492,7 @@ mod tests {
                 machine_detection: false,
                 allowed_regions: vec!["IN".into()],
                 test_numbers: TestNumbers::default(),
+                app_name: None,
             }
         );
         assert_eq!(
@@ -585,6 +598,8 @@ mod tests {
             ("VOBIZ_WEBHOOK_SIGNATURE", "maybe"),
             ("VOBIZ_WEBHOOK_SIGNATURE", "required"),
             ("APP_API_KEY", "short"),
+            ("APP_NAME", "Acme <script>"),
+            ("APP_NAME", "A name far too long to be spoken in a call"),
             ("TEST_NUMBERS", "+919999900001"),
             ("TEST_NUMBERS", "+919999900001:12345"),
             ("TEST_NUMBERS", "919999900001:123456"),

@@ -364,7 +364,7 @@ mod tests {
     #[test]
     fn spoken_words_reads_speak_elements() {
         let xml = crate::domain::script::render(
-            &crate::domain::script::read_code("0427", Some("https://h/c")),
+            &crate::domain::script::read_code("0427", None, Some("https://h/c")),
             &crate::domain::script::Voice {
                 voice: "WOMAN".into(),
                 language: "en-US".into(),

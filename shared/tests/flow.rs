@@ -436,6 +436,17 @@ async fn the_keypress_gate_keeps_the_code_from_voicemail<S: Store>(store: S) {
     );
 }
 
+/// `APP_NAME` is spoken before the code.
+async fn the_app_name_is_spoken<S: Store>(store: S) {
+    let (svc, _clock) = common::service_with(store, common::config_with(&[("APP_NAME", "Acme")]));
+    let server = fake_vobiz(201, fired()).await;
+    send(&svc, &server).await;
+    let token = last_token(&server).await;
+    let xml = webhook(&svc, &server, "answer", &token, &[("Event", "StartApp")]).await;
+    assert!(xml.contains(">Your Acme verification code is</Speak>"), "{xml}");
+    assert_eq!(spoken_digits(&xml), stored_code(&svc).await);
+}
+
 /// Only a pickup reads the code, marks the attempt answered or binds the call: a ring or a
 /// hangup posted to the answer URL gets an empty 200 and changes nothing.
 async fn only_a_pickup_reads_or_binds<S: Store>(store: S) {
@@ -678,6 +689,7 @@ async fn cancel_ends_the_attempt<S: Store>(store: S) {
 }
 
 on_both_stores!(
+    the_app_name_is_spoken,
     cancel_ends_the_attempt,
     idempotency_keys_make_retries_safe,
     test_numbers_get_their_fixed_code_and_no_call,

@@ -35,9 +35,19 @@ pub enum Step {
     Hangup,
 }
 
-/// Reads `code`; offers a repeat through `choice_url` when one is left.
-pub fn read_code(code: &str, choice_url: Option<&str>) -> Vec<Step> {
-    let mut steps = vec![Step::Speak(INTRO.into()), Step::Wait(1)];
+/// "Your verification code is", with the app's name when there is one ("Your Acme
+/// verification code is").
+pub fn intro(app_name: Option<&str>) -> String {
+    match app_name {
+        Some(name) => format!("Your {name} verification code is"),
+        None => INTRO.to_owned(),
+    }
+}
+
+/// Reads `code`, introduced with the app's name; offers a repeat through `choice_url` when one
+/// is left.
+pub fn read_code(code: &str, app_name: Option<&str>, choice_url: Option<&str>) -> Vec<Step> {
+    let mut steps = vec![Step::Speak(intro(app_name)), Step::Wait(1)];
     for digit in code.chars() {
         steps.push(Step::Speak(digit.to_string()));
         steps.push(Step::Wait(1));
@@ -156,7 +166,10 @@ mod tests {
 
     #[test]
     fn reads_each_digit_with_a_pause_then_offers_a_repeat() {
-        let xml = render(&read_code("610389", Some("https://x.example/otp-choice/tok")), &voice());
+        let xml = render(
+            &read_code("610389", None, Some("https://x.example/otp-choice/tok")),
+            &voice(),
+        );
         let expected_digits: Vec<String> = "610389"
             .chars()
             .map(|d| format!("<Speak voice=\"WOMAN\" language=\"en-US\">{d}</Speak>\n  <Wait length=\"1\"/>"))
@@ -171,8 +184,18 @@ mod tests {
     }
 
     #[test]
+    fn the_app_is_named_before_the_code() {
+        let xml = render(&read_code("1234", Some("Acme & Co"), None), &voice());
+        assert!(
+            xml.contains(">Your Acme &amp; Co verification code is</Speak>"),
+            "{xml}"
+        );
+        assert_eq!(intro(None), INTRO);
+    }
+
+    #[test]
     fn without_repeats_left_there_is_no_gather() {
-        let xml = render(&read_code("1234", None), &voice());
+        let xml = render(&read_code("1234", None, None), &voice());
         assert!(!xml.contains("Gather"));
         assert!(xml.contains("<Hangup/>"));
     }

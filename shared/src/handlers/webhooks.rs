@@ -160,7 +160,7 @@ fn read_code_steps<S, K>(svc: &Service<S, K>, caller: &Caller, a: &Attempt) -> O
         .open_code(&caller.phone, &a.attempt_id, a.code_sealed.as_deref()?)?;
     let choice_url = choice_url(caller);
     let offer = choice_url.as_deref().filter(|_| a.reads < read_cap(svc));
-    Some(script::read_code(&code, offer))
+    Some(script::read_code(&code, svc.policy.app_name.as_deref(), offer))
 }
 
 /// A pickup: the answer URL's `StartApp` (or no `Event` at all) on a call in progress. Vobiz may
