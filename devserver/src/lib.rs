@@ -34,8 +34,8 @@ pub async fn run(mut cfg: Config, listener: TcpListener) -> Result<(), Error> {
             eprintln!(
                 "OTP_SECRET is not set: using a random secret for this process (codes and call tokens die with it)."
             );
-            let secret = Keys::random_secret(&mut rand::rngs::OsRng.unwrap_err());
-            Keys::derive(&secret).ok_or_else(|| Error::Config("could not derive keys".into()))?
+            Keys::random(&mut rand::rngs::OsRng.unwrap_err())
+                .ok_or_else(|| Error::Config("could not derive keys".into()))?
         }
     };
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(cfg.http_port);

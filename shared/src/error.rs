@@ -120,9 +120,16 @@ impl Error {
     }
 }
 
-/// The JSON error body: `{"error": "<code>", "message": "<for a person>"}`.
+impl Error {
+    /// The JSON error body: `{"error": "<code>", "message": "<for a person>"}`.
+    pub fn body(&self) -> serde_json::Value {
+        json!({"error": self.code(), "message": self.public_message()})
+    }
+}
+
+/// The error as a response: its status, [`Error::body`], and `Retry-After` where one applies.
 pub fn error_response(e: &Error) -> Response<Body> {
-    let mut resp = json_response(e.status(), &json!({"error": e.code(), "message": e.public_message()}));
+    let mut resp = json_response(e.status(), &e.body());
     let retry_after = match e {
         Error::RateLimited(l) => Some(l.retry_after()),
         Error::StoreUnavailable(_) | Error::IdempotencyKeyInUse => Some(1),

@@ -18,10 +18,12 @@ pub async fn service() -> Result<Service<DynamoStore>> {
 }
 
 pub async fn service_from(cfg: &Config) -> Result<Service<DynamoStore>> {
-    let keys = cfg.require_keys()?;
+    service_with_keys(cfg, cfg.require_keys()?)
+}
+
+fn service_with_keys(cfg: &Config, keys: crate::domain::Keys) -> Result<Service<DynamoStore>> {
     let table = cfg.require_table()?;
-    let client = dynamo_client()?;
-    Ok(Service::new(cfg, keys, DynamoStore::new(client, table)))
+    Ok(Service::new(cfg, keys, DynamoStore::new(dynamo_client()?, table)))
 }
 
 /// The service of a function that uses no key (otp-status reads a record, cancel-otp ends one),
@@ -29,11 +31,9 @@ pub async fn service_from(cfg: &Config) -> Result<Service<DynamoStore>> {
 /// process, which nothing it does uses.
 pub async fn read_only_service() -> Result<Service<DynamoStore>> {
     let cfg = Config::from_env()?;
-    let secret = crate::domain::Keys::random_secret(&mut rand::rngs::OsRng.unwrap_err());
-    let keys = crate::domain::Keys::derive(&secret)
+    let keys = crate::domain::Keys::random(&mut rand::rngs::OsRng.unwrap_err())
         .ok_or_else(|| crate::error::Error::Config("could not derive throwaway keys".into()))?;
-    let table = cfg.require_table()?;
-    Ok(Service::new(&cfg, keys, DynamoStore::new(dynamo_client()?, table)))
+    service_with_keys(&cfg, keys)
 }
 
 /// The service plus the Vobiz client, for send-otp.

@@ -56,11 +56,12 @@ impl Keys {
         })
     }
 
-    /// A fresh random secret, for a local server that was given none.
-    pub fn random_secret(rng: &mut impl CryptoRng) -> [u8; 32] {
+    /// Keys from a fresh random secret: for a local server that was given none, and for the
+    /// functions that use no key.
+    pub fn random(rng: &mut impl CryptoRng) -> Option<Keys> {
         let mut s = [0u8; 32];
         rng.fill_bytes(&mut s);
-        s
+        Keys::derive(&s)
     }
 
     /// `HMAC-SHA256(phone ‖ 0 ‖ code)`, base64. What verify compares against.

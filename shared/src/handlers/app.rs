@@ -10,7 +10,7 @@ use super::{Handled, Outcome, Service, note_call, note_phone, os_rng, rfc3339, r
 use crate::domain::limits::{Limited, admit_send, minute_slot};
 use crate::domain::secrets::{ct_eq, digest, random_id, token_hash};
 use crate::domain::{Attempt, NewAttempt, Phone, Refusal, generate_code};
-use crate::error::{Error, error_response};
+use crate::error::Error;
 use crate::http::{json_body, json_response, path_param, public_base, string_field};
 use crate::ports::{CallPlacer, CallRequest, Clock, GlobalSlot, REPLAY_SECS, Replay, Start, Store, Write};
 use crate::routes::Route;
@@ -37,12 +37,12 @@ async fn send_otp_inner<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, 
 
     let now = svc.clock.now();
     // A retry with the same Idempotency-Key and body gets the first reply, and no second call.
-    let key = idempotency_key(&req)?;
-    let body_hash = digest(req.body().as_ref());
-    if let Some(key_hash) = &key
+    // (The body is hashed only when there is a key.)
+    let keyed = idempotency_key(&req)?.map(|key_hash| (key_hash, digest(req.body().as_ref())));
+    if let Some((key_hash, body_hash)) = &keyed
         && let Some(kept) = svc.store.replay(key_hash, now).await?
     {
-        return replayed(kept, &body_hash);
+        return replayed(kept, body_hash);
     }
     let mut rng = os_rng();
     let mut conflicts = 0;
@@ -84,7 +84,7 @@ async fn send_otp_inner<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, 
             cap: svc.limits.calls_per_minute,
         };
         let reply = send_reply(svc, &phone, &attempt);
-        let replay = key.as_ref().map(|key_hash| Replay {
+        let replay = keyed.as_ref().map(|(key_hash, body_hash)| Replay {
             key_hash: key_hash.clone(),
             body_hash: body_hash.clone(),
             status: 200,
@@ -99,9 +99,11 @@ async fn send_otp_inner<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, 
             Start::Started => break (attempt, token, reply, replay),
             Start::KeyTaken => {
                 // A concurrent send with the same key won: its reply is kept (same transaction).
-                let kept = svc.store.replay(key.as_deref().unwrap_or(""), now).await?;
-                return match kept {
-                    Some(kept) => replayed(kept, &body_hash),
+                let Some((key_hash, body_hash)) = &keyed else {
+                    return Err(Error::Corrupt("a key was taken, though the send had none".into()));
+                };
+                return match svc.store.replay(key_hash, now).await? {
+                    Some(kept) => replayed(kept, body_hash),
                     None => Err(Error::IdempotencyKeyInUse),
                 };
             }
@@ -139,9 +141,8 @@ async fn send_otp_inner<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, 
             }
             // A retry with this key gets the same 502, not a second call that may ring twice.
             if let Some(mut r) = replay {
-                let resp = error_response(&e);
-                r.status = resp.status().as_u16();
-                r.body = json!({"error": e.code(), "message": e.public_message()}).to_string();
+                r.status = e.status().as_u16();
+                r.body = e.body().to_string();
                 if let Err(store_err) = svc.store.update_replay(&r).await {
                     tracing::warn!(error = %store_err, "could not keep the failed send's reply");
                 }

@@ -80,9 +80,10 @@ impl DynamoStore {
         &self.table
     }
 
-    /// A webhook's conditional update, with the call's token hash in `:th` and its call id in
-    /// `:cu` ([`Attempt::is_called_by`]): a signed webhook must bring no used nonce, and records
-    /// its nonces and that the attempt is signed; an unsigned one is refused once it is.
+    /// A webhook's conditional update, `condition` and [`Attempt::is_called_by`]: the call's
+    /// token (`:th`), and a signed webhook brings no used nonce and records its nonces and that
+    /// the attempt is signed, while an unsigned one is refused once it is. The call's id is in
+    /// `:cu` for `condition`.
     async fn webhook_update(
         &self,
         call: &CallRef<'_>,
@@ -92,15 +93,15 @@ impl DynamoStore {
     ) -> Result<Write> {
         values.push((":th", s(call.token_hash)));
         values.push((":cu", s(call.call_uuid)));
+        let mut condition = format!("#token_hash = :th AND {condition}");
         let mut nonces: Vec<String> = call.nonces.to_vec();
         nonces.sort();
         nonces.dedup();
         if nonces.is_empty() {
-            let condition = format!("{condition} AND (attribute_not_exists(#signed) OR #signed = :false)");
+            condition.push_str(" AND (attribute_not_exists(#signed) OR #signed = :false)");
             values.push((":false", AttributeValue::Bool(false)));
             return self.update(call.phone, &condition, update, values).await;
         }
-        let mut condition = condition.to_owned();
         let names: Vec<String> = (0..nonces.len()).map(|i| format!(":nonce{i}")).collect();
         for (name, nonce) in names.iter().zip(&nonces) {
             condition.push_str(&format!(" AND NOT contains(#nonces, {name})"));
@@ -316,8 +317,8 @@ impl Store for DynamoStore {
 
     async fn answer(&self, call: &CallRef<'_>, read_cap: Option<u32>, now: i64) -> Result<Write> {
         let live_call = format!(
-            "#token_hash = :th AND {LIVE} AND attribute_exists(#code_sealed) AND attribute_not_exists(#ended_at) \
-             AND (attribute_not_exists(#call_uuid) OR #call_uuid = :cu)"
+            "{} AND (attribute_not_exists(#call_uuid) OR #call_uuid = :cu)",
+            in_progress()
         );
         let pickup = "SET #call_uuid = :cu, #answered_at = if_not_exists(#answered_at, :now)";
         match read_cap {
@@ -338,10 +339,7 @@ impl Store for DynamoStore {
     }
 
     async fn read_code(&self, call: &CallRef<'_>, read_cap: u32, now: i64) -> Result<Write> {
-        let condition = format!(
-            "#token_hash = :th AND {LIVE} AND attribute_exists(#code_sealed) AND attribute_not_exists(#ended_at) \
-             AND #call_uuid = :cu AND #reads < :read_cap"
-        );
+        let condition = format!("{} AND #call_uuid = :cu AND #reads < :read_cap", in_progress());
         self.webhook_update(
             call,
             &condition,
@@ -354,8 +352,7 @@ impl Store for DynamoStore {
     async fn hang_up(&self, call: &CallRef<'_>, facts: &HangupFacts, now: i64) -> Result<Write> {
         self.webhook_update(
             call,
-            "#token_hash = :th AND attribute_not_exists(#ended_at) \
-             AND (attribute_not_exists(#call_uuid) OR #call_uuid = :cu)",
+            "attribute_not_exists(#ended_at) AND (attribute_not_exists(#call_uuid) OR #call_uuid = :cu)",
             "SET #ended_at = :now, #hangup = :t, #hangup_cause = :c REMOVE #code_sealed",
             vec![
                 (":now", n(now)),
@@ -494,6 +491,11 @@ fn key(phone: &Phone) -> AttributeValue {
 
 fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_owned())
+}
+
+/// [`Attempt::is_live`] and the call in progress (its sealed code there, not ended).
+fn in_progress() -> String {
+    format!("{LIVE} AND attribute_exists(#code_sealed) AND attribute_not_exists(#ended_at)")
 }
 
 /// The key of a reply kept under an `Idempotency-Key`: `IDEM#` and the key's hash.
