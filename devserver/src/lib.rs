@@ -61,7 +61,7 @@ pub async fn run(mut cfg: Config, listener: TcpListener) -> Result<(), Error> {
         }
         None => {
             eprintln!("No Vobiz credentials: calls are simulated, and what the callee would hear is printed here.");
-            Calls::Simulated(SimulatedCalls::new()?)
+            Calls::Simulated(SimulatedCalls::new(cfg.policy.app_name.clone())?)
         }
     };
     match cfg.table.clone() {

@@ -12,7 +12,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use shared::Config as AppConfig;
 use shared::domain::Keys;
-use shared::domain::script::APOLOGY;
+use shared::domain::locale::find as locale;
 use shared::handlers::Service;
 use shared::ports::{CallPlacer, CallRequest, PlacedCall};
 use shared::store::MemoryStore;
@@ -247,7 +247,7 @@ fn ten_thousand_generated_requests_never_break_anything() {
             // Rejected: an error body, or a webhook's apology. (A wrong code on /verify-otp is
             // not rejected: it is a checked guess, and counting it is the point.)
             let error_body = serde_json::from_str::<serde_json::Value>(&text).is_ok_and(|v| v.get("error").is_some());
-            let rejected = (status >= 400 && error_body) || text.contains(APOLOGY);
+            let rejected = (status >= 400 && error_body) || text.contains(&locale("en-IN").unwrap().phrases.apology);
             if rejected {
                 prop_assert!(
                     app.svc.store.snapshot() == before,

@@ -13,7 +13,7 @@
 //! | 4 | `classify_hangup`: CallStatus, HangupCause, HangupCauseCode, AnswerTime, Duration, BillDuration | — |
 //! | 5 | `Keys::open_token`, `Keys::open_code` | — |
 //! | 6 | `signature::verify`: token, URL, V3, V3 nonce, V2, V2 nonce | which are present (bits 0–4) |
-//! | 7 | `script::render` → quick-xml, `vobiz::spoken_words`: text, prompt, action, voice, language, timeout | — |
+//! | 7 | `script::render` → quick-xml, `vobiz::heard`: app name, prompts URL, action, voice, language, timeout | — |
 
 #![no_main]
 
@@ -24,11 +24,12 @@ use lambda_http::{Body, Request};
 use libfuzzer_sys::fuzz_target;
 use quick_xml::events::{BytesStart, Event};
 use shared::Error;
-use shared::domain::script::{self, Step, Voice};
+use shared::domain::locale::{Phrase, Voicing, find};
+use shared::domain::script::{self, Speaker, Step, Voice};
 use shared::domain::signature::{self, Signatures, Verdict};
 use shared::domain::{HangupReport, Keys, Phone, Telephony, classify_hangup};
 use shared::http::{APP_BODY_LIMIT, Form, WEBHOOK_BODY_LIMIT, json_body, string_field};
-use shared::vobiz::spoken_words;
+use shared::vobiz::{heard, spoken_words};
 
 /// Separates the strings of one input.
 const SEP: u8 = 0xFF;
@@ -320,26 +321,57 @@ fn xml_char(c: char) -> bool {
 
 fn xml(payload: &[u8]) {
     let s = strings(payload, 6);
-    let (text, prompt, action) = (&s[0], &s[1], &s[2]);
+    // The app's name, the prompts URL and the language are configuration, validated at start;
+    // render must still make well-formed XML of anything.
+    let (app, base_url, action) = (&s[0], &s[1], &s[2]);
     let voice = Voice {
         voice: s[3].clone(),
-        language: s[4].clone(),
         gather_timeout: s[5]
             .bytes()
             .fold(0u32, |a, b| a.wrapping_mul(31).wrapping_add(u32::from(b))),
     };
+    let language = &s[4];
     let steps = [
-        Step::Speak(text.clone()),
+        Step::Say(Phrase::Intro),
         Step::Wait(1),
         Step::Gather {
             action: action.clone(),
-            prompt: prompt.clone(),
+            prompt: Phrase::Prompt,
         },
         Step::Hangup,
     ];
-    let xml = script::render(&steps, &voice);
+    let en = find("en-US").expect("the en-US locale");
+    let speaker = Speaker {
+        locale: en,
+        voicing: Voicing::Tts { language },
+        voice: &voice,
+        app_name: Some(app),
+    };
+    let xml = script::render(&steps, &speaker);
+    let text = &en.text(Phrase::Intro, Some(app));
+    let prompt = &en.text(Phrase::Prompt, None);
+    // A prompt-pack call plays the files under any base URL, and heard() reads them back.
+    let played = Speaker {
+        voicing: Voicing::Prompts { base_url },
+        ..speaker
+    };
+    let played_xml = script::render(&steps, &played);
+    if base_url.chars().all(xml_char) && !base_url.contains(char::is_whitespace) {
+        let urls: Vec<String> = heard(&played_xml, Some(app))
+            .into_iter()
+            .filter_map(|h| h.url)
+            .collect();
+        assert_eq!(
+            urls,
+            [
+                played.audio_url(Phrase::Intro).unwrap(),
+                played.audio_url(Phrase::Prompt).unwrap()
+            ],
+            "heard lost a played file:\n{played_xml}"
+        );
+    }
     // Text XML 1.0 cannot carry is dropped by render, so exact round trips hold for clean text only.
-    let clean = [text, prompt, action, &voice.voice, &voice.language]
+    let clean = [text, prompt, action, &voice.voice, language]
         .iter()
         .all(|t| t.chars().all(xml_char));
 
@@ -422,7 +454,7 @@ fn xml(payload: &[u8]) {
     );
     assert_eq!(
         attr("language"),
-        [voice.language.as_str(); 2],
+        [language.as_str(); 2],
         "the language did not survive:\n{xml}"
     );
 }

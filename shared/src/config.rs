@@ -5,7 +5,8 @@
 use std::fmt;
 
 use crate::domain::limits::Limits;
-use crate::domain::script::Voice;
+use crate::domain::locale::{self, Languages, Locale};
+use crate::domain::script::{CodeShape, Voice};
 use crate::domain::signature::SignatureMode;
 use crate::domain::{Keys, Phone};
 use crate::error::{Error, Result};
@@ -66,7 +67,12 @@ vars! {
     "OTP_KEYPRESS_GATE", "on", Text("on or off"), "On: the callee hears \"press any key to hear your code\" and the code only after a key, so a voicemail box never records it. Off: the code is read on pickup.";
     "MACHINE_DETECTION", "off", Text("off or hangup"), "Vobiz answering-machine detection: hangup drops a call a machine answers (outcome machine) before anything is said.";
     "APP_NAME", "(none)", Text("1-30 letters, digits, spaces and . - & '"), "The app's name, spoken in the call: with Acme, \"Your Acme verification code is ...\".";
-    "CALL_LANGUAGE", "en-US", Text("ll-CC"), "Text-to-speech language.";
+    "CALL_LANGUAGE", "en-US", Text("a supported locale"), "The call's language when the app sends no locale and the number's region has no default in REGION_LOCALES.";
+    "REGION_LOCALES", "IN:en-IN", Text("REGION:locale,..."), "The default locale of each destination region (ISO 3166), before CALL_LANGUAGE. A send's own locale wins.";
+    "PROMPTS_BASE_URL", "(none)", Text("https URL (http on loopback)"), "Where the prompt packs are served (PROMPTS_BASE_URL/hi-IN/7.wav): the languages Vobiz's text-to-speech lacks (hi-IN, ta-IN, te-IN, bn-IN, mr-IN) are supported only when set. The template points it at its prompts bucket; the local server serves prompts/ itself.";
+    "PROMPTS_DIR", "prompts", Text("directory"), "Local server only: the prompt packs it serves at /prompts (scripts/prompt-packs.sh writes them).";
+    "CODE_READS", "2", Range(1, 3), "Times the code is read in a row before \"press 1 to hear it again\".";
+    "DIGIT_PAUSE_SECONDS", "1", Range(1, 5), "Pause after each digit, to write it down.";
     "CALL_VOICE", "WOMAN", Text("WOMAN or MAN"), "Text-to-speech voice.";
     "ALLOWED_REGIONS", "IN", Text("comma-separated ISO 3166 regions"), "Regions a call may go to, by the number's own region (+1 876 is JM, not US; +44 1624 is IM, not GB). Replaces ALLOWED_COUNTRY_CODES.";
     "VOBIZ_TIMEOUT_MS", "8000", Range(1000, 20000), "Timeout of one Vobiz API request.";
@@ -98,6 +104,8 @@ pub struct Policy {
     pub test_numbers: TestNumbers,
     /// `APP_NAME`, spoken before the code.
     pub app_name: Option<String>,
+    /// `CODE_READS` and `DIGIT_PAUSE_SECONDS`.
+    pub code_shape: CodeShape,
 }
 
 /// `TEST_NUMBERS`: numbers that get a fixed code and no call. Its `Debug` shows how many there
@@ -173,6 +181,9 @@ pub struct Config {
     pub create_table: bool,
     pub policy: Policy,
     pub voice: Voice,
+    pub languages: Languages,
+    /// `PROMPTS_DIR`: the prompt packs the local server serves.
+    pub prompts_dir: String,
     pub limits: Limits,
     pub signature_mode: SignatureMode,
     /// `VOBIZ_AUTH_TOKEN`, the webhook signing key; webhook functions get it without the rest of
@@ -272,6 +283,55 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     }
 }
 
+/// `CALL_LANGUAGE`, `REGION_LOCALES` and `PROMPTS_BASE_URL`: every locale named must be one this
+/// deployment speaks (a prompt pack only with `PROMPTS_BASE_URL`).
+fn languages<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Languages> {
+    locale::catalogue().map_err(|e| Error::Config(format!("the locale files are broken: {e}")))?;
+    let prompts_url = env.url("PROMPTS_BASE_URL")?;
+    let speakable = |name: &str, tag: &str| -> Result<&'static Locale> {
+        let found = locale::find(tag).ok_or_else(|| {
+            Error::Config(format!(
+                "{name}: {tag:?} is not a locale otp-call has (shared/locales: {})",
+                locale::source_tags().collect::<Vec<_>>().join(", ")
+            ))
+        })?;
+        if found.is_prompt_pack() && prompts_url.is_none() {
+            return Err(Error::Config(format!(
+                "{name}: {tag} is played from a prompt pack: set PROMPTS_BASE_URL to where the packs are served"
+            )));
+        }
+        Ok(found)
+    };
+    let fallback = speakable(
+        "CALL_LANGUAGE",
+        &env.get("CALL_LANGUAGE")
+            .unwrap_or_else(|| default_of("CALL_LANGUAGE").into()),
+    )?;
+    let mut by_region: Vec<(String, &'static Locale)> = Vec::new();
+    let raw = env
+        .get("REGION_LOCALES")
+        .unwrap_or_else(|| default_of("REGION_LOCALES").into());
+    for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty() && *p != "none") {
+        let (region, tag) = pair.split_once(':').ok_or_else(|| {
+            Error::Config(format!(
+                "REGION_LOCALES must be REGION:locale pairs such as IN:hi-IN, got {pair:?}"
+            ))
+        })?;
+        let region = region.trim().to_ascii_uppercase();
+        if !crate::domain::phone::is_region(&region) || by_region.iter().any(|(r, _)| *r == region) {
+            return Err(Error::Config(format!(
+                "REGION_LOCALES: {region:?} is not an ISO 3166 region, or is listed twice"
+            )));
+        }
+        by_region.push((region, speakable("REGION_LOCALES", tag.trim())?));
+    }
+    Ok(Languages {
+        fallback,
+        by_region,
+        prompts_url,
+    })
+}
+
 impl Config {
     pub fn from_env() -> Result<Config> {
         Config::from_lookup(|k| std::env::var(k).ok())
@@ -343,19 +403,7 @@ impl Config {
                 }
             })
             .collect::<Result<Vec<String>>>()?;
-        let language = env
-            .get("CALL_LANGUAGE")
-            .unwrap_or_else(|| default_of("CALL_LANGUAGE").into());
-        let lb = language.as_bytes();
-        if !(lb.len() == 5
-            && lb[..2].iter().all(u8::is_ascii_lowercase)
-            && lb[2] == b'-'
-            && lb[3..].iter().all(u8::is_ascii_uppercase))
-        {
-            return Err(Error::Config(format!(
-                "CALL_LANGUAGE must look like en-US, got {language:?}"
-            )));
-        }
+        let languages = languages(&env)?;
         let voice = env.get("CALL_VOICE").unwrap_or_else(|| default_of("CALL_VOICE").into());
         if voice != "WOMAN" && voice != "MAN" {
             return Err(Error::Config(format!("CALL_VOICE must be WOMAN or MAN, got {voice:?}")));
@@ -433,12 +481,19 @@ impl Config {
                 allowed_regions,
                 test_numbers,
                 app_name,
+                code_shape: CodeShape {
+                    reads: env.number("CODE_READS")?,
+                    digit_pause: env.number("DIGIT_PAUSE_SECONDS")?,
+                },
             },
             voice: Voice {
                 voice,
-                language,
                 gather_timeout: env.number("GATHER_TIMEOUT_SECONDS")?,
             },
+            languages,
+            prompts_dir: env
+                .get("PROMPTS_DIR")
+                .unwrap_or_else(|| default_of("PROMPTS_DIR").into()),
             limits,
             signature_mode,
             webhook_auth_token,
@@ -493,16 +548,26 @@ mod tests {
                 allowed_regions: vec!["IN".into()],
                 test_numbers: TestNumbers::default(),
                 app_name: None,
+                code_shape: CodeShape {
+                    reads: 2,
+                    digit_pause: 1
+                },
             }
         );
         assert_eq!(
             c.voice,
             Voice {
                 voice: "WOMAN".into(),
-                language: "en-US".into(),
                 gather_timeout: 8
             }
         );
+        assert_eq!(c.languages.fallback.tag, "en-US");
+        assert_eq!(
+            c.languages.by_region,
+            [("IN".to_owned(), locale::find("en-IN").unwrap())]
+        );
+        assert_eq!(c.languages.prompts_url, None);
+        assert_eq!(c.prompts_dir, "prompts");
         assert_eq!(c.http_port, 8000);
         assert_eq!(c.vobiz_api_url, "https://api.vobiz.ai");
         assert_eq!(c.limits, Limits::default());
@@ -522,7 +587,7 @@ mod tests {
                 Text(_) => None,
             })
             .collect();
-        assert_eq!(ranges.len(), 14, "every whole-number variable has its range");
+        assert_eq!(ranges.len(), 16, "every whole-number variable has its range");
         for (name, default, min, max) in ranges {
             let d: i64 = default
                 .parse()
@@ -581,6 +646,15 @@ mod tests {
             ("HTTP_PORT", "0"),
             ("HTTP_PORT", "70000"),
             ("CALL_LANGUAGE", "english"),
+            ("CALL_LANGUAGE", "xx-YY"),
+            ("CALL_LANGUAGE", "hi-IN"),
+            ("REGION_LOCALES", "IN:ta-IN"),
+            ("REGION_LOCALES", "IN"),
+            ("REGION_LOCALES", "XX:en-US"),
+            ("REGION_LOCALES", "IN:en-IN,IN:en-GB"),
+            ("PROMPTS_BASE_URL", "http://prompts.example"),
+            ("CODE_READS", "0"),
+            ("DIGIT_PAUSE_SECONDS", "9"),
             ("CALL_VOICE", "ROBOT"),
             ("ALLOWED_REGIONS", "IN,XX"),
             ("ALLOWED_REGIONS", "91"),
@@ -653,5 +727,34 @@ mod tests {
         assert!(cfg(&[("PUBLIC_URL", "http://localhost:8000")]).is_ok());
         assert_eq!(c.public_url.as_deref(), Some("https://abc.example/prod"));
         assert!(c.keys.is_some());
+    }
+
+    #[test]
+    fn prompt_pack_locales_need_their_host() {
+        let c = cfg(&[
+            ("PROMPTS_BASE_URL", "https://bucket.example/prompts/"),
+            ("REGION_LOCALES", "in:hi-in, gb:en-GB"),
+            ("CALL_LANGUAGE", "ta-IN"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.languages.prompts_url.as_deref(),
+            Some("https://bucket.example/prompts")
+        );
+        assert_eq!(c.languages.fallback.tag, "ta-IN");
+        let regions: Vec<(&str, &str)> = c
+            .languages
+            .by_region
+            .iter()
+            .map(|(r, l)| (r.as_str(), l.tag.as_str()))
+            .collect();
+        assert_eq!(regions, [("IN", "hi-IN"), ("GB", "en-GB")]);
+        assert!(
+            cfg(&[("REGION_LOCALES", "none")])
+                .unwrap()
+                .languages
+                .by_region
+                .is_empty()
+        );
     }
 }

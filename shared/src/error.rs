@@ -23,6 +23,8 @@ pub enum Error {
     InvalidField { field: &'static str, problem: &'static str },
     #[error("not a valid phone number in international format (+<country code><number>): {0}")]
     InvalidPhone(&'static str),
+    #[error("unsupported locale; supported: {}", .0.join(", "))]
+    UnsupportedLocale(Vec<&'static str>),
     #[error("calls to this destination are not allowed")]
     DestinationNotAllowed,
     #[error("the request body must be {expected}")]
@@ -60,9 +62,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     pub fn status(&self) -> StatusCode {
         match self {
-            Error::InvalidJson(_) | Error::MissingField(_) | Error::InvalidField { .. } | Error::InvalidPhone(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            Error::InvalidJson(_)
+            | Error::MissingField(_)
+            | Error::InvalidField { .. }
+            | Error::InvalidPhone(_)
+            | Error::UnsupportedLocale(_) => StatusCode::BAD_REQUEST,
             Error::DestinationNotAllowed | Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::Unauthorized => StatusCode::UNAUTHORIZED,
             Error::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
@@ -84,6 +88,7 @@ impl Error {
             Error::MissingField(_) => "missing_field",
             Error::InvalidField { .. } => "invalid_field",
             Error::InvalidPhone(_) => "invalid_phone",
+            Error::UnsupportedLocale(_) => "unsupported_locale",
             Error::DestinationNotAllowed => "destination_not_allowed",
             Error::RateLimited(_) => "rate_limited",
             Error::Unauthorized => "unauthorized",

@@ -95,6 +95,14 @@ pub fn string_field<'a>(body: &'a Map<String, Value>, field: &'static str) -> Re
     }
 }
 
+/// An optional string field: absent or `null` is `None`; any other type is refused.
+pub fn optional_string_field<'a>(body: &'a Map<String, Value>, field: &'static str) -> Result<Option<&'a str>, Error> {
+    match body.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(_) => string_field(body, field).map(Some),
+    }
+}
+
 /// A Vobiz webhook's form body. A key that occurs twice makes the whole form unusable: Vobiz
 /// never repeats one, so repetition is tampering.
 #[derive(Debug)]

@@ -4,7 +4,8 @@
 use crate::config::{Config, Policy};
 use crate::domain::Keys;
 use crate::domain::limits::Limits;
-use crate::domain::script::Voice;
+use crate::domain::locale::Languages;
+use crate::domain::script::{Speaker, Voice};
 use crate::domain::signature::SignatureMode;
 use crate::ports::{Clock, Store, SystemClock};
 
@@ -33,6 +34,8 @@ pub struct Service<S, K = SystemClock> {
     pub keys: Keys,
     pub policy: Policy,
     pub voice: Voice,
+    /// How a call picks its language and where prompt packs are served.
+    pub languages: Languages,
     pub limits: Limits,
     pub webhooks: WebhookAuth,
     /// `PUBLIC_URL`; on Lambda the API Gateway stage URL is used when this is `None`.
@@ -55,6 +58,7 @@ impl<S: Store, K: Clock> Service<S, K> {
             keys,
             policy: cfg.policy.clone(),
             voice: cfg.voice.clone(),
+            languages: cfg.languages.clone(),
             limits: cfg.limits.clone(),
             webhooks: WebhookAuth {
                 mode: cfg.signature_mode,
@@ -62,6 +66,20 @@ impl<S: Store, K: Clock> Service<S, K> {
             },
             public_url: cfg.public_url.clone(),
             app_api_key: cfg.app_api_key.clone(),
+        }
+    }
+}
+
+impl<S, K> Service<S, K> {
+    /// Who speaks a call in `locale` (an attempt's; the configured fallback for `None`, for an
+    /// attempt from before locales, or for a refusal that knows no attempt).
+    pub fn speaker(&self, locale: Option<&str>) -> Speaker<'_> {
+        let locale = self.languages.of_attempt(locale);
+        Speaker {
+            locale,
+            voicing: self.languages.voicing(locale),
+            voice: &self.voice,
+            app_name: self.policy.app_name.as_deref(),
         }
     }
 }

@@ -12,6 +12,7 @@ use serde_json::json;
 
 #[cfg(feature = "http-client")]
 use crate::config::VobizConfig;
+use crate::domain::locale::Phrase;
 #[cfg(feature = "http-client")]
 use crate::domain::secrets::random_id;
 #[cfg(feature = "http-client")]
@@ -156,16 +157,18 @@ fn request_uuid(json: &Value) -> Option<String> {
 #[derive(Clone, Debug)]
 pub struct SimulatedCalls {
     http: reqwest::Client,
+    /// `APP_NAME`, to read an intro prompt back into words.
+    app_name: Option<String>,
 }
 
 #[cfg(feature = "http-client")]
 impl SimulatedCalls {
-    pub fn new() -> Result<SimulatedCalls> {
+    pub fn new(app_name: Option<String>) -> Result<SimulatedCalls> {
         let http = crate::tls::reqwest_builder()
             .timeout(Duration::from_secs(10))
             .build()
             .map_err(|_| Error::Config("could not build the HTTP client for the call simulator".into()))?;
-        Ok(SimulatedCalls { http })
+        Ok(SimulatedCalls { http, app_name })
     }
 }
 
@@ -174,9 +177,9 @@ impl CallPlacer for SimulatedCalls {
     async fn place_call(&self, req: &CallRequest) -> Result<PlacedCall> {
         let request_uuid = format!("sim-{}", random_id(&mut rand::rng()));
         let call_uuid = format!("sim-call-{}", random_id(&mut rand::rng()));
-        let (http, req2, ruuid) = (self.http.clone(), req.clone(), request_uuid.clone());
+        let (sim, req2, ruuid) = (self.clone(), req.clone(), request_uuid.clone());
         tokio::spawn(async move {
-            if let Err(why) = simulate(&http, &req2, &ruuid, &call_uuid).await {
+            if let Err(why) = simulate(&sim, &req2, &ruuid, &call_uuid).await {
                 println!("simulated call to {}: {why}", req2.to.masked());
             }
         });
@@ -186,11 +189,13 @@ impl CallPlacer for SimulatedCalls {
 
 #[cfg(feature = "http-client")]
 async fn simulate(
-    http: &reqwest::Client,
+    sim: &SimulatedCalls,
     req: &CallRequest,
     request_uuid: &str,
     call_uuid: &str,
 ) -> std::result::Result<(), String> {
+    let http = &sim.http;
+    let app_name = sim.app_name.as_deref();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let to = req.to.e164().trim_start_matches('+').to_owned();
     let answer: Vec<(&str, &str)> = vec![
@@ -211,9 +216,9 @@ async fn simulate(
         .text()
         .await
         .map_err(|_| "unreadable answer".to_string())?;
-    let mut words = spoken_words(&xml);
+    let mut words = heard(&xml, app_name);
     // The key-press gate: the callee presses a key, and hears the code from the Gather's action.
-    if let Some(action) = gather_action(&xml).filter(|_| !words.iter().any(|w| is_digit_word(w))) {
+    if let Some(action) = gather_action(&xml).filter(|_| words.iter().all(|w| w.digit.is_none())) {
         let mut key = answer.clone();
         key.retain(|(k, _)| *k != "Event");
         key.push(("Digits", "5"));
@@ -228,14 +233,39 @@ async fn simulate(
             .map_err(|_| "unreadable key-press reply".to_string())?;
         // The key comes during the gate's one prompt: what follows the Gather is never heard.
         words.truncate(1);
-        words.push("(presses 5)".into());
-        words.extend(spoken_words(&xml));
+        words.push(Heard {
+            text: "(presses 5)".into(),
+            digit: None,
+            url: None,
+        });
+        words.extend(heard(&xml, app_name));
     }
+    // Vobiz fetches every <Play>ed prompt: so does the simulated call, and says which are missing.
+    let mut missing = Vec::new();
+    for url in words.iter().filter_map(|w| w.url.as_deref()) {
+        let served = http
+            .get(url)
+            .send()
+            .await
+            .ok()
+            .filter(|r| r.status().is_success())
+            .is_some();
+        if !served && !missing.contains(&url) {
+            missing.push(url);
+        }
+    }
+    let text: Vec<&str> = words.iter().map(|w| w.text.as_str()).collect();
     println!(
         "\n📞 simulated call to {} (request {request_uuid})\n   callee hears: {}\n   (printed on this console only: codes never go to logs)\n",
         req.to.masked(),
-        words.join(" … ")
+        text.join(" … ")
     );
+    if !missing.is_empty() {
+        println!(
+            "   ⚠ prompts not served (run scripts/prompt-packs.sh; Vobiz would play silence): {}\n",
+            missing.join(", ")
+        );
+    }
     let now = time::OffsetDateTime::now_utc();
     let stamp = format!(
         "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
@@ -269,11 +299,6 @@ async fn simulate(
     Ok(())
 }
 
-#[cfg(feature = "http-client")]
-fn is_digit_word(w: &str) -> bool {
-    w.len() == 1 && w.as_bytes()[0].is_ascii_digit()
-}
-
 /// The `action` of the first `<Gather>` in a VobizXML document.
 pub fn gather_action(xml: &str) -> Option<String> {
     use quick_xml::events::Event;
@@ -290,29 +315,76 @@ pub fn gather_action(xml: &str) -> Option<String> {
     }
 }
 
-/// The text of every `<Speak>` in a VobizXML document, in order.
-pub fn spoken_words(xml: &str) -> Vec<String> {
+/// One thing a VobizXML document makes the callee hear.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Heard {
+    /// A `<Speak>`'s words, or the words of the prompt a `<Play>` plays, in its locale (its URL
+    /// when it is no prompt otp-call knows).
+    pub text: String,
+    /// The digit it says, if it is one.
+    pub digit: Option<u8>,
+    /// The audio a `<Play>` fetches.
+    pub url: Option<String>,
+}
+
+/// What the prompt at `url` (`…/<locale>/<file>.wav`) says, if it is one of ours.
+fn prompt_of(url: &str, app_name: Option<&str>) -> Option<(String, Option<u8>)> {
+    let (rest, file) = url.rsplit_once('/')?;
+    let tag = rest.rsplit('/').next()?;
+    let phrase = Phrase::from_file_stem(file.strip_suffix(".wav")?)?;
+    let text = crate::domain::locale::find(tag)?.text(phrase, app_name);
+    let digit = match phrase {
+        Phrase::Digit(d) => Some(d),
+        _ => None,
+    };
+    Some((text, digit))
+}
+
+/// Everything a VobizXML document makes the callee hear, in order: `<Speak>` text and `<Play>`
+/// prompts (read back into words with the locale files; `app_name` names the app in an intro).
+pub fn heard(xml: &str, app_name: Option<&str>) -> Vec<Heard> {
     use quick_xml::events::Event;
     let mut reader = quick_xml::Reader::from_str(xml);
-    let mut depth_in_speak = false;
+    let mut inside: Option<&'static str> = None;
     let mut current = String::new();
-    let mut words = Vec::new();
+    let mut out = Vec::new();
     loop {
         match reader.read_event() {
-            Ok(Event::Start(e)) if e.name().as_ref() == b"Speak" => {
-                depth_in_speak = true;
+            Ok(Event::Start(e)) if matches!(e.name().as_ref(), b"Speak" | b"Play") => {
+                inside = Some(if e.name().as_ref() == b"Speak" { "Speak" } else { "Play" });
                 current.clear();
             }
-            Ok(Event::End(e)) if e.name().as_ref() == b"Speak" => {
-                depth_in_speak = false;
-                words.push(current.trim().to_owned());
+            Ok(Event::End(e)) if inside.is_some_and(|i| i.as_bytes() == e.name().as_ref()) => {
+                let content = current.trim().to_owned();
+                out.push(match inside {
+                    Some("Play") => {
+                        let (text, digit) = prompt_of(&content, app_name).unwrap_or_else(|| (content.clone(), None));
+                        Heard {
+                            text,
+                            digit,
+                            url: Some(content),
+                        }
+                    }
+                    _ => {
+                        let digit = match content.as_bytes() {
+                            [d] if d.is_ascii_digit() => Some(d - b'0'),
+                            _ => None,
+                        };
+                        Heard {
+                            text: content,
+                            digit,
+                            url: None,
+                        }
+                    }
+                });
+                inside = None;
             }
-            Ok(Event::Text(t)) if depth_in_speak => {
+            Ok(Event::Text(t)) if inside.is_some() => {
                 if let Ok(s) = t.decode() {
                     current.push_str(&s);
                 }
             }
-            Ok(Event::GeneralRef(r)) if depth_in_speak => {
+            Ok(Event::GeneralRef(r)) if inside.is_some() => {
                 if let Ok(name) = r.decode() {
                     current.push_str(&quick_xml::escape::unescape(&format!("&{name};")).unwrap_or_default());
                 }
@@ -321,7 +393,12 @@ pub fn spoken_words(xml: &str) -> Vec<String> {
             _ => {}
         }
     }
-    words
+    out
+}
+
+/// The words of every `<Speak>` and `<Play>` in a VobizXML document, in order.
+pub fn spoken_words(xml: &str) -> Vec<String> {
+    heard(xml, None).into_iter().map(|h| h.text).collect()
 }
 
 /// The call placer a deployment uses: Vobiz when configured, the simulator otherwise (local
@@ -362,16 +439,29 @@ mod tests {
     }
 
     #[test]
-    fn spoken_words_reads_speak_elements() {
-        let xml = crate::domain::script::render(
-            &crate::domain::script::read_code("0427", None, Some("https://h/c")),
-            &crate::domain::script::Voice {
-                voice: "WOMAN".into(),
-                language: "en-US".into(),
-                gather_timeout: 8,
+    fn heard_reads_speak_and_play_back_into_words() {
+        use crate::domain::locale::{Voicing, find};
+        use crate::domain::script::{CodeShape, Speaker, Voice, read_code, render};
+        let voice = Voice {
+            voice: "WOMAN".into(),
+            gather_timeout: 8,
+        };
+        let steps = read_code(
+            "0427",
+            CodeShape {
+                reads: 1,
+                digit_pause: 1,
             },
+            Some("https://h/c"),
         );
-        let words = spoken_words(&xml);
+        let en = find("en-US").unwrap();
+        let speaker = Speaker {
+            locale: en,
+            voicing: Voicing::Tts { language: "en-US" },
+            voice: &voice,
+            app_name: None,
+        };
+        let words = spoken_words(&render(&steps, &speaker));
         assert_eq!(
             words,
             [
@@ -385,5 +475,24 @@ mod tests {
             ]
         );
         assert_eq!(spoken_words("<Response><Speak>a &amp; b</Speak></Response>"), ["a & b"]);
+        let ta = Speaker {
+            locale: find("ta-IN").unwrap(),
+            voicing: Voicing::Prompts {
+                base_url: "https://p.example/prompts",
+            },
+            voice: &voice,
+            app_name: Some("Acme"),
+        };
+        let items = heard(&render(&steps, &ta), Some("Acme"));
+        let digits: Vec<u8> = items.iter().filter_map(|h| h.digit).collect();
+        assert_eq!(digits, [0, 4, 2, 7]);
+        assert_eq!(items[0].text, "உங்கள் Acme சரிபார்ப்புக் குறியீடு");
+        assert_eq!(
+            items[0].url.as_deref(),
+            Some("https://p.example/prompts/ta-IN/intro-acme.wav")
+        );
+        assert_eq!(items[1].text, "பூஜ்ஜியம்");
+        let odd = heard("<Response><Play>https://x/music.mp3</Play></Response>", None);
+        assert_eq!(odd[0].text, "https://x/music.mp3");
     }
 }

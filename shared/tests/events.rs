@@ -245,7 +245,7 @@ async fn answer_reads_the_code_only_with_a_live_token() {
     let (_svc, _s, resp) = run("answer-started.json", Setup::Live).await;
     let xml = text(&resp);
     assert_eq!(spoken_digits(&xml), "", "no digit before a key");
-    assert!(xml.contains(shared::domain::script::GATE));
+    assert!(xml.contains(&shared::domain::locale::find("en-IN").unwrap().phrases.gate));
     assert!(xml.contains("https://a1b2c3d4e5.execute-api.ap-south-1.amazonaws.com/prod/otp-choice/"));
     for (file, setup) in [
         ("answer-started.json", Setup::Fresh),

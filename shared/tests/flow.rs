@@ -81,11 +81,19 @@ async fn whole_call<S: Store>(store: S) {
     assert_eq!(body["expires_in_seconds"], 300);
     assert_eq!(body["max_attempts"], 3);
     assert_eq!(body["expires_at"], "2026-09-21T14:18:20Z");
+    assert_eq!(body["locale"], "en-IN", "an Indian number's default");
     let mut keys: Vec<&String> = body.as_object().unwrap().keys().collect();
     keys.sort();
     assert_eq!(
         keys,
-        ["expires_at", "expires_in_seconds", "max_attempts", "phone", "status"],
+        [
+            "expires_at",
+            "expires_in_seconds",
+            "locale",
+            "max_attempts",
+            "phone",
+            "status"
+        ],
         "no token, code or call id"
     );
 
@@ -400,7 +408,10 @@ async fn the_keypress_gate_keeps_the_code_from_voicemail<S: Store>(store: S) {
     let code = stored_code(&svc).await;
     let xml = webhook(&svc, &server, "answer", &token, &[("Event", "StartApp")]).await;
     assert_eq!(spoken_digits(&xml), "", "no digit on pickup");
-    assert!(xml.contains(shared::domain::script::GATE) && xml.contains(&format!("/otp-choice/{token}")));
+    assert!(
+        xml.contains(&shared::domain::locale::find("en-IN").unwrap().phrases.gate)
+            && xml.contains(&format!("/otp-choice/{token}"))
+    );
     assert_eq!(status(&svc, &server).await["status"], "answered");
     // A replayed pickup asks again and reads nothing.
     let xml = webhook(&svc, &server, "answer", &token, &[("Event", "StartApp")]).await;

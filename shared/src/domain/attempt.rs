@@ -68,6 +68,9 @@ pub struct Attempt {
     pub test: bool,
     /// When the app canceled the attempt (`POST /cancel-otp`): it is over.
     pub canceled_at: Option<i64>,
+    /// The locale the call speaks (BCP 47, `hi-IN`), chosen at send; `None` on attempts stored
+    /// before locales, which speak the configured fallback.
+    pub locale: Option<String>,
 
     // The number's own counters: they outlive the attempt and a resend does not reset them.
     /// Bumped by every send; a send writes only if nobody else sent since it read.
@@ -164,11 +167,18 @@ impl Attempt {
             signed: false,
             test: false,
             canceled_at: None,
+            locale: None,
             version: prior.map_or(1, |p| p.version + 1),
             send_times,
             failures: streak,
             failures_until,
         }
+    }
+
+    /// The call speaks `tag` (a locale chosen at send).
+    pub fn in_locale(mut self, tag: &str) -> Attempt {
+        self.locale = Some(tag.to_owned());
+        self
     }
 
     /// Makes this a test number's attempt: no call is placed, so the call is recorded as

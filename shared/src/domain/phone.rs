@@ -118,8 +118,9 @@ impl Phone {
 
     /// Checks a number against the destination policy: the number's region (ISO 3166, from its
     /// digits, not its calling code) must be allowed, and the number must be one that can hear a code without costing the caller
-    /// extra (no premium rate, shared cost, toll free, pager or voicemail-only numbers).
-    pub fn check_destination(&self, allowed_regions: &[String]) -> Result<()> {
+    /// extra (no premium rate, shared cost, toll free, pager or voicemail-only numbers). Gives
+    /// the number's region.
+    pub fn check_destination(&self, allowed_regions: &[String]) -> Result<String> {
         let parsed = phonenumber::parse(None, &self.e164).map_err(|_| Error::DestinationNotAllowed)?;
         // The number's own region, from its digits: +1 876 is Jamaica, +44 1624 the Isle of Man.
         let region = parsed.country().id().ok_or(Error::DestinationNotAllowed)?;
@@ -138,7 +139,7 @@ impl Phone {
             | NumberType::Carrier
             | NumberType::NoInternational
             | NumberType::Unknown => Err(Error::DestinationNotAllowed),
-            _ => Ok(()),
+            _ => Ok(region.as_ref().to_owned()),
         }
     }
 

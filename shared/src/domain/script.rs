@@ -1,64 +1,72 @@
 //! The call script: what the callee hears, as VobizXML.
 //!
-//! The code is read the seed's proven way: one `<Speak>` per digit, each followed by a
-//! one-second `<Wait>`, then a `<Gather>` that offers "Press 1 to hear it again". Every text and
-//! attribute goes through `quick_xml::escape`, and every document ends in `<Hangup/>`.
+//! Steps name phrases ([`Phrase`]), never text: the [`Speaker`] renders them in the attempt's
+//! locale, as `<Speak>` for a language Vobiz's text-to-speech speaks or as `<Play>` of a
+//! prompt-pack file for one it does not. The code is read the seed's proven way, one digit at a
+//! time, each followed by a `<Wait>`, and read again before the `<Gather>` that offers "Press 1
+//! to hear it again". Every text and attribute goes through `quick_xml::escape`, and every
+//! document ends in `<Hangup/>`.
 
 use std::fmt::Write;
+
+use super::locale::{Locale, Phrase, Voicing};
 
 /// How the call sounds; from configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Voice {
+    /// Vobiz's `<Speak voice>`: `WOMAN` or `MAN`.
     pub voice: String,
-    pub language: String,
     /// Seconds the `<Gather>` waits for a key after its prompt (Vobiz allows 5–60).
     pub gather_timeout: u32,
 }
 
-pub const INTRO: &str = "Your verification code is";
-pub const PROMPT: &str = "Press 1 to hear it again.";
-pub const GOODBYE: &str = "Thank you. Goodbye.";
-pub const APOLOGY: &str = "Sorry, this verification call is no longer valid. Goodbye.";
-pub const GATE: &str = "This is your verification call. Press any key to hear your code.";
-pub const NO_KEY: &str = "No key was pressed. Goodbye.";
+/// How the code is read: how many times in a row (`CODE_READS`) and the pause after each digit
+/// (`DIGIT_PAUSE_SECONDS`), long enough to write it down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CodeShape {
+    pub reads: u32,
+    pub digit_pause: u32,
+}
+
+/// Seconds of silence between two readings of the code, beyond the last digit's own pause.
+pub const BETWEEN_READINGS: u32 = 1;
 
 /// One step of a call.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
-    Speak(String),
+    Say(Phrase),
     Wait(u32),
     /// Collect one key; `action` receives the result.
     Gather {
         action: String,
-        prompt: String,
+        prompt: Phrase,
     },
     Hangup,
 }
 
-/// "Your verification code is", with the app's name when there is one ("Your Acme
-/// verification code is").
-pub fn intro(app_name: Option<&str>) -> String {
-    match app_name {
-        Some(name) => format!("Your {name} verification code is"),
-        None => INTRO.to_owned(),
-    }
-}
-
-/// Reads `code`, introduced with the app's name; offers a repeat through `choice_url` when one
-/// is left.
-pub fn read_code(code: &str, app_name: Option<&str>, choice_url: Option<&str>) -> Vec<Step> {
-    let mut steps = vec![Step::Speak(intro(app_name)), Step::Wait(1)];
-    for digit in code.chars() {
-        steps.push(Step::Speak(digit.to_string()));
+/// Reads `code` `shape.reads` times, each reading introduced ("Your Acme verification code
+/// is"), each digit followed by its pause; offers a repeat through `choice_url` when one is left.
+pub fn read_code(code: &str, shape: CodeShape, choice_url: Option<&str>) -> Vec<Step> {
+    let mut steps = Vec::new();
+    for reading in 0..shape.reads.max(1) {
+        if reading > 0 {
+            steps.push(Step::Wait(BETWEEN_READINGS));
+        }
+        steps.push(Step::Say(Phrase::Intro));
         steps.push(Step::Wait(1));
+        // A code is digits by construction; anything else is skipped, never spoken.
+        for digit in code.chars().filter_map(|c| c.to_digit(10)) {
+            steps.push(Step::Say(Phrase::Digit(digit as u8)));
+            steps.push(Step::Wait(shape.digit_pause));
+        }
     }
     if let Some(action) = choice_url {
         steps.push(Step::Gather {
             action: action.into(),
-            prompt: PROMPT.into(),
+            prompt: Phrase::Prompt,
         });
     }
-    steps.push(Step::Speak(GOODBYE.into()));
+    steps.push(Step::Say(Phrase::Goodbye));
     steps.push(Step::Hangup);
     steps
 }
@@ -70,21 +78,64 @@ pub fn gate(choice_url: &str) -> Vec<Step> {
     vec![
         Step::Gather {
             action: choice_url.into(),
-            prompt: GATE.into(),
+            prompt: Phrase::Gate,
         },
-        Step::Speak(NO_KEY.into()),
+        Step::Say(Phrase::NoKey),
         Step::Hangup,
     ]
 }
 
 /// Ends the call politely.
 pub fn goodbye() -> Vec<Step> {
-    vec![Step::Speak(GOODBYE.into()), Step::Hangup]
+    vec![Step::Say(Phrase::Goodbye), Step::Hangup]
 }
 
 /// Ends a call that has no right to a code, without a hint of why.
 pub fn apology() -> Vec<Step> {
-    vec![Step::Speak(APOLOGY.into()), Step::Hangup]
+    vec![Step::Say(Phrase::Apology), Step::Hangup]
+}
+
+/// Who speaks one call: its locale, how that locale is voiced, the voice and the app's name.
+#[derive(Clone, Copy, Debug)]
+pub struct Speaker<'a> {
+    pub locale: &'a Locale,
+    pub voicing: Voicing<'a>,
+    pub voice: &'a Voice,
+    pub app_name: Option<&'a str>,
+}
+
+impl Speaker<'_> {
+    /// What the callee hears for `phrase`, as text in the callee's language.
+    pub fn text(&self, phrase: Phrase) -> String {
+        self.locale.text(phrase, self.app_name)
+    }
+
+    /// The prompt-pack file `phrase` plays from, when this call is voiced from prompts.
+    pub fn audio_url(&self, phrase: Phrase) -> Option<String> {
+        match self.voicing {
+            Voicing::Prompts { base_url } => Some(self.file_url(base_url, phrase)),
+            Voicing::Tts { .. } => None,
+        }
+    }
+
+    fn file_url(&self, base_url: &str, phrase: Phrase) -> String {
+        format!("{base_url}/{}/{}.wav", self.locale.tag, phrase.file_stem(self.app_name))
+    }
+
+    fn say(&self, xml: &mut String, phrase: Phrase) {
+        let _ = match self.voicing {
+            Voicing::Prompts { base_url } => {
+                writeln!(xml, "  <Play>{}</Play>", escape(&self.file_url(base_url, phrase)))
+            }
+            Voicing::Tts { language } => writeln!(
+                xml,
+                "  <Speak voice=\"{}\" language=\"{}\">{}</Speak>",
+                escape(&self.voice.voice),
+                escape(language),
+                escape(&self.text(phrase))
+            ),
+        };
+    }
 }
 
 /// A character XML 1.0 can carry at all.
@@ -103,21 +154,12 @@ fn escape(s: &str) -> String {
     }
 }
 
-/// Renders steps as a VobizXML document.
-pub fn render(steps: &[Step], voice: &Voice) -> String {
+/// Renders steps as a VobizXML document, spoken by `speaker`.
+pub fn render(steps: &[Step], speaker: &Speaker<'_>) -> String {
     let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response>\n");
-    let speak = |xml: &mut String, text: &str| {
-        let _ = writeln!(
-            xml,
-            "  <Speak voice=\"{}\" language=\"{}\">{}</Speak>",
-            escape(&voice.voice),
-            escape(&voice.language),
-            escape(text)
-        );
-    };
     for step in steps {
         match step {
-            Step::Speak(text) => speak(&mut xml, text),
+            Step::Say(phrase) => speaker.say(&mut xml, *phrase),
             Step::Wait(secs) => {
                 let _ = writeln!(xml, "  <Wait length=\"{secs}\"/>");
             }
@@ -126,10 +168,10 @@ pub fn render(steps: &[Step], voice: &Voice) -> String {
                     xml,
                     "  <Gather action=\"{}\" method=\"POST\" inputType=\"dtmf\" numDigits=\"1\" executionTimeout=\"{}\" finishOnKey=\"\" log=\"false\">",
                     escape(action),
-                    voice.gather_timeout
+                    speaker.voice.gather_timeout
                 );
                 xml.push_str("  ");
-                speak(&mut xml, prompt);
+                speaker.say(&mut xml, *prompt);
                 xml.push_str("  </Gather>\n");
             }
             Step::Hangup => xml.push_str("  <Hangup/>\n"),
@@ -139,36 +181,56 @@ pub fn render(steps: &[Step], voice: &Voice) -> String {
     xml
 }
 
-/// The words a callee would hear, in order (for the simulated call and for tests).
-pub fn transcript(steps: &[Step]) -> Vec<String> {
-    let mut out = Vec::new();
-    for step in steps {
-        match step {
-            Step::Speak(t) => out.push(t.clone()),
-            Step::Gather { prompt, .. } => out.push(prompt.clone()),
-            Step::Wait(_) | Step::Hangup => {}
-        }
-    }
-    out
+/// The words a callee would hear, in order and in their language (for tests and the simulator).
+pub fn transcript(steps: &[Step], speaker: &Speaker<'_>) -> Vec<String> {
+    steps
+        .iter()
+        .filter_map(|step| match step {
+            Step::Say(p) | Step::Gather { prompt: p, .. } => Some(speaker.text(*p)),
+            Step::Wait(_) | Step::Hangup => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::locale::{Languages, find};
     use super::*;
+
+    const SHAPE: CodeShape = CodeShape {
+        reads: 1,
+        digit_pause: 1,
+    };
 
     fn voice() -> Voice {
         Voice {
             voice: "WOMAN".into(),
-            language: "en-US".into(),
             gather_timeout: 8,
+        }
+    }
+
+    fn speaker<'a>(tag: &str, voice: &'a Voice, app_name: Option<&'a str>) -> Speaker<'a> {
+        let locale = find(tag).unwrap();
+        let voicing = match &locale.tts_language {
+            Some(language) => Voicing::Tts { language },
+            None => Voicing::Prompts {
+                base_url: "https://prompts.example/p",
+            },
+        };
+        Speaker {
+            locale,
+            voicing,
+            voice,
+            app_name,
         }
     }
 
     #[test]
     fn reads_each_digit_with_a_pause_then_offers_a_repeat() {
+        let v = voice();
         let xml = render(
-            &read_code("610389", None, Some("https://x.example/otp-choice/tok")),
-            &voice(),
+            &read_code("610389", SHAPE, Some("https://x.example/otp-choice/tok")),
+            &speaker("en-US", &v, None),
         );
         let expected_digits: Vec<String> = "610389"
             .chars()
@@ -184,26 +246,108 @@ mod tests {
     }
 
     #[test]
+    fn the_code_is_read_as_often_as_asked_with_the_pause_asked() {
+        let v = voice();
+        let sp = speaker("en-US", &v, None);
+        let shape = CodeShape {
+            reads: 2,
+            digit_pause: 3,
+        };
+        let steps = read_code("4071", shape, Some("https://x/c"));
+        let heard = transcript(&steps, &sp);
+        let reading = ["Your verification code is", "4", "0", "7", "1"];
+        assert_eq!(heard[..5], reading);
+        assert_eq!(heard[5..10], reading, "the second reading repeats the first");
+        assert_eq!(heard[10..], ["Press 1 to hear it again.", "Thank you. Goodbye."]);
+        let xml = render(&steps, &sp);
+        assert_eq!(xml.matches("<Wait length=\"3\"/>").count(), 8, "{xml}");
+        let three = render(
+            &read_code(
+                "4071",
+                CodeShape {
+                    reads: 3,
+                    digit_pause: 1,
+                },
+                None,
+            ),
+            &sp,
+        );
+        assert_eq!(three.matches(">7</Speak>").count(), 3);
+    }
+
+    #[test]
     fn the_app_is_named_before_the_code() {
-        let xml = render(&read_code("1234", Some("Acme & Co"), None), &voice());
+        let v = voice();
+        let xml = render(
+            &read_code("1234", SHAPE, None),
+            &speaker("en-US", &v, Some("Acme & Co")),
+        );
         assert!(
             xml.contains(">Your Acme &amp; Co verification code is</Speak>"),
             "{xml}"
         );
-        assert_eq!(intro(None), INTRO);
+    }
+
+    #[test]
+    fn a_prompt_pack_locale_plays_its_files_and_never_speaks_english() {
+        let v = voice();
+        let sp = speaker("hi-IN", &v, Some("Acme"));
+        let xml = render(&read_code("70", SHAPE, Some("https://x/c")), &sp);
+        assert!(!xml.contains("<Speak"), "{xml}");
+        for file in ["intro-acme", "7", "0", "prompt", "goodbye"] {
+            assert!(
+                xml.contains(&format!("<Play>https://prompts.example/p/hi-IN/{file}.wav</Play>")),
+                "{file}: {xml}"
+            );
+        }
+        assert!(xml.contains("<Play>https://prompts.example/p/hi-IN/prompt.wav</Play>\n  </Gather>"));
+        let heard = transcript(&read_code("70", SHAPE, None), &sp);
+        assert_eq!(heard[..3], ["आपका Acme सत्यापन कोड है", "सात", "शून्य"]);
+        // Every locale: the gate, goodbye and apology in its own words.
+        let langs = Languages {
+            fallback: find("en-US").unwrap(),
+            by_region: vec![],
+            prompts_url: Some("https://prompts.example/p".into()),
+        };
+        for locale in super::super::locale::catalogue().unwrap() {
+            let sp = Speaker {
+                locale,
+                voicing: langs.voicing(locale),
+                voice: &v,
+                app_name: None,
+            };
+            let xml = render(&gate("https://x/c"), &sp);
+            assert!(
+                xml.contains(&format!(
+                    "language=\"{}\"",
+                    locale.tts_language.as_deref().unwrap_or("-")
+                )) || xml.contains(&format!("/{}/gate.wav", locale.tag)),
+                "{xml}"
+            );
+            if locale.tag.starts_with("en") {
+                continue;
+            }
+            assert!(
+                !transcript(&apology(), &sp).concat().contains("Sorry"),
+                "{}",
+                locale.tag
+            );
+        }
     }
 
     #[test]
     fn without_repeats_left_there_is_no_gather() {
-        let xml = render(&read_code("1234", None, None), &voice());
+        let v = voice();
+        let xml = render(&read_code("1234", SHAPE, None), &speaker("en-US", &v, None));
         assert!(!xml.contains("Gather"));
         assert!(xml.contains("<Hangup/>"));
     }
 
     #[test]
     fn apology_and_goodbye_carry_no_digit_and_hang_up() {
+        let v = voice();
         for steps in [apology(), goodbye()] {
-            let xml = render(&steps, &voice());
+            let xml = render(&steps, &speaker("en-US", &v, None));
             let body = &xml[xml.find("<Response>").unwrap()..];
             assert!(!body.chars().any(|c| c.is_ascii_digit()), "{xml}");
             assert!(xml.contains("<Hangup/>"));
@@ -214,45 +358,52 @@ mod tests {
     fn everything_is_escaped() {
         let v = Voice {
             voice: "W\"O<MAN".into(),
-            language: "en&US".into(),
             gather_timeout: 5,
         };
+        let sp = speaker("en-US", &v, Some("<b>&'\""));
         let xml = render(
             &[
-                Step::Speak("<b>&'\"".into()),
+                Step::Say(Phrase::Intro),
                 Step::Gather {
                     action: "https://h/a?x=1&y=\"2\"".into(),
-                    prompt: "p<".into(),
+                    prompt: Phrase::Prompt,
                 },
             ],
-            &v,
+            &sp,
         );
         assert!(!xml.contains("<b>"));
         assert!(xml.contains("&lt;b&gt;&amp;&apos;&quot;"));
-        assert!(xml.contains("voice=\"W&quot;O&lt;MAN\" language=\"en&amp;US\""));
+        assert!(xml.contains("voice=\"W&quot;O&lt;MAN\" language=\"en-US\""));
         assert!(xml.contains("action=\"https://h/a?x=1&amp;y=&quot;2&quot;\""));
+        let hi = speaker("hi-IN", &v, None);
+        let sp = Speaker {
+            voicing: Voicing::Prompts {
+                base_url: "https://p/a&b\"",
+            },
+            ..hi
+        };
+        assert!(render(&goodbye(), &sp).contains("<Play>https://p/a&amp;b&quot;/hi-IN/goodbye.wav</Play>"));
     }
 
     #[test]
     fn characters_xml_cannot_carry_are_dropped() {
         let v = Voice {
             voice: "WOMAN\u{1}".into(),
-            language: "en-US".into(),
             gather_timeout: 5,
         };
         let xml = render(
             &[
-                Step::Speak("code \0\u{8}\u{b}\u{1b}\u{fffe} end".into()),
+                Step::Say(Phrase::Intro),
                 Step::Gather {
                     action: "https://h/c\u{7}".into(),
-                    prompt: "p".into(),
+                    prompt: Phrase::Prompt,
                 },
             ],
-            &v,
+            &speaker("en-US", &v, Some("code \0\u{8}\u{b}\u{1b}\u{fffe} end")),
         );
         assert!(xml.chars().all(xml_char), "{xml:?}");
         assert!(
-            xml.contains(">code  end</Speak>")
+            xml.contains(">Your code  end verification code is</Speak>")
                 && xml.contains("voice=\"WOMAN\"")
                 && xml.contains("action=\"https://h/c\""),
             "{xml}"

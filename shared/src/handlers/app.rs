@@ -11,7 +11,7 @@ use crate::domain::limits::{Limited, admit_send, minute_slot};
 use crate::domain::secrets::{ct_eq, digest, random_id, token_hash};
 use crate::domain::{Attempt, NewAttempt, Phone, Refusal, generate_code};
 use crate::error::Error;
-use crate::http::{json_body, json_response, path_param, public_base, string_field};
+use crate::http::{json_body, json_response, optional_string_field, path_param, public_base, string_field};
 use crate::ports::{CallPlacer, CallRequest, Clock, GlobalSlot, REPLAY_SECS, Replay, Start, Store, Write};
 use crate::routes::Route;
 
@@ -31,7 +31,14 @@ async fn send_otp_inner<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, 
     let body = json_body(&req)?;
     let phone = Phone::parse(string_field(&body, "phone")?)?;
     note_phone(&phone);
-    phone.check_destination(&svc.policy.allowed_regions)?;
+    let region = phone.check_destination(&svc.policy.allowed_regions)?;
+    // The callee's language: the app's, else the region's default, else CALL_LANGUAGE; one this
+    // deployment cannot speak is refused before anything is written or called.
+    let asked = optional_string_field(&body, "locale")?;
+    let locale = svc
+        .languages
+        .choose(asked, Some(&region))
+        .map_err(Error::UnsupportedLocale)?;
     let base = public_base(&req, svc.public_url.as_deref())
         .ok_or_else(|| Error::Config("PUBLIC_URL is not set and the request has no API Gateway context".into()))?;
 
@@ -71,7 +78,7 @@ async fn send_otp_inner<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, 
             failures_per_window: svc.limits.failures_per_window,
         };
         drop(code);
-        let attempt = Attempt::new(new, prior.as_ref(), send_times);
+        let attempt = Attempt::new(new, prior.as_ref(), send_times).in_locale(&locale.tag);
         let attempt = if test_code.is_some() {
             attempt.as_test(now)
         } else {
@@ -161,6 +168,7 @@ fn send_reply<S, K>(svc: &Service<S, K>, phone: &Phone, attempt: &Attempt) -> se
         "expires_at": rfc3339(attempt.expires_at),
         "expires_in_seconds": svc.policy.code_ttl_secs,
         "max_attempts": attempt.guess_cap,
+        "locale": attempt.locale,
     });
     if attempt.test {
         reply["test"] = true.into();
@@ -295,6 +303,7 @@ async fn otp_status_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request)
         },
         "expires_at": rfc3339(a.expires_at),
         "attempts_remaining": a.attempts_remaining(),
+        "locale": svc.languages.of_attempt(a.locale.as_deref()).tag,
     });
     if a.test {
         body["test"] = true.into();

@@ -28,7 +28,7 @@ pub use webhooks::{answer, hangup, otp_choice};
 pub use crate::service::{Service, WebhookAuth};
 
 use crate::domain::Phone;
-use crate::domain::script::Voice;
+use crate::domain::script::Speaker;
 use crate::error::{Result, error_response};
 use crate::routes::Route;
 use crate::telemetry;
@@ -37,11 +37,11 @@ use crate::telemetry;
 type Handled = Result<(Response<Body>, Outcome)>;
 
 /// Runs a handler inside a span that carries the route and (once known) the masked phone, maps
-/// its error (to JSON, or for a webhook, whose voice is given, to the spoken refusal), logs the
+/// its error (to JSON, or for a webhook, whose speaker is given, to the spoken refusal), logs the
 /// one line of the request and counts its metric.
 async fn run(
     route: Route,
-    webhook: Option<&Voice>,
+    webhook: Option<Speaker<'_>>,
     inner: impl Future<Output = Handled>,
 ) -> Result<Response<Body>, Infallible> {
     let name = route.name();
@@ -55,7 +55,7 @@ async fn run(
                     tracing::warn!(error = %e, "request failed");
                 }
                 let resp = match webhook {
-                    Some(voice) => webhooks::refusal(&e, voice),
+                    Some(speaker) => webhooks::refusal(&e, &speaker),
                     None => error_response(&e),
                 };
                 (resp, Outcome::from(&e))

@@ -7,7 +7,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
 use super::{Handled, Outcome, Rejection, Service, note_call, note_phone, run};
-use crate::domain::script::{self, Step, Voice};
+use crate::domain::script::{self, Speaker, Step};
 use crate::domain::secrets::token_hash;
 use crate::domain::signature::{self, SignatureMode, Signatures, Verdict};
 use crate::domain::{Attempt, CallOutcome, CallRef, HangupReport, Phone, classify_hangup};
@@ -18,13 +18,13 @@ use crate::routes::Route;
 
 /// A webhook that may not be served gets a polite hang-up with no hint of a code. Only a store
 /// outage answers 503 (Vobiz retries non-200 replies).
-pub(super) fn refusal(e: &Error, voice: &Voice) -> Response<Body> {
+pub(super) fn refusal(e: &Error, speaker: &Speaker<'_>) -> Response<Body> {
     let status = match e {
         Error::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         Error::Forbidden(_) => StatusCode::FORBIDDEN,
         _ => StatusCode::OK,
     };
-    xml_response(status, script::render(&script::apology(), voice))
+    xml_response(status, script::render(&script::apology(), speaker))
 }
 
 /// The caller of a webhook, once it proved itself: a token we minted, for a number the form's
@@ -139,8 +139,11 @@ fn webhook_caller<S, K>(svc: &Service<S, K>, route: Route, req: &Request) -> Res
     }))
 }
 
-fn speak<S, K>(svc: &Service<S, K>, steps: &[Step], outcome: Outcome) -> Handled {
-    Ok((xml_response(StatusCode::OK, script::render(steps, &svc.voice)), outcome))
+/// Answers Vobiz with `steps`, spoken in the attempt's locale (`None`: no attempt is known, or
+/// none may be told anything; the configured fallback speaks).
+fn speak<S, K>(svc: &Service<S, K>, locale: Option<&Attempt>, steps: &[Step], outcome: Outcome) -> Handled {
+    let speaker = svc.speaker(locale.and_then(|a| a.locale.as_deref()));
+    Ok((xml_response(StatusCode::OK, script::render(steps, &speaker)), outcome))
 }
 
 /// The most times one call may read the code: once, then `OTP_MAX_REPEATS` more.
@@ -160,7 +163,7 @@ fn read_code_steps<S, K>(svc: &Service<S, K>, caller: &Caller, a: &Attempt) -> O
         .open_code(&caller.phone, &a.attempt_id, a.code_sealed.as_deref()?)?;
     let choice_url = choice_url(caller);
     let offer = choice_url.as_deref().filter(|_| a.reads < read_cap(svc));
-    Some(script::read_code(&code, svc.policy.app_name.as_deref(), offer))
+    Some(script::read_code(&code, svc.policy.code_shape, offer))
 }
 
 /// A pickup: the answer URL's `StartApp` (or no `Event` at all) on a call in progress. Vobiz may
@@ -176,17 +179,17 @@ fn is_pickup(form: &Form) -> bool {
 /// gate (the default) the callee is asked to press a key and hears the code only then, so a
 /// voicemail box never records it; without it the code is read now.
 pub async fn answer<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Result<Response<Body>, Infallible> {
-    run(Route::Answer, Some(&svc.voice), answer_inner(svc, req)).await
+    run(Route::Answer, Some(svc.speaker(None)), answer_inner(svc, req)).await
 }
 
 async fn answer_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Handled {
     let caller = match webhook_caller(svc, Route::Answer, &req)? {
         Ok(c) => c,
-        Err(why) => return speak(svc, &script::apology(), Outcome::Rejected(why)),
+        Err(why) => return speak(svc, None, &script::apology(), Outcome::Rejected(why)),
     };
     if !is_pickup(&caller.form) {
         // Nothing said, nothing written: a ring or hangup event must not end or bind the call.
-        return speak(svc, &[], Outcome::NotPickup);
+        return speak(svc, None, &[], Outcome::NotPickup);
     }
     let now = svc.clock.now();
     let gate = svc.policy.keypress_gate;
@@ -195,17 +198,17 @@ async fn answer_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> 
         .answer(&caller.call(), (!gate).then(|| read_cap(svc)), now)
         .await?
     {
-        Write::Done(_) if gate => match choice_url(&caller) {
-            Some(url) => speak(svc, &script::gate(&url), Outcome::Gated),
-            None => speak(svc, &script::apology(), Outcome::NoCallbackUrl),
+        Write::Done(a) if gate => match choice_url(&caller) {
+            Some(url) => speak(svc, Some(&a), &script::gate(&url), Outcome::Gated),
+            None => speak(svc, Some(&a), &script::apology(), Outcome::NoCallbackUrl),
         },
         Write::Done(a) => match read_code_steps(svc, &caller, &a) {
-            Some(steps) => speak(svc, &steps, Outcome::Served),
-            None => speak(svc, &script::apology(), Outcome::UnreadableCode),
+            Some(steps) => speak(svc, Some(&a), &steps, Outcome::Served),
+            None => speak(svc, Some(&a), &script::apology(), Outcome::UnreadableCode),
         },
         Write::Refused(old) => match caller.forged(&old) {
             Some(e) => Err(e),
-            None => speak(svc, &script::apology(), Outcome::NotLive),
+            None => speak(svc, old.as_ref(), &script::apology(), Outcome::NotLive),
         },
     }
 }
@@ -214,44 +217,44 @@ async fn answer_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> 
 /// code; after it, `Digits=1` reads it again while reads are left. No key, or another key after
 /// the code: goodbye.
 pub async fn otp_choice<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Result<Response<Body>, Infallible> {
-    run(Route::OtpChoice, Some(&svc.voice), otp_choice_inner(svc, req)).await
+    run(Route::OtpChoice, Some(svc.speaker(None)), otp_choice_inner(svc, req)).await
 }
 
 async fn otp_choice_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Handled {
     let caller = match webhook_caller(svc, Route::OtpChoice, &req)? {
         Ok(c) => c,
-        Err(why) => return speak(svc, &script::apology(), Outcome::Rejected(why)),
+        Err(why) => return speak(svc, None, &script::apology(), Outcome::Rejected(why)),
     };
     // "1" may read while reads are left; any other key only as the gate's key (no read yet).
     let cap = match caller.form.get("Digits").unwrap_or("") {
-        "" => return speak(svc, &script::goodbye(), Outcome::Goodbye),
+        "" => return speak(svc, None, &script::goodbye(), Outcome::Goodbye),
         "1" => read_cap(svc),
         _ if svc.policy.keypress_gate => 1,
-        _ => return speak(svc, &script::goodbye(), Outcome::Goodbye),
+        _ => return speak(svc, None, &script::goodbye(), Outcome::Goodbye),
     };
     let now = svc.clock.now();
     match svc.store.read_code(&caller.call(), cap, now).await? {
         Write::Done(a) => match read_code_steps(svc, &caller, &a) {
-            Some(steps) if a.reads == 1 => speak(svc, &steps, Outcome::Served),
-            Some(steps) => speak(svc, &steps, Outcome::Repeated),
-            None => speak(svc, &script::goodbye(), Outcome::UnreadableCode),
+            Some(steps) if a.reads == 1 => speak(svc, Some(&a), &steps, Outcome::Served),
+            Some(steps) => speak(svc, Some(&a), &steps, Outcome::Repeated),
+            None => speak(svc, Some(&a), &script::goodbye(), Outcome::UnreadableCode),
         },
         Write::Refused(old) => match caller.forged(&old) {
             Some(e) => Err(e),
-            None => speak(svc, &script::goodbye(), Outcome::NoRepeat),
+            None => speak(svc, old.as_ref(), &script::goodbye(), Outcome::NoRepeat),
         },
     }
 }
 
 /// `POST /hangup/{token}`: record what the call did and erase the sealed code. Idempotent.
 pub async fn hangup<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Result<Response<Body>, Infallible> {
-    run(Route::Hangup, Some(&svc.voice), hangup_inner(svc, req)).await
+    run(Route::Hangup, Some(svc.speaker(None)), hangup_inner(svc, req)).await
 }
 
 async fn hangup_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Handled {
     let caller = match webhook_caller(svc, Route::Hangup, &req)? {
         Ok(c) => c,
-        Err(why) => return speak(svc, &[Step::Hangup], Outcome::Rejected(why)),
+        Err(why) => return speak(svc, None, &[Step::Hangup], Outcome::Rejected(why)),
     };
     let report = HangupReport::from_fields(|k| caller.form.get(k).unwrap_or(""));
     let telephony = classify_hangup(&report);
@@ -276,5 +279,5 @@ async fn hangup_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> 
         },
     };
     tracing::info!(telephony = telephony.as_str(), "call ended");
-    speak(svc, &[Step::Hangup], outcome)
+    speak(svc, None, &[Step::Hangup], outcome)
 }

@@ -37,7 +37,7 @@ const LIVE: &str = "attribute_not_exists(#verified_at) AND attribute_not_exists(
 /// The attempt's own attributes that a new attempt removes when the old one had them (the
 /// last four are of an earlier data model: failure counters the guesses replaced, and repeats,
 /// which reads replaced).
-const ATTEMPT_OPTIONAL: [&str; 16] = [
+const ATTEMPT_OPTIONAL: [&str; 17] = [
     "call_failed",
     "answered_at",
     "call_uuid",
@@ -49,6 +49,7 @@ const ATTEMPT_OPTIONAL: [&str; 16] = [
     "signed",
     "test",
     "canceled_at",
+    "locale",
     "failures_until",
     "wrong_attempts",
     "failures_since",
@@ -562,6 +563,7 @@ pub fn to_item(a: &Attempt) -> Item {
     opt_s("call_uuid", &a.call_uuid);
     opt_s("hangup_cause", &a.hangup_cause);
     opt_s("hangup", &a.hangup.map(|t| t.as_str().to_owned()));
+    opt_s("locale", &a.locale);
     for (k, v) in [
         ("answered_at", a.answered_at),
         ("ended_at", a.ended_at),
@@ -673,6 +675,7 @@ pub fn from_item(item: &Item) -> Result<Attempt> {
         hangup_cause: get_s("hangup_cause"),
         verified_at: get_n("verified_at")?,
         canceled_at: get_n("canceled_at")?,
+        locale: get_s("locale"),
         nonces,
         signed: item
             .get("signed")

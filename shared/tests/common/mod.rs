@@ -153,12 +153,35 @@ pub fn wrong_code(code: &str) -> String {
         .collect()
 }
 
-/// The digits a VobizXML document speaks, in order, as one string.
+/// The code a VobizXML document reads, spoken (`<Speak>`) or played (`<Play>`), as one string.
+/// The call reads it `CODE_READS` times in a row: each reading (a run of digits) must be the
+/// same, and the code is said once here; no digit at all is the empty string.
 pub fn spoken_digits(xml: &str) -> String {
-    shared::vobiz::spoken_words(xml)
-        .into_iter()
-        .filter(|w| w.len() == 1 && w.as_bytes()[0].is_ascii_digit())
-        .collect()
+    let readings = readings(xml);
+    if let Some(first) = readings.first() {
+        assert!(
+            readings.iter().all(|r| r == first),
+            "the readings differ: {readings:?}\n{xml}"
+        );
+    }
+    readings.into_iter().next().unwrap_or_default()
+}
+
+/// Each reading of the code in a VobizXML document: the runs of consecutive digits.
+pub fn readings(xml: &str) -> Vec<String> {
+    let mut runs: Vec<String> = Vec::new();
+    let mut in_run = false;
+    for h in shared::vobiz::heard(xml, None) {
+        match h.digit {
+            Some(d) if in_run => runs.last_mut().unwrap().push(char::from(b'0' + d)),
+            Some(d) => {
+                runs.push(char::from(b'0' + d).to_string());
+                in_run = true;
+            }
+            None => in_run = false,
+        }
+    }
+    runs
 }
 
 /// Runs one async test body against the memory store and against DynamoDB.
