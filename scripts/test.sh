@@ -6,7 +6,8 @@
 # loopback port, runs every test of the workspace against it, and stops it. Arguments go to
 # `cargo test` (test-binary arguments after `--`, as usual).
 #
-# Tests that need DynamoDB are #[ignore]d, so that a plain `cargo test` without an endpoint
+# It first generates the prompt packs (scripts/prompt-packs.sh: espeak-ng and sox, installed with
+# apt-get when missing). Tests that need DynamoDB or the packs are #[ignore]d, so that a plain `cargo test` without an endpoint
 # shows them as ignored; here they run, with --include-ignored.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +21,10 @@ if [ -z "${AWS_ENDPOINT_URL_DYNAMODB:-}" ]; then
 else
   echo "test.sh: using the DynamoDB endpoint $AWS_ENDPOINT_URL_DYNAMODB" >&2
 fi
+
+# The prompt packs the language tests play (espeak-ng starter audio, in prompts/, which git
+# ignores; regenerated only where the words changed).
+./scripts/prompt-packs.sh
 
 args=("$@")
 case " ${args[*]} " in

@@ -290,6 +290,10 @@ pub fn function_env(function: &str, dynamodb: &str, vobiz: &str) -> Vec<(String,
         e("AWS_ENDPOINT_URL_DYNAMODB", dynamodb),
         e("OTP_TABLE", TABLE),
         e("ALLOWED_REGIONS", "IN"),
+        e("REGION_LOCALES", "IN:en-IN"),
+        e("CALL_LANGUAGE", "en-US"),
+        e("APP_NAME", ""),
+        e("PROMPTS_BASE_URL", "https://prompts.example/prompts"),
     ];
     // Every function but otp-status and cancel-otp uses a key (template.yaml gives only them OTP_SECRET).
     if function != "otp-status" && function != "cancel-otp" {

@@ -2,6 +2,7 @@
 //! [`shared::routes::dispatch`] to the very handlers the Lambda functions run.
 
 use std::convert::Infallible;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use http_body_util::{BodyExt, Full, Limited};
@@ -12,6 +13,7 @@ use hyper_util::rt::TokioIo;
 use lambda_http::Body;
 use rand::TryRngCore;
 use shared::domain::Keys;
+use shared::domain::locale::{self, Phrase};
 use shared::handlers::Service;
 use shared::http::error_response;
 use shared::ports::{CallPlacer, Clock, Store};
@@ -41,6 +43,30 @@ pub async fn run(mut cfg: Config, listener: TcpListener) -> Result<(), Error> {
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(cfg.http_port);
     if cfg.public_url.is_none() {
         cfg.public_url = Some(format!("http://127.0.0.1:{port}"));
+    }
+    // The prompt packs are served here, at /prompts, unless they are hosted elsewhere.
+    if cfg.languages.prompts_url.is_none() {
+        cfg.languages.prompts_url = cfg.public_url.as_ref().map(|u| format!("{u}/prompts"));
+    }
+    let prompts = PathBuf::from(&cfg.prompts_dir);
+    let missing: Vec<&str> = locale::catalogue()
+        .unwrap_or_default()
+        .iter()
+        .filter(|l| l.is_prompt_pack() && !prompts.join(&l.tag).is_dir())
+        .map(|l| l.tag.as_str())
+        .collect();
+    if missing.is_empty() {
+        eprintln!(
+            "Prompt packs: {} (at {}).",
+            prompts.display(),
+            cfg.languages.prompts_url.as_deref().unwrap_or("")
+        );
+    } else {
+        eprintln!(
+            "Prompt packs missing for {} in {}: calls in those languages would play silence. Run scripts/prompt-packs.sh.",
+            missing.join(", "),
+            prompts.display()
+        );
     }
     let calls = match cfg.vobiz.clone() {
         Some(_) if cfg.app_api_key.is_none() => {
@@ -75,28 +101,44 @@ pub async fn run(mut cfg: Config, listener: TcpListener) -> Result<(), Error> {
                 listener,
                 Service::new(&cfg, keys, DynamoStore::new(client, table)),
                 calls,
+                prompts,
             )
             .await
         }
         None => {
             eprintln!("Store: in memory (set OTP_TABLE for DynamoDB).");
-            start(listener, Service::new(&cfg, keys, MemoryStore::new()), calls).await
+            start(listener, Service::new(&cfg, keys, MemoryStore::new()), calls, prompts).await
         }
     }
     Ok(())
 }
 
-async fn start<S: Store + 'static, C: CallPlacer + 'static>(listener: TcpListener, svc: Service<S>, calls: C) {
+async fn start<S: Store + 'static, C: CallPlacer + 'static>(
+    listener: TcpListener,
+    svc: Service<S>,
+    calls: C,
+    prompts: PathBuf,
+) {
     if let Ok(addr) = listener.local_addr() {
         eprintln!("otp-call listening on http://{addr}");
     }
-    serve(listener, Arc::new(App { svc, calls })).await;
+    serve(
+        listener,
+        Arc::new(App {
+            svc,
+            calls,
+            prompts: Some(prompts),
+        }),
+    )
+    .await;
 }
 
 /// Everything one request needs.
 pub struct App<S, K, C> {
     pub svc: Service<S, K>,
     pub calls: C,
+    /// `PROMPTS_DIR`, served at `/prompts` (where Lambda's deployment uses its bucket).
+    pub prompts: Option<PathBuf>,
 }
 
 /// Serves `app` on `listener` until the task is dropped.
@@ -138,9 +180,54 @@ async fn handle<S: Store, K: Clock, C: CallPlacer>(
             })));
         }
     };
+    if let (Some(dir), Some(file)) = (&app.prompts, parts.uri.path().strip_prefix("/prompts/")) {
+        return Ok(prompt_file(dir, file, &parts.method).await);
+    }
     let req = lambda_http::http::Request::from_parts(parts, Body::from(bytes.to_vec()));
     let resp = shared::routes::dispatch(&app.svc, &app.calls, req).await;
     Ok(to_hyper(resp))
+}
+
+/// `GET /prompts/<locale>/<file>.wav`: one prompt-pack file, as Vobiz would fetch it from the
+/// bucket. Only the files a call can name are served (a known locale, a known phrase), so no
+/// path ever leaves the directory.
+async fn prompt_file(dir: &Path, file: &str, method: &hyper::Method) -> hyper::Response<Full<Bytes>> {
+    let not_found = || to_hyper(error_response(&Error::NoRoute));
+    if method != hyper::Method::GET && method != hyper::Method::HEAD {
+        return to_hyper(error_response(&Error::MethodNotAllowed));
+    }
+    let Some((tag, name)) = file.split_once('/') else {
+        return not_found();
+    };
+    let Some(stem) = name.strip_suffix(".wav") else {
+        return not_found();
+    };
+    let known = locale::find(tag)
+        .filter(|l| l.tag == tag && l.is_prompt_pack())
+        .is_some()
+        && Phrase::from_file_stem(stem).is_some()
+        && stem
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !known {
+        return not_found();
+    }
+    match tokio::fs::read(dir.join(tag).join(name)).await {
+        Ok(audio) => {
+            let body = if method == hyper::Method::HEAD {
+                Bytes::new()
+            } else {
+                Bytes::from(audio)
+            };
+            let mut resp = hyper::Response::new(Full::new(body));
+            resp.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static("audio/wav"),
+            );
+            resp
+        }
+        Err(_) => not_found(),
+    }
 }
 
 fn to_hyper(resp: lambda_http::Response<Body>) -> hyper::Response<Full<Bytes>> {

@@ -196,6 +196,7 @@ fn ten_thousand_generated_requests_never_break_anything() {
         let app = Arc::new(App {
             svc: Service::new(&cfg, keys, MemoryStore::new()),
             calls: Accept::default(),
+            prompts: None,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());

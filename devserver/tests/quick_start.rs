@@ -29,11 +29,17 @@ fn free_port() -> u16 {
 /// Starts `devserver` as `cargo run -p devserver` does, with an empty environment (but the port),
 /// and forwards every line it prints on stdout.
 fn start() -> (Server, u16, mpsc::Receiver<String>) {
+    start_with(&[])
+}
+
+/// [`start`], with these variables set.
+fn start_with(vars: &[(&str, &str)]) -> (Server, u16, mpsc::Receiver<String>) {
     let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_devserver"))
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HTTP_PORT", port.to_string())
+        .envs(vars.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -50,26 +56,28 @@ fn start() -> (Server, u16, mpsc::Receiver<String>) {
     (Server(child), port, rx)
 }
 
-/// The digits of the first "callee hears:" line the server prints.
-fn heard_digits(console: &mpsc::Receiver<String>) -> String {
+/// What the callee hears, word by word, from the first "callee hears:" line the server prints.
+fn heard_words(console: &mpsc::Receiver<String>) -> Vec<String> {
     let deadline = Instant::now() + Duration::from_secs(20);
     while let Some(left) = deadline.checked_duration_since(Instant::now()) {
         let Ok(line) = console.recv_timeout(left) else { break };
         if let Some(heard) = line.split("callee hears:").nth(1) {
-            return heard
-                .split('…')
-                .map(str::trim)
-                .filter(|w| w.len() == 1 && w.as_bytes()[0].is_ascii_digit())
-                .collect();
+            return heard.split('…').map(|w| w.trim().to_owned()).collect();
         }
     }
     panic!("the server printed no simulated call within 20 s");
 }
 
-#[tokio::test]
-async fn the_quick_start_delivers_a_code_that_verifies_once() {
-    let (_server, port, console) = start();
-    let base = format!("http://127.0.0.1:{port}");
+/// The digits of the first "callee hears:" line the server prints.
+fn heard_digits(console: &mpsc::Receiver<String>) -> String {
+    heard_words(console)
+        .into_iter()
+        .filter(|w| w.len() == 1 && w.as_bytes()[0].is_ascii_digit())
+        .collect()
+}
+
+/// An HTTP client, once the server at `base` answers.
+async fn client_when_up(base: &str) -> reqwest::Client {
     let http = shared::tls::reqwest_builder()
         .timeout(Duration::from_secs(10))
         .build()
@@ -83,6 +91,14 @@ async fn the_quick_start_delivers_a_code_that_verifies_once() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(up, "the server did not listen on {base}");
+    http
+}
+
+#[tokio::test]
+async fn the_quick_start_delivers_a_code_that_verifies_once() {
+    let (_server, port, console) = start();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = client_when_up(&base).await;
 
     let sent = http
         .post(format!("{base}/send-otp"))
@@ -139,4 +155,122 @@ async fn the_quick_start_delivers_a_code_that_verifies_once() {
     assert_eq!(verify(code.to_owned()).await, (200, json!({"valid": true})));
     let (status, again) = verify(code.to_owned()).await;
     assert_eq!((status, again["reason"].as_str()), (400, Some("already_used")));
+}
+
+/// The generated prompt packs (`scripts/prompt-packs.sh`; `scripts/test.sh` runs it first).
+fn packs() -> std::path::PathBuf {
+    let dir = std::env::var_os("PROMPTS_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../prompts"));
+    assert!(
+        dir.join("hi-IN").is_dir(),
+        "no prompt packs in {}: run scripts/prompt-packs.sh (scripts/test.sh does)",
+        dir.display()
+    );
+    dir
+}
+
+/// Every prompt pack holds every phrase and digit as telephone audio: RIFF/WAVE, PCM, mono,
+/// 8 kHz, 16-bit, at least a fifth of a second of sound.
+#[test]
+#[ignore = "needs the prompt packs: scripts/test.sh runs scripts/prompt-packs.sh first"]
+fn every_prompt_pack_is_complete_telephone_audio() {
+    let dir = packs();
+    let packs: Vec<_> = shared::domain::locale::catalogue()
+        .unwrap()
+        .iter()
+        .filter(|l| l.is_prompt_pack())
+        .collect();
+    assert!(packs.len() >= 5);
+    for locale in packs {
+        for phrase in shared::domain::locale::Phrase::ALL {
+            let path = dir.join(&locale.tag).join(format!("{}.wav", phrase.file_stem(None)));
+            let wav = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let u16_at = |i: usize| u16::from_le_bytes([wav[i], wav[i + 1]]);
+            let u32_at = |i: usize| u32::from_le_bytes([wav[i], wav[i + 1], wav[i + 2], wav[i + 3]]);
+            assert!(
+                wav.len() > 44 && &wav[..4] == b"RIFF" && &wav[8..12] == b"WAVE",
+                "{}",
+                path.display()
+            );
+            // Walk the chunks: "fmt " gives the format, "data" the samples.
+            let (mut at, mut format, mut data) = (12, None, 0);
+            while at + 8 <= wav.len() {
+                let (id, len) = (&wav[at..at + 4], u32_at(at + 4) as usize);
+                if id == b"fmt " {
+                    format = Some((u16_at(at + 8), u16_at(at + 10), u32_at(at + 12), u16_at(at + 22)));
+                } else if id == b"data" {
+                    data = len.min(wav.len() - at - 8);
+                }
+                at += 8 + len + (len & 1);
+            }
+            assert_eq!(
+                format,
+                Some((1, 1, 8000, 16)),
+                "{}: PCM, mono, 8 kHz, 16-bit",
+                path.display()
+            );
+            assert!(data >= 8000 * 2 / 5, "{}: {data} bytes of sound", path.display());
+        }
+    }
+}
+
+/// The quick start in Hindi: the local server serves the packs at /prompts, its simulated call
+/// plays them (and would say if one were missing), the console shows the call in Hindi, and
+/// the code heard in Hindi digits verifies.
+#[tokio::test]
+#[ignore = "needs the prompt packs: scripts/test.sh runs scripts/prompt-packs.sh first"]
+async fn a_hindi_call_through_the_local_server_plays_the_served_pack() {
+    let dir = packs();
+    let (_server, port, console) = start_with(&[("PROMPTS_DIR", dir.to_str().unwrap())]);
+    let base = format!("http://127.0.0.1:{port}");
+    let http = client_when_up(&base).await;
+
+    let sent = http
+        .post(format!("{base}/send-otp"))
+        .json(&json!({ "phone": PHONE, "locale": "hi-IN" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 200);
+    assert_eq!(sent.json::<Value>().await.unwrap()["locale"], "hi-IN");
+
+    let hi = shared::domain::locale::find("hi-IN").unwrap();
+    let words = heard_words(&console);
+    assert_eq!(words[0], hi.phrases.gate, "{words:?}");
+    assert!(words.contains(&hi.phrases.intro), "{words:?}");
+    let digit_words = hi.digits.as_ref().unwrap();
+    let code: String = words
+        .iter()
+        .filter_map(|w| digit_words.iter().position(|d| d == w))
+        .map(|d| char::from(b'0' + d as u8))
+        .collect();
+    assert_eq!(code.len(), 12, "the code, read twice: {words:?}");
+    let code = &code[..6];
+    // Every played file was served: the simulator prints a warning line otherwise.
+    while let Ok(line) = console.recv_timeout(Duration::from_millis(500)) {
+        assert!(!line.contains("prompts not served"), "{line}");
+    }
+    let verified = http
+        .post(format!("{base}/verify-otp"))
+        .json(&json!({"phone": PHONE, "otp": code}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(verified.status(), 200);
+
+    let audio = http.get(format!("{base}/prompts/hi-IN/7.wav")).send().await.unwrap();
+    assert_eq!(audio.status(), 200);
+    assert_eq!(audio.headers()["content-type"], "audio/wav");
+    assert_eq!(&audio.bytes().await.unwrap()[..4], b"RIFF");
+    for outside in [
+        "hi-IN/STARTER",
+        "hi-IN/%2e%2e%2f%2e%2e%2fCargo.toml",
+        "xx-YY/7.wav",
+        "de-DE/7.wav",
+        "hi-IN/8.mp3",
+    ] {
+        let r = http.get(format!("{base}/prompts/{outside}")).send().await.unwrap();
+        assert_eq!(r.status(), 404, "{outside}");
+    }
 }

@@ -45,8 +45,12 @@ enum Setup {
 }
 
 async fn service(setup: Setup) -> Service<MemoryStore, FakeClock> {
-    // No PUBLIC_URL: webhook URLs come from the event's API Gateway request context.
-    let cfg = shared::Config::from_lookup(|_| None).unwrap();
+    // No PUBLIC_URL: webhook URLs come from the event's API Gateway request context. The prompt
+    // packs are hosted, as the template hosts them.
+    let cfg = shared::Config::from_lookup(|k| {
+        (k == "PROMPTS_BASE_URL").then(|| "https://prompts.example/prompts".to_owned())
+    })
+    .unwrap();
     let svc = Service::with_clock(
         &cfg,
         Keys::derive(FIXTURE_SECRET.as_bytes()).unwrap(),
@@ -155,6 +159,7 @@ async fn status_of(svc: &Service<MemoryStore, FakeClock>) -> serde_json::Value {
 async fn every_fixture_has_a_test_here() {
     let covered = [
         "send-otp.json",
+        "send-otp-hindi.json",
         "send-otp-invalid-phone.json",
         "verify-otp.json",
         "verify-otp-wrong.json",
@@ -193,6 +198,17 @@ async fn send_otp_places_a_call_on_the_stage_url() {
             .starts_with("https://a1b2c3d4e5.execute-api.ap-south-1.amazonaws.com/prod/answer/"),
         "{body}"
     );
+}
+
+#[tokio::test]
+async fn send_otp_in_hindi() {
+    let (svc, server, resp) = run("send-otp-hindi.json", Setup::Fresh).await;
+    assert_eq!(resp.status(), 200, "{}", text(&resp));
+    assert_eq!(json(&resp)["locale"], "hi-IN");
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    let phone = Phone::parse("+919876543211").unwrap();
+    let a = svc.store.get(&phone).await.unwrap().unwrap();
+    assert_eq!(a.locale.as_deref(), Some("hi-IN"));
 }
 
 #[tokio::test]
