@@ -14,6 +14,7 @@ use lambda_http::Body;
 use rand::TryRngCore;
 use shared::domain::Keys;
 use shared::domain::locale::{self, Phrase};
+use shared::events::{Sink, StreamChange, WebhookSink};
 use shared::handlers::Service;
 use shared::http::error_response;
 use shared::ports::{CallPlacer, Clock, Store};
@@ -107,10 +108,61 @@ pub async fn run(mut cfg: Config, listener: TcpListener) -> Result<(), Error> {
         }
         None => {
             eprintln!("Store: in memory (set OTP_TABLE for DynamoDB).");
-            start(listener, Service::new(&cfg, keys, MemoryStore::new()), calls, prompts).await
+            let store = MemoryStore::new();
+            publish_events(&cfg, store.changes())?;
+            start(listener, Service::new(&cfg, keys, store), calls, prompts).await
         }
     }
     Ok(())
+}
+
+/// Delivery events, locally: each change of the memory store through the same domain code as
+/// the `otp-events` function, printed here and, with `EVENTS_WEBHOOK_URL`, posted signed. A
+/// delivery the webhook refuses is retried a few times, a second apart, then dropped with a
+/// warning (on AWS, Lambda retries and parks it on the on-failure queue).
+fn publish_events(
+    cfg: &Config,
+    mut changes: tokio::sync::mpsc::UnboundedReceiver<shared::store::memory::Changed>,
+) -> Result<(), Error> {
+    let mut webhook = Vec::new();
+    if let Some((url, secret)) = &cfg.events.webhook {
+        eprintln!("Events: printed here and posted to {url} (signed, Standard Webhooks).");
+        webhook.push(Sink::Webhook(WebhookSink::new(url, secret)?));
+    } else {
+        eprintln!("Events: printed here (set EVENTS_WEBHOOK_URL and EVENTS_WEBHOOK_SECRET to receive them).");
+    }
+    let failures_per_window = cfg.limits.failures_per_window;
+    tokio::spawn(async move {
+        let mut seq: u64 = 0;
+        while let Some((old, new)) = changes.recv().await {
+            seq += 1;
+            let change = StreamChange {
+                id: seq.to_string(),
+                at: time_now(),
+                old,
+                new: Some(new),
+            };
+            let change = std::slice::from_ref(&change);
+            shared::events::deliver(change, &[Sink::Console], failures_per_window).await;
+            if webhook.is_empty() {
+                continue;
+            }
+            for attempt in 1..=5 {
+                match shared::events::deliver(change, &webhook, failures_per_window).await {
+                    None => break,
+                    Some(_) if attempt < 5 => tokio::time::sleep(std::time::Duration::from_secs(1)).await,
+                    Some(_) => eprintln!("events of change {seq} dropped after 5 attempts (see the log)"),
+                }
+            }
+        }
+    });
+    Ok(())
+}
+
+fn time_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 async fn start<S: Store + 'static, C: CallPlacer + 'static>(

@@ -83,6 +83,9 @@ vars! {
     "SEND_COOLDOWN_SECONDS", "30", Range(0, 3600), "Least time between two sends to one number.";
     "SENDS_PER_HOUR", "5", Range(1, 100), "Sends per number in any sliding hour.";
     "CALLS_PER_MINUTE", "60", Range(1, 100000), "Calls per minute across all numbers, counted in DynamoDB.";
+    "EVENT_BUS_NAME", "default", Text("EventBridge bus name or ARN"), "otp-events: the bus delivery events are put on (source otp-call, detail-type the event's type).";
+    "EVENTS_WEBHOOK_URL", "(none)", Text("https URL (http on loopback)"), "Where delivery events are POSTed, signed the Standard Webhooks way (otp-events on AWS; the local server too). Unset: no webhook.";
+    "EVENTS_WEBHOOK_SECRET", "(none)", Text("whsec_ + base64 key"), "The events webhook's signing key (required with EVENTS_WEBHOOK_URL); on AWS resolved from Secrets Manager.";
     "MAX_FAILURES_PER_DAY", "10", Range(1, 1000), "Consecutive failed verifications of one number within 24 h before it is locked for the rest of those 24 h.";
 }
 
@@ -148,6 +151,24 @@ impl fmt::Debug for TestNumbers {
     }
 }
 
+/// `EVENT_BUS_NAME`, and the webhook (`EVENTS_WEBHOOK_URL` with `EVENTS_WEBHOOK_SECRET`). Its
+/// `Debug` never shows the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EventsConfig {
+    pub bus: String,
+    /// The URL and the `whsec_` secret.
+    pub webhook: Option<(String, String)>,
+}
+
+impl fmt::Debug for EventsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventsConfig")
+            .field("bus", &self.bus)
+            .field("webhook", &self.webhook.as_ref().map(|(url, _)| url))
+            .finish()
+    }
+}
+
 #[derive(Clone)]
 pub struct VobizConfig {
     pub api_url: String,
@@ -184,6 +205,8 @@ pub struct Config {
     pub languages: Languages,
     /// `PROMPTS_DIR`: the prompt packs the local server serves.
     pub prompts_dir: String,
+    /// Where delivery events go.
+    pub events: EventsConfig,
     pub limits: Limits,
     pub signature_mode: SignatureMode,
     /// `VOBIZ_AUTH_TOKEN`, the webhook signing key; webhook functions get it without the rest of
@@ -209,12 +232,22 @@ impl fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("vobiz", &self.vobiz)
             .field("policy", &self.policy)
+            .field("events", &self.events)
             .field("limits", &self.limits)
             .field("signature_mode", &self.signature_mode)
             .field("webhook_auth_token", &self.webhook_auth_token.as_ref().map(|_| "<set>"))
             .field("app_api_key", &self.app_api_key.as_ref().map(|_| "<set>"))
             .finish_non_exhaustive()
     }
+}
+
+/// A Standard Webhooks secret: `whsec_` and the base64 of at least 24 bytes.
+fn is_webhook_secret(secret: &str) -> bool {
+    use base64::Engine;
+    secret
+        .strip_prefix("whsec_")
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .is_some_and(|key| key.len() >= 24)
 }
 
 /// `rest` (what follows `http://`) names a loopback host: `127.x.x.x`, `[::1]` or `localhost`.
@@ -455,6 +488,21 @@ impl Config {
             calls_per_minute: env.number("CALLS_PER_MINUTE")?,
             failures_per_window: env.number("MAX_FAILURES_PER_DAY")?,
         };
+        let events = EventsConfig {
+            bus: env
+                .get("EVENT_BUS_NAME")
+                .unwrap_or_else(|| default_of("EVENT_BUS_NAME").into()),
+            webhook: match (env.url("EVENTS_WEBHOOK_URL")?, env.get("EVENTS_WEBHOOK_SECRET")) {
+                (None, _) => None,
+                (Some(url), Some(secret)) if is_webhook_secret(&secret) => Some((url, secret)),
+                (Some(_), _) => {
+                    return Err(Error::Config(
+                        "EVENTS_WEBHOOK_URL needs EVENTS_WEBHOOK_SECRET: whsec_ and the base64 of at least 24 key bytes"
+                            .into(),
+                    ));
+                }
+            },
+        };
         let table = env.get("OTP_TABLE");
         if let Some(t) = &table
             && (t.len() < 3 || t.len() > 255 || !t.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)))
@@ -494,6 +542,7 @@ impl Config {
             prompts_dir: env
                 .get("PROMPTS_DIR")
                 .unwrap_or_else(|| default_of("PROMPTS_DIR").into()),
+            events,
             limits,
             signature_mode,
             webhook_auth_token,
@@ -654,6 +703,8 @@ mod tests {
             ("REGION_LOCALES", "IN:en-IN,IN:en-GB"),
             ("PROMPTS_BASE_URL", "http://prompts.example"),
             ("CODE_READS", "0"),
+            ("EVENTS_WEBHOOK_URL", "https://app.example/hooks"),
+            ("EVENTS_WEBHOOK_URL", "http://app.example/hooks"),
             ("DIGIT_PAUSE_SECONDS", "9"),
             ("CALL_VOICE", "ROBOT"),
             ("ALLOWED_REGIONS", "IN,XX"),
@@ -727,6 +778,29 @@ mod tests {
         assert!(cfg(&[("PUBLIC_URL", "http://localhost:8000")]).is_ok());
         assert_eq!(c.public_url.as_deref(), Some("https://abc.example/prod"));
         assert!(c.keys.is_some());
+    }
+
+    #[test]
+    fn the_events_webhook_needs_its_secret_and_never_shows_it() {
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let c = cfg(&[
+            ("EVENTS_WEBHOOK_URL", "https://app.example/hooks/"),
+            ("EVENTS_WEBHOOK_SECRET", secret),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.events.webhook,
+            Some(("https://app.example/hooks".into(), secret.into()))
+        );
+        assert_eq!(c.events.bus, "default");
+        assert!(!format!("{c:?}").contains("MfKQ9r8"));
+        for bad in ["MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_short", "whsec_!!!"] {
+            let err = cfg(&[
+                ("EVENTS_WEBHOOK_URL", "https://app.example/h"),
+                ("EVENTS_WEBHOOK_SECRET", bad),
+            ]);
+            assert!(err.unwrap_err().to_string().contains("EVENTS_WEBHOOK_SECRET"), "{bad}");
+        }
     }
 
     #[test]

@@ -49,6 +49,8 @@ pub enum Error {
     MethodNotAllowed,
     #[error("the call could not be placed: {0}")]
     CallFailed(String),
+    #[error("events could not be delivered: {0}")]
+    EventDelivery(String),
     #[error("the data store is unavailable: {0}")]
     StoreUnavailable(String),
     #[error("stored data is unreadable: {0}")]
@@ -76,7 +78,7 @@ impl Error {
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Error::CallFailed(_) => StatusCode::BAD_GATEWAY,
+            Error::CallFailed(_) | Error::EventDelivery(_) => StatusCode::BAD_GATEWAY,
             Error::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Corrupt(_) | Error::Config(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -101,6 +103,7 @@ impl Error {
             Error::PayloadTooLarge { .. } => "payload_too_large",
             Error::UnsupportedMediaType { .. } => "unsupported_media_type",
             Error::CallFailed(_) => "call_failed",
+            Error::EventDelivery(_) => "event_delivery_failed",
             Error::StoreUnavailable(_) => "store_unavailable",
             Error::Corrupt(_) | Error::Config(_) => "internal",
         }

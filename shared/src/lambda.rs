@@ -67,8 +67,71 @@ pub fn dynamo_config() -> Result<aws_sdk_dynamodb::Config> {
 /// (`bench --init-breakdown`). Elsewhere, put credentials in the environment
 /// (`aws configure export-credentials --format env`).
 pub fn dynamo_config_with(attempt: Duration, operation: Duration) -> Result<aws_sdk_dynamodb::Config> {
-    let env = SdkEnv::read(|k| std::env::var(k).ok())?;
+    let env = SdkEnv::read(|k| std::env::var(k).ok(), "AWS_ENDPOINT_URL_DYNAMODB")?;
     env.config(attempt, operation)
+}
+
+/// The `otp-events` function: the sinks its configuration names (EventBridge always, the
+/// webhook when `EVENTS_WEBHOOK_URL` is set) and `MAX_FAILURES_PER_DAY`.
+#[cfg(feature = "stream")]
+#[derive(Debug)]
+pub struct EventsService {
+    pub sinks: Vec<crate::events::Sink>,
+    pub failures_per_window: u32,
+}
+
+#[cfg(feature = "stream")]
+pub fn events_service() -> Result<EventsService> {
+    let cfg = Config::from_env()?;
+    let env = SdkEnv::read(|k| std::env::var(k).ok(), "AWS_ENDPOINT_URL_EVENTBRIDGE")?;
+    let client = aws_sdk_eventbridge::Client::from_conf(env.eventbridge_config()?);
+    let mut sinks = vec![crate::events::Sink::EventBridge(crate::events::EventBridgeSink::new(
+        client,
+        &cfg.events.bus,
+    ))];
+    if let Some((url, secret)) = &cfg.events.webhook {
+        sinks.push(crate::events::Sink::Webhook(crate::events::WebhookSink::new(
+            url, secret,
+        )?));
+    }
+    Ok(EventsService {
+        sinks,
+        failures_per_window: cfg.limits.failures_per_window,
+    })
+}
+
+/// One DynamoDB stream batch: the events of each record to every sink, in order; the first
+/// record a sink refused is reported (`batchItemFailures`) so Lambda retries from it, bisecting
+/// and finally parking it on the on-failure queue, and one bad record never blocks the stream.
+#[cfg(feature = "stream")]
+pub async fn on_stream(
+    svc: &EventsService,
+    event: aws_lambda_events::event::dynamodb::Event,
+) -> std::result::Result<aws_lambda_events::event::streams::DynamoDbEventResponse, std::convert::Infallible> {
+    use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+    let mut changes = Vec::with_capacity(event.records.len());
+    let mut failed = None;
+    for record in &event.records {
+        match crate::store::dynamo::stream_change(record) {
+            Ok(change) => changes.push(change),
+            Err(e) => {
+                // Unreadable: this record and everything after it are retried (and end on the
+                // on-failure queue if they never read).
+                tracing::warn!(error = %e, "stream record unreadable");
+                failed = Some(record.change.sequence_number.clone().unwrap_or_default());
+                break;
+            }
+        }
+    }
+    let first_refused = crate::events::deliver(&changes, &svc.sinks, svc.failures_per_window).await;
+    let failure = first_refused.or(failed);
+    let mut response = DynamoDbEventResponse::default();
+    if let Some(id) = failure {
+        let mut item = DynamoDbBatchItemFailure::default();
+        item.item_identifier = Some(id);
+        response.batch_item_failures.push(item);
+    }
+    Ok(response)
 }
 
 /// What the DynamoDB client takes from the environment. (No `Debug`: it holds credentials.)
@@ -84,7 +147,9 @@ struct SdkEnv {
 }
 
 impl SdkEnv {
-    fn read(var: impl Fn(&str) -> Option<String>) -> Result<SdkEnv> {
+    /// `endpoint_var` is the service's own endpoint variable (`AWS_ENDPOINT_URL_DYNAMODB`), read
+    /// before the common `AWS_ENDPOINT_URL`.
+    fn read(var: impl Fn(&str) -> Option<String>, endpoint_var: &str) -> Result<SdkEnv> {
         use crate::Error;
         let var = |k: &str| var(k).filter(|v| !v.trim().is_empty());
         let flag = |k: &str| var(k).is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
@@ -101,7 +166,7 @@ impl SdkEnv {
             key_id,
             secret,
             session_token: var("AWS_SESSION_TOKEN"),
-            endpoint: var("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| var("AWS_ENDPOINT_URL")),
+            endpoint: var(endpoint_var).or_else(|| var("AWS_ENDPOINT_URL")),
             fips: flag("AWS_USE_FIPS_ENDPOINT"),
             dual_stack: flag("AWS_USE_DUALSTACK_ENDPOINT"),
         })
@@ -145,6 +210,40 @@ impl SdkEnv {
         }
         Ok(b.build())
     }
+
+    /// The EventBridge client's configuration: the same environment, credentials and HTTP
+    /// client, longer bounds (nothing waits on it but the stream).
+    #[cfg(feature = "stream")]
+    fn eventbridge_config(self) -> Result<aws_sdk_eventbridge::Config> {
+        use aws_sdk_eventbridge::config::retry::RetryConfig;
+        use aws_sdk_eventbridge::config::timeout::TimeoutConfig;
+        use aws_sdk_eventbridge::config::{BehaviorVersion, Credentials, Region};
+        let mut b = aws_sdk_eventbridge::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .http_client(crate::tls::sdk_http_client(self.needs_system_roots())?)
+            .region(Region::new(self.region))
+            .credentials_provider(Credentials::new(
+                self.key_id,
+                self.secret,
+                self.session_token,
+                None,
+                "environment",
+            ))
+            .use_fips(self.fips)
+            .use_dual_stack(self.dual_stack)
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(2))
+                    .operation_attempt_timeout(Duration::from_secs(5))
+                    .operation_timeout(Duration::from_secs(15))
+                    .build(),
+            )
+            .retry_config(RetryConfig::standard().with_max_attempts(3));
+        if let Some(url) = self.endpoint {
+            b = b.endpoint_url(url);
+        }
+        Ok(b.build())
+    }
 }
 
 #[cfg(test)]
@@ -152,7 +251,10 @@ mod tests {
     use super::*;
 
     fn env(vars: &[(&str, &str)]) -> Result<SdkEnv> {
-        SdkEnv::read(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned()))
+        SdkEnv::read(
+            |k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned()),
+            "AWS_ENDPOINT_URL_DYNAMODB",
+        )
     }
 
     const CREDS: [(&str, &str); 3] = [

@@ -3,6 +3,7 @@
 //! - [`domain`]: the core (codes, attempts, call outcomes, the call script, keys); no AWS, no HTTP.
 //! - [`ports`]: the traits the handlers need ([`ports::Store`], [`ports::CallPlacer`], [`ports::Clock`]).
 //! - [`store`], [`vobiz`]: adapters (DynamoDB, memory; Vobiz, simulated calls).
+//! - [`events`]: delivery events to EventBridge, a signed webhook or the console.
 //! - [`http`], [`handlers`], [`routes`]: the HTTP edge, shared by Lambda and the local server;
 //!   [`service`] holds what every handler borrows; [`error`] is the one error type and its
 //!   mapping to HTTP.
@@ -14,6 +15,7 @@
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod handlers;
 pub mod http;
 #[cfg(all(feature = "aws", feature = "http-client"))] // it builds the Vobiz client too

@@ -72,6 +72,8 @@ struct Function {
     id: String,
     binary: String,
     events: Vec<Event>,
+    /// The properties of its DynamoDB stream event source (otp-events only).
+    stream: Option<Value>,
     /// Environment variables: `Globals.Function` merged with the function's own.
     env: BTreeMap<String, Value>,
     statements: Vec<Value>,
@@ -108,9 +110,15 @@ fn functions(t: &Value) -> Vec<Function> {
         );
 
         let mut events = Vec::new();
+        let mut stream = None;
         if let Some(evs) = props.get("Events") {
             for (eid, ev) in mapping(evs, &format!("{id}.Events")) {
                 let eid = eid.as_str().expect("event id").to_owned();
+                if binary == STREAM_FUNCTION && ev["Type"].as_str() == Some("DynamoDB") {
+                    assert!(stream.is_none(), "{id}: one stream");
+                    stream = Some(ev["Properties"].clone());
+                    continue;
+                }
                 assert_eq!(
                     ev["Type"].as_str(),
                     Some("Api"),
@@ -167,6 +175,7 @@ fn functions(t: &Value) -> Vec<Function> {
             id,
             binary,
             events,
+            stream,
             env,
             statements,
         });
@@ -343,12 +352,81 @@ fn every_function_is_a_workspace_binary_and_every_binary_is_deployed() {
         }
     }
     let routed: BTreeSet<String> = ROUTES.iter().map(|r| r.function.to_owned()).collect();
-    assert_eq!(routed, binaries, "every deployed function serves at least one route");
+    binaries.remove(STREAM_FUNCTION);
+    assert_eq!(
+        routed, binaries,
+        "every deployed function but otp-events serves at least one route"
+    );
+    let events = by_binary(&fns, STREAM_FUNCTION);
+    assert!(
+        events.events.is_empty() && events.stream.is_some(),
+        "otp-events reads the stream, and serves no route"
+    );
+}
+
+/// The function that reads the table's stream and delivers events.
+const STREAM_FUNCTION: &str = "otp-events";
+
+/// The table's stream reaches otp-events with every change before and after; a failing batch is
+/// retried bisected from the first record the function reports, a bounded number of times, then
+/// parked on a queue an alarm watches.
+#[test]
+fn events_come_from_the_stream_with_bounded_retries_and_a_parking_queue() {
+    let t = load_template();
+    let tables = resources_of_type(&t, "AWS::DynamoDB::Table");
+    let (table_id, table) = tables.into_iter().next().unwrap();
+    assert_eq!(
+        str_at(table, &["Properties", "StreamSpecification", "StreamViewType"]),
+        Some("NEW_AND_OLD_IMAGES")
+    );
+    let fns = functions(&t);
+    let f = by_binary(&fns, STREAM_FUNCTION);
+    let p = f.stream.as_ref().expect("otp-events has a DynamoDB event");
+    assert_eq!(tag_of(&p["Stream"]).as_deref(), Some("GetAtt"));
+    assert_eq!(p["Stream"].as_str(), Some(format!("{table_id}.StreamArn").as_str()));
+    assert_eq!(p["BisectBatchOnFunctionError"].as_bool(), Some(true));
+    let retries = p["MaximumRetryAttempts"].as_i64().expect("a bounded retry count");
+    assert!((0..=100).contains(&retries), "{retries}");
+    assert!(
+        p["MaximumRecordAgeInSeconds"].as_i64().is_some(),
+        "a bounded record age"
+    );
+    assert_eq!(
+        p["FunctionResponseTypes"]
+            .as_sequence()
+            .map(|s| s.iter().filter_map(Value::as_str).collect::<Vec<_>>()),
+        Some(vec!["ReportBatchItemFailures"])
+    );
+    let dest = &p["DestinationConfig"]["OnFailure"];
+    assert_eq!(dest["Type"].as_str(), Some("SQS"));
+    let queue = dest["Destination"].as_str().unwrap().trim_end_matches(".Arn");
+    assert!(resources_of_type(&t, "AWS::SQS::Queue").contains_key(queue), "{queue}");
+    let watched = resources_of_type(&t, "AWS::CloudWatch::Alarm").values().any(|a| {
+        a["Properties"]["Dimensions"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .any(|d| d["Value"].as_str().is_some_and(|v| v.starts_with(queue)))
+    });
+    assert!(watched, "an alarm watches {queue}");
+    // It puts events on its bus and nothing else; no table access of its own.
+    let actions: Vec<String> = f.statements.iter().flat_map(actions).collect();
+    assert_eq!(actions, ["events:PutEvents"]);
+    for s in &f.statements {
+        assert_eq!(tag_of(&s["Resource"]).as_deref(), Some("Sub"));
+        assert!(s["Resource"].as_str().unwrap().ends_with(":event-bus/${EventBusName}"));
+    }
 }
 
 /// Holds a secret: must come from Secrets Manager by dynamic reference, never a plain value or
 /// a template parameter.
-const SECRETS: &[&str] = &["OTP_SECRET", "VOBIZ_AUTH_ID", "VOBIZ_AUTH_TOKEN", "FROM_NUMBER"];
+const SECRETS: &[&str] = &[
+    "OTP_SECRET",
+    "VOBIZ_AUTH_ID",
+    "VOBIZ_AUTH_TOKEN",
+    "FROM_NUMBER",
+    "EVENTS_WEBHOOK_SECRET",
+];
 
 #[test]
 fn environment_variables_are_documented_and_secrets_are_resolved_at_deploy_time() {
@@ -363,6 +441,21 @@ fn environment_variables_are_documented_and_secrets_are_resolved_at_deploy_time(
                 f.id
             );
             if SECRETS.contains(&name.as_str()) {
+                // An optional secret: `!If [Condition, !Sub "{{resolve:...}}", !Ref AWS::NoValue]`.
+                let value = match tag_of(value).as_deref() {
+                    Some("If") => {
+                        let branches = value.as_sequence().map(Vec::as_slice).unwrap_or_default();
+                        assert_eq!(branches.len(), 3, "{}: {name}: !If [condition, then, else]", f.id);
+                        assert_eq!(
+                            branches[2].as_str(),
+                            Some("AWS::NoValue"),
+                            "{}: {name}: else AWS::NoValue",
+                            f.id
+                        );
+                        &branches[1]
+                    }
+                    _ => value,
+                };
                 assert_eq!(
                     tag_of(value).as_deref(),
                     Some("Sub"),
@@ -384,7 +477,7 @@ fn environment_variables_are_documented_and_secrets_are_resolved_at_deploy_time(
     // OTP_SECRET only where a key is used: codes (send, verify), tokens and sealed codes (send,
     // the webhooks). otp-status only reads a record, cancel-otp only ends one.
     for f in &fns {
-        let needs = f.binary != "otp-status" && f.binary != "cancel-otp";
+        let needs = !["otp-status", "cancel-otp", STREAM_FUNCTION].contains(&f.binary.as_str());
         assert_eq!(
             f.env.contains_key("OTP_SECRET"),
             needs,
@@ -506,7 +599,8 @@ fn iam_is_least_privilege_on_the_table() {
     let t = load_template();
     let fns = functions(&t);
     let tables = resources_of_type(&t, "AWS::DynamoDB::Table");
-    for f in &fns {
+    // otp-events has no table access (events_come_from_the_stream_... checks its one action).
+    for f in fns.iter().filter(|f| f.binary != STREAM_FUNCTION) {
         assert!(!f.statements.is_empty(), "{}: no IAM statements", f.id);
         for s in &f.statements {
             assert_eq!(s["Effect"].as_str(), Some("Allow"), "{}: {s:?}", f.id);

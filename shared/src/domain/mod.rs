@@ -3,6 +3,7 @@
 
 pub mod attempt;
 pub mod call;
+pub mod events;
 pub mod limits;
 pub mod locale;
 pub mod phone;

@@ -14,8 +14,8 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, Put, ReturnValue,
-    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, TableStatus, TimeToLiveSpecification, TransactWriteItem,
-    Update,
+    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, StreamSpecification, StreamViewType, TableStatus,
+    TimeToLiveSpecification, TransactWriteItem, Update,
 };
 
 use crate::domain::limits::FAILURE_WINDOW_SECS;
@@ -407,7 +407,8 @@ impl Store for DynamoStore {
     }
 }
 
-/// Creates the table (string key `pk`, on-demand, TTL on [`TTL_ATTRIBUTE`]) if it is missing,
+/// Creates the table (string key `pk`, on-demand, TTL on [`TTL_ATTRIBUTE`], a stream of new and
+/// old images) if it is missing,
 /// and waits until it is active. For local endpoints and tests; production tables come from
 /// `template.yaml`.
 pub async fn create_table_if_missing(client: &Client, table: &str) -> Result<()> {
@@ -431,15 +432,21 @@ pub async fn create_table_if_missing(client: &Client, table: &str) -> Result<()>
                 .attribute_name(TTL_ATTRIBUTE)
                 .enabled(true)
                 .build()?,
+            // As the template: every change, before and after, for the delivery events.
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewAndOldImages)
+                .build()?,
         ))
     })();
-    let (attr, key_schema, ttl) = built.map_err(|e| Error::Config(e.to_string()))?;
+    let (attr, key_schema, ttl, stream) = built.map_err(|e| Error::Config(e.to_string()))?;
     client
         .create_table()
         .table_name(table)
         .attribute_definitions(attr)
         .key_schema(key_schema)
         .billing_mode(BillingMode::PayPerRequest)
+        .stream_specification(stream)
         .send()
         .await
         .map_err(unavailable)?;
@@ -691,6 +698,33 @@ pub fn from_item(item: &Item) -> Result<Attempt> {
         send_times,
         failures: get_n("failures")?.and_then(|v| u32::try_from(v).ok()).unwrap_or(0),
         failures_until: get_n("failures_until")?,
+    })
+}
+
+#[cfg(feature = "stream")]
+/// One DynamoDB stream record as the events see it (`NEW_AND_OLD_IMAGES`): the number's
+/// attempt before and after. Items that are not a number's (the global counters, idempotency
+/// replies) read as no attempt, and so does a key-only image (moto records the item a
+/// transaction is about to write as its key alone first); a `REMOVE` (the TTL, in this table)
+/// has no after.
+pub fn stream_change(record: &aws_lambda_events::event::dynamodb::EventRecord) -> Result<crate::events::StreamChange> {
+    let image = |image: &serde_dynamo::Item| -> Result<Option<Attempt>> {
+        let item: Item = image.clone().into();
+        match item.get("pk").and_then(|v| v.as_s().ok()) {
+            Some(pk) if pk.starts_with("PHONE#") && item.contains_key("attempt_id") => from_item(&item).map(Some),
+            _ => Ok(None),
+        }
+    };
+    let change = &record.change;
+    Ok(crate::events::StreamChange {
+        id: change.sequence_number.clone().unwrap_or_default(),
+        at: change.approximate_creation_date_time.timestamp(),
+        old: image(&change.old_image)?,
+        new: if record.event_name == "REMOVE" {
+            None
+        } else {
+            image(&change.new_image)?
+        },
     })
 }
 

@@ -10,9 +10,15 @@ use crate::domain::{Attempt, CallRef, Phone};
 use crate::error::Result;
 use crate::ports::{GlobalSlot, HangupFacts, Replay, Start, Store, Write};
 
+/// One write of an attempt: the record before (none for a first send) and after.
+pub type Changed = (Option<Attempt>, Attempt);
+
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     items: Mutex<HashMap<String, Attempt>>,
+    /// Where every successful write of an attempt goes, as (before, after): the local server's
+    /// stand-in for the table's stream ([`MemoryStore::changes`]).
+    changes: Mutex<Option<tokio::sync::mpsc::UnboundedSender<Changed>>>,
     /// The global ceiling's per-minute call counters.
     minutes: Mutex<HashMap<i64, u32>>,
     /// Replies kept under their `Idempotency-Key` (by key hash).
@@ -45,6 +51,22 @@ impl MemoryStore {
         (items, minutes)
     }
 
+    /// Every successful write of an attempt from now on, in the order written, as (before,
+    /// after), like a DynamoDB stream with `NEW_AND_OLD_IMAGES` (the memory store never
+    /// deletes, so there is no removal). One subscriber: a second call replaces the first.
+    pub fn changes(&self) -> tokio::sync::mpsc::UnboundedReceiver<Changed> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        *self.changes.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);
+        rx
+    }
+
+    /// Tells the subscriber, if any, of a write (under the items' lock: in write order).
+    fn written(&self, before: Option<Attempt>, after: &Attempt) {
+        if let Some(tx) = self.changes.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            let _ = tx.send((before, after.clone()));
+        }
+    }
+
     /// Applies `change` if `allowed` holds for the current record; returns the result the way a
     /// conditional UpdateItem with `ALL_NEW` / `ALL_OLD on failure` would.
     fn update(
@@ -56,7 +78,9 @@ impl MemoryStore {
         let mut items = self.items.lock().unwrap_or_else(|p| p.into_inner());
         match items.get_mut(phone.e164()) {
             Some(a) if allowed(a) => {
+                let before = a.clone();
                 change(a);
+                self.written(Some(before), a);
                 Write::Done(a.clone())
             }
             other => Write::Refused(other.map(|a| a.clone())),
@@ -114,7 +138,8 @@ impl Store for MemoryStore {
             return Ok(Start::GlobalLimit);
         }
         *calls += 1;
-        items.insert(attempt.phone.e164().to_owned(), attempt.clone());
+        let before = items.insert(attempt.phone.e164().to_owned(), attempt.clone());
+        self.written(before, attempt);
         if let Some(r) = replay {
             replays.insert(r.key_hash.clone(), r.clone());
         }

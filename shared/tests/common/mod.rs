@@ -139,7 +139,12 @@ pub fn json(resp: &Response<Body>) -> serde_json::Value {
 
 /// The code the store holds for [`PHONE`]'s current attempt (sealed; opened with the test keys).
 pub async fn stored_code<S: shared::ports::Store, K>(svc: &Service<S, K>) -> String {
-    let phone = shared::domain::Phone::parse(PHONE).unwrap();
+    stored_code_of(svc, PHONE).await
+}
+
+/// The code the store holds for `phone`'s current attempt.
+pub async fn stored_code_of<S: shared::ports::Store, K>(svc: &Service<S, K>, phone: &str) -> String {
+    let phone = shared::domain::Phone::parse(phone).unwrap();
     let a = svc.store.get(&phone).await.unwrap().unwrap();
     svc.keys
         .open_code(&phone, &a.attempt_id, a.code_sealed.as_ref().unwrap())
