@@ -274,3 +274,59 @@ async fn a_hindi_call_through_the_local_server_plays_the_served_pack() {
         assert_eq!(r.status(), 404, "{outside}");
     }
 }
+
+/// Delivery events, locally: the local server derives them from its store's changes with the
+/// same code as otp-events, prints them, and posts them signed the Standard Webhooks way to
+/// `EVENTS_WEBHOOK_URL`.
+#[tokio::test]
+async fn the_local_server_posts_signed_delivery_events() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(204)).mount(&receiver).await;
+    let url = format!("{}/otp-events", receiver.uri());
+    let (_server, port, console) = start_with(&[("EVENTS_WEBHOOK_URL", &url), ("EVENTS_WEBHOOK_SECRET", SECRET)]);
+    let base = format!("http://127.0.0.1:{port}");
+    let http = client_when_up(&base).await;
+    let sent = http.post(format!("{base}/send-otp")).json(&json!({ "phone": PHONE })).send().await.unwrap();
+    assert_eq!(sent.status(), 200);
+    let code = heard_digits(&console)[..6].to_owned();
+    let verified = http
+        .post(format!("{base}/verify-otp"))
+        .json(&json!({"phone": PHONE, "otp": code}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(verified.status(), 200);
+
+    let verifier = standardwebhooks::Webhook::new(SECRET).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let kinds = loop {
+        let requests = receiver.received_requests().await.unwrap();
+        let mut kinds = Vec::new();
+        for r in &requests {
+            let mut headers = lambda_http::http::HeaderMap::new();
+            for name in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
+                headers.insert(name, r.headers[name].clone());
+            }
+            verifier.verify(&r.body, &headers).expect("signed the Standard Webhooks way");
+            let body: Value = serde_json::from_slice(&r.body).unwrap();
+            assert_eq!((body["phone"].as_str(), body["test"].as_bool()), (Some(PHONE), Some(false)));
+            kinds.push(body["type"].as_str().unwrap().to_owned());
+        }
+        if kinds.len() >= 2 || Instant::now() > deadline {
+            break kinds;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(kinds, ["call.delivered", "otp.verified"]);
+    // And on the console, as the app would receive them.
+    let mut printed = Vec::new();
+    while let Ok(line) = console.recv_timeout(Duration::from_millis(300)) {
+        if let Some(rest) = line.strip_prefix("📣 event ") {
+            printed.push(rest.split(':').next().unwrap().to_owned());
+        }
+    }
+    assert!(printed.contains(&"otp.verified".to_owned()), "{printed:?}");
+}

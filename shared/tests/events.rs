@@ -173,6 +173,9 @@ async fn every_fixture_has_a_test_here() {
         "hangup-answered.json",
         "hangup-busy.json",
         "hangup-no-answer.json",
+        // DynamoDB stream events of otp-events: tests/event_stream.rs runs them.
+        "otp-events-delivered-verified.json",
+        "otp-events-expired.json",
     ];
     let mut found: Vec<String> = std::fs::read_dir(events_dir())
         .unwrap()
