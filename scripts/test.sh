@@ -18,6 +18,10 @@ if [ -z "${AWS_ENDPOINT_URL_DYNAMODB:-}" ]; then
   export AWS_ENDPOINT_URL_DYNAMODB="$MOTO_ENDPOINT"
   export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
   export AWS_REGION="${AWS_REGION:-us-east-1}"
+  # The endpoint's own contention mode (DynamoDB's transaction conflicts and per-item
+  # throttling, off unless asked for) proves itself on its own endpoint: a few seconds.
+  "$moto_python" scripts/test-dynamodb-endpoint.py >"$CACHE/test-dynamodb-endpoint.log" 2>&1 ||
+    { cat "$CACHE/test-dynamodb-endpoint.log" >&2; exit 1; }
 else
   echo "test.sh: using the DynamoDB endpoint $AWS_ENDPOINT_URL_DYNAMODB" >&2
 fi
