@@ -284,12 +284,20 @@ async fn the_local_server_posts_signed_delivery_events() {
     use wiremock::{Mock, MockServer, ResponseTemplate};
     const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
     let receiver = MockServer::start().await;
-    Mock::given(method("POST")).respond_with(ResponseTemplate::new(204)).mount(&receiver).await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&receiver)
+        .await;
     let url = format!("{}/otp-events", receiver.uri());
     let (_server, port, console) = start_with(&[("EVENTS_WEBHOOK_URL", &url), ("EVENTS_WEBHOOK_SECRET", SECRET)]);
     let base = format!("http://127.0.0.1:{port}");
     let http = client_when_up(&base).await;
-    let sent = http.post(format!("{base}/send-otp")).json(&json!({ "phone": PHONE })).send().await.unwrap();
+    let sent = http
+        .post(format!("{base}/send-otp"))
+        .json(&json!({ "phone": PHONE }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(sent.status(), 200);
     let code = heard_digits(&console)[..6].to_owned();
     let verified = http
@@ -310,9 +318,14 @@ async fn the_local_server_posts_signed_delivery_events() {
             for name in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
                 headers.insert(name, r.headers[name].clone());
             }
-            verifier.verify(&r.body, &headers).expect("signed the Standard Webhooks way");
+            verifier
+                .verify(&r.body, &headers)
+                .expect("signed the Standard Webhooks way");
             let body: Value = serde_json::from_slice(&r.body).unwrap();
-            assert_eq!((body["phone"].as_str(), body["test"].as_bool()), (Some(PHONE), Some(false)));
+            assert_eq!(
+                (body["phone"].as_str(), body["test"].as_bool()),
+                (Some(PHONE), Some(false))
+            );
             kinds.push(body["type"].as_str().unwrap().to_owned());
         }
         if kinds.len() >= 2 || Instant::now() > deadline {

@@ -451,13 +451,20 @@ async fn fixture(file: &str) -> (Vec<Value>, Vec<String>) {
     let raw = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../events/").to_owned() + file).unwrap();
     let event: StreamEvent = serde_json::from_str(&raw).unwrap_or_else(|e| panic!("{file}: {e}"));
     let receiver = MockServer::start().await;
-    Mock::given(method("POST")).respond_with(ResponseTemplate::new(204)).mount(&receiver).await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&receiver)
+        .await;
     let svc = EventsService {
         sinks: vec![Sink::Webhook(WebhookSink::new(&receiver.uri(), SECRET).unwrap())],
         failures_per_window: 10,
     };
     let resp = on_stream(&svc, event).await.unwrap();
-    let failures = resp.batch_item_failures.iter().filter_map(|f| f.item_identifier.clone()).collect();
+    let failures = resp
+        .batch_item_failures
+        .iter()
+        .filter_map(|f| f.item_identifier.clone())
+        .collect();
     let validator = schema();
     let bodies: Vec<Value> = delivered(&receiver).await.into_iter().map(|(_, b)| b).collect();
     for b in &bodies {
@@ -471,7 +478,11 @@ async fn fixture_a_delivered_call_then_its_verification() {
     let (bodies, failures) = fixture("otp-events-delivered-verified.json").await;
     assert!(failures.is_empty());
     let kinds: Vec<&str> = bodies.iter().map(|b| b["type"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["call.delivered", "otp.verified"], "verified_at and the global counter mean nothing");
+    assert_eq!(
+        kinds,
+        ["call.delivered", "otp.verified"],
+        "verified_at and the global counter mean nothing"
+    );
     assert_eq!(bodies[0]["locale"], "hi-IN");
     assert_eq!(bodies[0]["phone"], "+919876543210");
     assert_eq!(bodies[0]["time"], "2026-11-25T10:00:00Z");
@@ -482,6 +493,9 @@ async fn fixture_an_unverified_attempt_removed_by_the_ttl() {
     let (bodies, failures) = fixture("otp-events-expired.json").await;
     assert!(failures.is_empty());
     assert_eq!(bodies.len(), 1);
-    assert_eq!((bodies[0]["type"].as_str(), bodies[0]["ending"].as_str()), (Some("otp.expired"), Some("expired")));
+    assert_eq!(
+        (bodies[0]["type"].as_str(), bodies[0]["ending"].as_str()),
+        (Some("otp.expired"), Some("expired"))
+    );
     assert_eq!(bodies[0]["locale"], "ta-IN");
 }
