@@ -313,7 +313,7 @@ fn events_service(receiver: &MockServer) -> EventsService {
 #[tokio::test]
 #[ignore = "needs a DynamoDB endpoint: scripts/test.sh starts one and runs it"]
 async fn stream_records_reach_eventbridge_and_the_signed_webhook_once_per_change() {
-    let store = common::dynamo_store().await;
+    let store = common::dynamo_store_with_stream().await;
     let table = store.table().to_owned();
     let (svc, clock) = common::service_with(store, common::config());
     let expected = drive(&svc, &clock).await;
@@ -376,7 +376,7 @@ async fn stream_records_reach_eventbridge_and_the_signed_webhook_once_per_change
 #[tokio::test]
 #[ignore = "needs a DynamoDB endpoint: scripts/test.sh starts one and runs it"]
 async fn a_failing_or_slow_receiver_loses_nothing_and_mints_no_new_id() {
-    let store = common::dynamo_store().await;
+    let store = common::dynamo_store_with_stream().await;
     let table = store.table().to_owned();
     let (svc, clock) = common::service_with(store, common::config());
     drive(&svc, &clock).await;

@@ -407,11 +407,21 @@ impl Store for DynamoStore {
     }
 }
 
-/// Creates the table (string key `pk`, on-demand, TTL on [`TTL_ATTRIBUTE`], a stream of new and
-/// old images) if it is missing,
+/// Creates the table (string key `pk`, on-demand, TTL on [`TTL_ATTRIBUTE`]) if it is missing,
 /// and waits until it is active. For local endpoints and tests; production tables come from
 /// `template.yaml`.
 pub async fn create_table_if_missing(client: &Client, table: &str) -> Result<()> {
+    create_table(client, table, false).await
+}
+
+/// [`create_table_if_missing`], with the template's stream of new and old images (the
+/// delivery events' source). Only where a stream is read: moto's transactions slow down with
+/// every stream record they add (each costs time in proportion to the stream's length).
+pub async fn create_table_with_stream_if_missing(client: &Client, table: &str) -> Result<()> {
+    create_table(client, table, true).await
+}
+
+async fn create_table(client: &Client, table: &str, stream: bool) -> Result<()> {
     let exists = client.describe_table().table_name(table).send().await;
     match exists {
         Ok(_) => return Ok(()),
@@ -434,8 +444,8 @@ pub async fn create_table_if_missing(client: &Client, table: &str) -> Result<()>
                 .build()?,
             // As the template: every change, before and after, for the delivery events.
             StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(StreamViewType::NewAndOldImages)
+                .stream_enabled(stream)
+                .set_stream_view_type(stream.then_some(StreamViewType::NewAndOldImages))
                 .build()?,
         ))
     })();
@@ -446,7 +456,7 @@ pub async fn create_table_if_missing(client: &Client, table: &str) -> Result<()>
         .attribute_definitions(attr)
         .key_schema(key_schema)
         .billing_mode(BillingMode::PayPerRequest)
-        .stream_specification(stream)
+        .set_stream_specification(stream.stream_enabled.then_some(stream))
         .send()
         .await
         .map_err(unavailable)?;

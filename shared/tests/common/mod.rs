@@ -63,6 +63,20 @@ pub async fn dynamo_store() -> DynamoStore {
     }
 }
 
+/// [`dynamo_store`] in a table with the template's stream (for the delivery events' tests).
+pub async fn dynamo_store_with_stream() -> DynamoStore {
+    let store = dynamo_store().await;
+    let client = aws_sdk_dynamodb::Client::from_conf(
+        shared::lambda::dynamo_config_with(std::time::Duration::from_secs(30), std::time::Duration::from_secs(90))
+            .unwrap(),
+    );
+    let table = format!("{}-stream", store.table());
+    dynamo::create_table_with_stream_if_missing(&client, &table)
+        .await
+        .expect("create the test table");
+    DynamoStore::new(client, table)
+}
+
 /// [`dynamo_store`], or `None` when no endpoint is configured.
 pub async fn dynamo_store_if_configured() -> Option<DynamoStore> {
     if std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_err() {
