@@ -134,6 +134,44 @@ pub async fn on_stream(
     Ok(response)
 }
 
+/// One AWS SDK client's configuration from an [`SdkEnv`]: the same region, credentials, flags,
+/// HTTP client and retry policy for every service the functions call, with the time bounds
+/// given (connect, one attempt, the whole operation). A macro because each SDK crate has its
+/// own, identical, configuration types.
+macro_rules! sdk_config {
+    ($sdk:ident, $env:expr, $connect:expr, $attempt:expr, $operation:expr) => {{
+        use $sdk::config::retry::RetryConfig;
+        use $sdk::config::timeout::TimeoutConfig;
+        use $sdk::config::{BehaviorVersion, Credentials, Region};
+        let env: SdkEnv = $env;
+        let mut b = $sdk::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .http_client(crate::tls::sdk_http_client(env.needs_system_roots())?)
+            .region(Region::new(env.region))
+            .credentials_provider(Credentials::new(
+                env.key_id,
+                env.secret,
+                env.session_token,
+                None,
+                "environment",
+            ))
+            .use_fips(env.fips)
+            .use_dual_stack(env.dual_stack)
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout($connect)
+                    .operation_attempt_timeout($attempt)
+                    .operation_timeout($operation)
+                    .build(),
+            )
+            .retry_config(RetryConfig::standard().with_max_attempts(3));
+        if let Some(url) = env.endpoint {
+            b = b.endpoint_url(url);
+        }
+        b.build()
+    }};
+}
+
 /// What the DynamoDB client takes from the environment. (No `Debug`: it holds credentials.)
 #[derive(PartialEq, Eq)]
 struct SdkEnv {
@@ -181,68 +219,26 @@ impl SdkEnv {
     }
 
     fn config(self, attempt: Duration, operation: Duration) -> Result<aws_sdk_dynamodb::Config> {
-        use aws_sdk_dynamodb::config::retry::RetryConfig;
-        use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
-        use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-        let mut b = aws_sdk_dynamodb::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .http_client(crate::tls::sdk_http_client(self.needs_system_roots())?)
-            .region(Region::new(self.region))
-            .credentials_provider(Credentials::new(
-                self.key_id,
-                self.secret,
-                self.session_token,
-                None,
-                "environment",
-            ))
-            .use_fips(self.fips)
-            .use_dual_stack(self.dual_stack)
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_millis(800))
-                    .operation_attempt_timeout(attempt)
-                    .operation_timeout(operation)
-                    .build(),
-            )
-            .retry_config(RetryConfig::standard().with_max_attempts(3));
-        if let Some(url) = self.endpoint {
-            b = b.endpoint_url(url);
-        }
-        Ok(b.build())
+        Ok(sdk_config!(
+            aws_sdk_dynamodb,
+            self,
+            Duration::from_millis(800),
+            attempt,
+            operation
+        ))
     }
 
     /// The EventBridge client's configuration: the same environment, credentials and HTTP
     /// client, longer bounds (nothing waits on it but the stream).
     #[cfg(feature = "stream")]
     fn eventbridge_config(self) -> Result<aws_sdk_eventbridge::Config> {
-        use aws_sdk_eventbridge::config::retry::RetryConfig;
-        use aws_sdk_eventbridge::config::timeout::TimeoutConfig;
-        use aws_sdk_eventbridge::config::{BehaviorVersion, Credentials, Region};
-        let mut b = aws_sdk_eventbridge::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .http_client(crate::tls::sdk_http_client(self.needs_system_roots())?)
-            .region(Region::new(self.region))
-            .credentials_provider(Credentials::new(
-                self.key_id,
-                self.secret,
-                self.session_token,
-                None,
-                "environment",
-            ))
-            .use_fips(self.fips)
-            .use_dual_stack(self.dual_stack)
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(2))
-                    .operation_attempt_timeout(Duration::from_secs(5))
-                    .operation_timeout(Duration::from_secs(15))
-                    .build(),
-            )
-            .retry_config(RetryConfig::standard().with_max_attempts(3));
-        if let Some(url) = self.endpoint {
-            b = b.endpoint_url(url);
-        }
-        Ok(b.build())
+        Ok(sdk_config!(
+            aws_sdk_eventbridge,
+            self,
+            Duration::from_secs(2),
+            Duration::from_secs(5),
+            Duration::from_secs(15)
+        ))
     }
 }
 

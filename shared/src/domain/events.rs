@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::attempt::Attempt;
 use super::call::CallOutcome;
+use super::rfc3339;
 
 /// The kinds of event, as their `type` names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -194,13 +195,6 @@ pub fn events_of(change: Change<'_>, at: i64, failures_per_window: u32) -> Vec<E
         out.push(event(new, EventType::OtpCanceled));
     }
     out
-}
-
-fn rfc3339(epoch: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(epoch)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

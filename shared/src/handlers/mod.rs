@@ -27,8 +27,8 @@ pub use webhooks::{answer, hangup, otp_choice};
 
 pub use crate::service::{Service, WebhookAuth};
 
-use crate::domain::Phone;
 use crate::domain::script::Speaker;
+use crate::domain::{Phone, rfc3339};
 use crate::error::{Result, error_response};
 use crate::routes::Route;
 use crate::telemetry;
@@ -88,13 +88,6 @@ fn note_call(id: &str) {
 
 fn os_rng() -> impl rand::CryptoRng {
     OsRng.unwrap_err()
-}
-
-fn rfc3339(epoch: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(epoch)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]
