@@ -141,8 +141,8 @@ fn webhook_caller<S, K>(svc: &Service<S, K>, route: Route, req: &Request) -> Res
 
 /// Answers Vobiz with `steps`, spoken in the attempt's locale (`None`: no attempt is known, or
 /// none may be told anything; the configured fallback speaks).
-fn speak<S, K>(svc: &Service<S, K>, locale: Option<&Attempt>, steps: &[Step], outcome: Outcome) -> Handled {
-    let speaker = svc.speaker(locale.and_then(|a| a.locale.as_deref()));
+fn speak<S, K>(svc: &Service<S, K>, attempt: Option<&Attempt>, steps: &[Step], outcome: Outcome) -> Handled {
+    let speaker = svc.speaker(attempt.and_then(|a| a.locale.as_deref()));
     Ok((xml_response(StatusCode::OK, script::render(steps, &speaker)), outcome))
 }
 
