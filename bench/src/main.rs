@@ -295,8 +295,9 @@ pub fn function_env(function: &str, dynamodb: &str, vobiz: &str) -> Vec<(String,
         e("APP_NAME", ""),
         e("PROMPTS_BASE_URL", "https://prompts.example/prompts"),
     ];
-    // Every function but otp-status and cancel-otp uses a key (template.yaml gives only them OTP_SECRET).
-    if function != "otp-status" && function != "cancel-otp" {
+    // Every function but otp-status, cancel-otp and otp-events uses a key (template.yaml gives
+    // them no OTP_SECRET).
+    if !["otp-status", "cancel-otp", scenario::STREAM_FUNCTION].contains(&function) {
         env.push(e("OTP_SECRET", seed::FIXTURE_SECRET));
     }
     match function {
@@ -308,6 +309,12 @@ pub fn function_env(function: &str, dynamodb: &str, vobiz: &str) -> Vec<(String,
             // Every invoke is a new number; the global ceiling must not stop 1 000 of them.
             e("CALLS_PER_MINUTE", "100000"),
             e("SENDS_PER_HOUR", "100"),
+        ]),
+        // EventBridge on the same endpoint (moto serves it), through the counting proxy; no
+        // webhook (the fake Vobiz serves only the call API).
+        scenario::STREAM_FUNCTION => env.extend([
+            e("AWS_ENDPOINT_URL_EVENTBRIDGE", dynamodb),
+            e("EVENT_BUS_NAME", "default"),
         ]),
         "answer" | "otp-choice" | "hangup" => env.extend([
             e("VOBIZ_AUTH_TOKEN", "bench-vobiz-auth-token"),
@@ -854,9 +861,13 @@ async fn run_fixtures(ctx: &Ctx) -> Vec<FixtureResult> {
     files.sort_by_key(|f| !f.starts_with("send-otp"));
     let mut results = Vec::new();
     for f in files {
-        if !CASES
-            .iter()
-            .any(|c| ctx.o.wants(c) && Some(c.binary) == scenario::function_of(&f))
+        // otp-events has no case of its own: its fixtures run whenever the binary is there.
+        let stream = scenario::function_of(&f) == Some(scenario::STREAM_FUNCTION)
+            && ctx.binary(scenario::STREAM_FUNCTION).is_file();
+        if !stream
+            && !CASES
+                .iter()
+                .any(|c| ctx.o.wants(c) && Some(c.binary) == scenario::function_of(&f))
         {
             continue;
         }
@@ -900,7 +911,11 @@ async fn run_fixtures(ctx: &Ctx) -> Vec<FixtureResult> {
                 if out.error {
                     return Err(format!("the function posted an error: {}", out.body));
                 }
-                let (status, body) = scenario::read_reply(&out.body)?;
+                let (status, body) = if stream {
+                    scenario::read_stream_reply(&out.body)?
+                } else {
+                    scenario::read_reply(&out.body)?
+                };
                 res.status = Some(status);
                 if status >= 500 {
                     return Err(format!("{status}: {body}"));

@@ -278,7 +278,8 @@ impl Scenario {
 /// The seeding each fixture needs so it shows what it is named for.
 pub async fn prepare_fixture(seeder: &Seeder, file: &str) -> Result<(), String> {
     let f = file.trim_end_matches(".json");
-    if f.starts_with("send-otp") {
+    // A send needs nothing; a stream batch carries its items in its images.
+    if f.starts_with("send-otp") || f.starts_with(STREAM_FUNCTION) {
         return Ok(());
     }
     let answered = f.starts_with("otp-choice") || f == "hangup-answered";
@@ -288,6 +289,7 @@ pub async fn prepare_fixture(seeder: &Seeder, file: &str) -> Result<(), String> 
 /// The function an `events/` fixture belongs to.
 pub fn function_of(file: &str) -> Option<&'static str> {
     [
+        STREAM_FUNCTION,
         "send-otp",
         "verify-otp",
         "otp-status",
@@ -298,6 +300,21 @@ pub fn function_of(file: &str) -> Option<&'static str> {
     ]
     .into_iter()
     .find(|f| file.starts_with(f))
+}
+
+/// The function that reads the table's stream: its fixtures are stream batches, its reply a
+/// `batchItemFailures` list, and it has no API Gateway case of its own.
+pub const STREAM_FUNCTION: &str = "otp-events";
+
+/// An otp-events reply: 200 when it reports no failed record (the batch was delivered).
+pub fn read_stream_reply(raw: &str) -> Result<(u16, String), String> {
+    let v: Value = serde_json::from_str(raw)
+        .map_err(|e| format!("reply is not JSON ({e}): {}", raw.chars().take(200).collect::<String>()))?;
+    match v["batchItemFailures"].as_array() {
+        Some(failures) if failures.is_empty() => Ok((200, raw.to_owned())),
+        Some(_) => Err(format!("records reported failed: {raw}")),
+        None => Err(format!("no batchItemFailures in the reply: {raw}")),
+    }
 }
 
 /// `statusCode` and `body` of an API Gateway proxy response.
