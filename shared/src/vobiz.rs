@@ -345,19 +345,22 @@ fn prompt_of(url: &str, app_name: Option<&str>) -> Option<(String, Option<u8>)> 
 pub fn heard(xml: &str, app_name: Option<&str>) -> Vec<Heard> {
     use quick_xml::events::Event;
     let mut reader = quick_xml::Reader::from_str(xml);
-    let mut inside: Option<&'static str> = None;
+    // The element being read: `Some(true)` a <Play>, `Some(false)` a <Speak>.
+    let mut inside: Option<bool> = None;
     let mut current = String::new();
     let mut out = Vec::new();
     loop {
         match reader.read_event() {
             Ok(Event::Start(e)) if matches!(e.name().as_ref(), b"Speak" | b"Play") => {
-                inside = Some(if e.name().as_ref() == b"Speak" { "Speak" } else { "Play" });
+                inside = Some(e.name().as_ref() == b"Play");
                 current.clear();
             }
-            Ok(Event::End(e)) if inside.is_some_and(|i| i.as_bytes() == e.name().as_ref()) => {
+            Ok(Event::End(e))
+                if inside.is_some_and(|play| e.name().as_ref() == if play { &b"Play"[..] } else { b"Speak" }) =>
+            {
                 let content = current.trim().to_owned();
                 out.push(match inside {
-                    Some("Play") => {
+                    Some(true) => {
                         let (text, digit) = prompt_of(&content, app_name).unwrap_or_else(|| (content.clone(), None));
                         Heard {
                             text,

@@ -67,6 +67,11 @@ impl MemoryStore {
         }
     }
 
+    /// Someone reads the changes: only then is a record's before-image worth a copy.
+    fn subscribed(&self) -> bool {
+        self.changes.lock().unwrap_or_else(|p| p.into_inner()).is_some()
+    }
+
     /// Applies `change` if `allowed` holds for the current record; returns the result the way a
     /// conditional UpdateItem with `ALL_NEW` / `ALL_OLD on failure` would.
     fn update(
@@ -78,9 +83,11 @@ impl MemoryStore {
         let mut items = self.items.lock().unwrap_or_else(|p| p.into_inner());
         match items.get_mut(phone.e164()) {
             Some(a) if allowed(a) => {
-                let before = a.clone();
+                let before = self.subscribed().then(|| a.clone());
                 change(a);
-                self.written(Some(before), a);
+                if before.is_some() {
+                    self.written(before, a);
+                }
                 Write::Done(a.clone())
             }
             other => Write::Refused(other.map(|a| a.clone())),

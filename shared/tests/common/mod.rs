@@ -65,20 +65,19 @@ pub async fn dynamo_store() -> DynamoStore {
 
 /// [`dynamo_store`] in a table with the template's stream (for the delivery events' tests).
 pub async fn dynamo_store_with_stream() -> DynamoStore {
-    let store = dynamo_store().await;
-    let client = aws_sdk_dynamodb::Client::from_conf(
-        shared::lambda::dynamo_config_with(std::time::Duration::from_secs(30), std::time::Duration::from_secs(90))
-            .unwrap(),
-    );
-    let table = format!("{}-stream", store.table());
-    dynamo::create_table_with_stream_if_missing(&client, &table)
-        .await
-        .expect("create the test table");
-    DynamoStore::new(client, table)
+    match fresh_table(true).await {
+        Some(store) => store,
+        None => panic!("this test needs a DynamoDB endpoint in AWS_ENDPOINT_URL_DYNAMODB: run scripts/test.sh"),
+    }
 }
 
 /// [`dynamo_store`], or `None` when no endpoint is configured.
 pub async fn dynamo_store_if_configured() -> Option<DynamoStore> {
+    fresh_table(false).await
+}
+
+/// A store in a new table on the configured endpoint (with a stream when asked), or `None`.
+async fn fresh_table(stream: bool) -> Option<DynamoStore> {
     if std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_err() {
         return None;
     }
@@ -92,9 +91,12 @@ pub async fn dynamo_store_if_configured() -> Option<DynamoStore> {
         "otp-test-{}",
         shared::domain::secrets::random_id(&mut rand::rng()).replace(['-', '_'], "x")
     );
-    dynamo::create_table_if_missing(&client, &table)
-        .await
-        .expect("create the test table");
+    let created = if stream {
+        dynamo::create_table_with_stream_if_missing(&client, &table).await
+    } else {
+        dynamo::create_table_if_missing(&client, &table).await
+    };
+    created.expect("create the test table");
     Some(DynamoStore::new(client, table))
 }
 
