@@ -94,6 +94,19 @@ async fn client_when_up(base: &str) -> reqwest::Client {
     http
 }
 
+/// The README's first command, `cargo run -p devserver`, must pick the server among the
+/// crate's binaries.
+#[test]
+fn cargo_run_picks_the_server() {
+    let manifest = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")).unwrap();
+    assert!(
+        manifest
+            .lines()
+            .any(|l| l.replace(' ', "") == "default-run=\"devserver\""),
+        "devserver/Cargo.toml needs default-run = \"devserver\""
+    );
+}
+
 #[tokio::test]
 async fn the_quick_start_delivers_a_code_that_verifies_once() {
     let (_server, port, console) = start();
