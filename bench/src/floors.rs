@@ -233,7 +233,7 @@ pub mod same_request {
     use std::time::{Duration, Instant};
 
     use shared::domain::{CallRef, Phone, Telephony};
-    use shared::ports::{CallPlacer, CallRequest, GlobalSlot, HangupFacts, Start, Store, Write};
+    use shared::ports::{CallCounters, CallPlacer, CallRequest, HangupFacts, Start, Store, Write};
     use shared::store::DynamoStore;
     use shared::vobiz::VobizClient;
 
@@ -389,11 +389,13 @@ pub mod same_request {
             failures_per_window: 10,
         };
         let attempt = shared::domain::Attempt::new(new, prior.as_ref(), vec![nw]);
-        let (minute, expires) = shared::domain::limits::minute_slot(nw);
-        let slot = GlobalSlot {
-            minute,
-            expires,
-            cap: 100_000,
+        let limits = shared::domain::limits::Limits {
+            calls_per_minute: 100_000,
+            ..Default::default()
+        };
+        let slot = CallCounters {
+            minute: shared::domain::limits::minute_counter(nw, &limits).shard(0),
+            day: None,
         };
         let base = "https://a1b2c3d4e5.execute-api.ap-south-1.amazonaws.com/prod";
         let call = CallRequest {

@@ -3,9 +3,10 @@
 //! the DynamoDB endpoint directly, not through the counting proxy: its requests are not counted.
 
 use rand::RngCore;
+use shared::domain::limits::Counter;
 use shared::domain::secrets::token_hash;
 use shared::domain::{Attempt, CallRef, Keys, NewAttempt, Phone};
-use shared::ports::{GlobalSlot, Start, Store, Write};
+use shared::ports::{CallCounters, Start, Store, Write};
 use shared::store::DynamoStore;
 
 /// The secret the webhook fixtures' token was minted under.
@@ -62,10 +63,13 @@ impl Seeder {
             };
             let attempt = Attempt::new(new, prior.as_ref(), vec![now]);
             // A slot of its own, far from any real minute, that never fills.
-            let slot = GlobalSlot {
-                minute: 0,
-                expires: now + 3600,
-                cap: u32::MAX,
+            let slot = CallCounters {
+                minute: Counter {
+                    key: "GLOBAL#calls#bench-seed".into(),
+                    expires: now + 3600,
+                    cap: u32::MAX,
+                },
+                day: None,
             };
             match self
                 .store
@@ -74,8 +78,8 @@ impl Seeder {
                 .map_err(|e| e.to_string())?
             {
                 Start::Started => {}
-                Start::Conflict => continue,
-                Start::GlobalLimit => return Err("seeding hit the global ceiling".into()),
+                Start::Conflict | Start::Contended => continue,
+                Start::GlobalLimit | Start::BudgetLimit => return Err("seeding hit a global counter".into()),
                 Start::KeyTaken => return Err("seeding uses no Idempotency-Key".into()),
             }
             if answered {

@@ -82,7 +82,9 @@ vars! {
     "APP_API_KEY", "(none)", Text("at least 16 characters"), "Local server only: when set, app routes require it in x-api-key; required before the local server places real Vobiz calls. On AWS the API Gateway usage plan checks keys.";
     "SEND_COOLDOWN_SECONDS", "30", Range(0, 3600), "Least time between two sends to one number.";
     "SENDS_PER_HOUR", "5", Range(1, 100), "Sends per number in any sliding hour.";
-    "CALLS_PER_MINUTE", "60", Range(1, 100000), "Calls per minute across all numbers, counted in DynamoDB.";
+    "CALLS_PER_MINUTE", "60", Range(1, 100000), "Calls per minute across all numbers, counted in DynamoDB (sharded: never more; see DAILY_CALL_BUDGET).";
+    "DAILY_CALL_BUDGET", "(none)", Range(1, 100000000), "Calls per UTC day across all numbers, a spend cap: past it sends get 429 budget_exhausted with Retry-After to midnight UTC (metric BudgetExhausted). Unset: no budget.";
+    "CALL_COUNTER_SHARDS", "32", Range(1, 256), "Items each global counter (the minute's ceiling, the day's budget) is spread over, so concurrent sends to different numbers do not write one hot item.";
     "EVENT_BUS_NAME", "default", Text("EventBridge bus name or ARN"), "otp-events: the bus delivery events are put on (source otp-call, detail-type the event's type).";
     "EVENTS_WEBHOOK_URL", "(none)", Text("https URL (http on loopback)"), "Where delivery events are POSTed, signed the Standard Webhooks way (otp-events on AWS; the local server too). Unset: no webhook.";
     "EVENTS_WEBHOOK_SECRET", "(none)", Text("whsec_ + base64 key"), "The events webhook's signing key (required with EVENTS_WEBHOOK_URL); on AWS resolved from Secrets Manager.";
@@ -487,6 +489,11 @@ impl Config {
             sends_per_window: env.number("SENDS_PER_HOUR")?,
             calls_per_minute: env.number("CALLS_PER_MINUTE")?,
             failures_per_window: env.number("MAX_FAILURES_PER_DAY")?,
+            daily_call_budget: match env.get("DAILY_CALL_BUDGET") {
+                None => None,
+                Some(_) => Some(env.number("DAILY_CALL_BUDGET")?),
+            },
+            counter_shards: env.number("CALL_COUNTER_SHARDS")?,
         };
         let events = EventsConfig {
             bus: env
@@ -636,12 +643,15 @@ mod tests {
                 Text(_) => None,
             })
             .collect();
-        assert_eq!(ranges.len(), 16, "every whole-number variable has its range");
+        assert_eq!(ranges.len(), 18, "every whole-number variable has its range");
         for (name, default, min, max) in ranges {
-            let d: i64 = default
-                .parse()
-                .unwrap_or_else(|_| panic!("{name}: default {default:?}"));
-            assert!((min..=max).contains(&d), "{name}: default {d} outside {min}-{max}");
+            // An optional number ("(none)": unset means off) has no default to check.
+            if default != "(none)" {
+                let d: i64 = default
+                    .parse()
+                    .unwrap_or_else(|_| panic!("{name}: default {default:?}"));
+                assert!((min..=max).contains(&d), "{name}: default {d} outside {min}-{max}");
+            }
             for ok in [min, max] {
                 assert!(cfg(&[(name, &ok.to_string())]).is_ok(), "{name}={ok} is allowed");
             }

@@ -49,6 +49,8 @@ pub enum Error {
     MethodNotAllowed,
     #[error("the call could not be placed: {0}")]
     CallFailed(String),
+    #[error("the service is busy; retry in a moment")]
+    Busy,
     #[error("events could not be delivered: {0}")]
     EventDelivery(String),
     #[error("the data store is unavailable: {0}")]
@@ -79,7 +81,7 @@ impl Error {
             Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::CallFailed(_) | Error::EventDelivery(_) => StatusCode::BAD_GATEWAY,
-            Error::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::StoreUnavailable(_) | Error::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Error::Corrupt(_) | Error::Config(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -92,7 +94,9 @@ impl Error {
             Error::InvalidPhone(_) => "invalid_phone",
             Error::UnsupportedLocale(_) => "unsupported_locale",
             Error::DestinationNotAllowed => "destination_not_allowed",
+            Error::RateLimited(crate::domain::limits::Limited::Budget { .. }) => "budget_exhausted",
             Error::RateLimited(_) => "rate_limited",
+            Error::Busy => "busy",
             Error::Unauthorized => "unauthorized",
             Error::IdempotencyKeyReused => "idempotency_key_reused",
             Error::IdempotencyKeyInUse => "idempotency_key_in_use",
@@ -113,7 +117,9 @@ impl Error {
     pub fn metric(&self) -> Option<Metric> {
         match self {
             Error::CallFailed(_) => Some(Metric::CallFailed),
+            Error::RateLimited(crate::domain::limits::Limited::Budget { .. }) => Some(Metric::BudgetExhausted),
             Error::RateLimited(_) => Some(Metric::RateLimited),
+            Error::Busy => Some(Metric::Contended),
             _ => None,
         }
     }
@@ -140,7 +146,7 @@ pub fn error_response(e: &Error) -> Response<Body> {
     let mut resp = json_response(e.status(), &e.body());
     let retry_after = match e {
         Error::RateLimited(l) => Some(l.retry_after()),
-        Error::StoreUnavailable(_) | Error::IdempotencyKeyInUse => Some(1),
+        Error::StoreUnavailable(_) | Error::IdempotencyKeyInUse | Error::Busy => Some(1),
         _ => None,
     };
     if let Some(secs) = retry_after {

@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicI64, Ordering};
 
+use crate::domain::limits::Counter;
 use crate::domain::{Attempt, CallRef, Phone, Telephony};
 use crate::error::Result;
 
@@ -40,17 +41,22 @@ pub enum Start {
     KeyTaken,
     /// Another send (or a lock) changed the number since it was read: read again and decide again.
     Conflict,
-    /// The global calls-per-minute ceiling is reached.
+    /// The minute's shard of the calls-per-minute ceiling is full.
     GlobalLimit,
+    /// The day's shard of the daily call budget is spent.
+    BudgetLimit,
+    /// DynamoDB cancelled the transaction because another one held one of its items at the same
+    /// time (`TransactionConflict`) or an item was written too fast (throttled): nothing was
+    /// written; try again a moment later.
+    Contended,
 }
 
-/// The global ceiling's counter for one minute.
-#[derive(Clone, Copy, Debug)]
-pub struct GlobalSlot {
-    pub minute: i64,
-    /// When the counter may be deleted (epoch seconds).
-    pub expires: i64,
-    pub cap: u32,
+/// The global counters a send takes one unit of: a shard of this minute's ceiling and, with a
+/// daily budget, a shard of today's.
+#[derive(Clone, Debug)]
+pub struct CallCounters {
+    pub minute: Counter,
+    pub day: Option<Counter>,
 }
 
 /// What the hangup webhook learnt.
@@ -65,7 +71,8 @@ pub struct HangupFacts {
 /// which the store contract tests check.
 pub trait Store: Send + Sync {
     /// Stores a new attempt, replacing the number's previous one (whose code and token stop
-    /// working at once), and counts one call in the global minute slot; both or neither.
+    /// working at once), and counts one call in each of `counters` (a shard of the minute's
+    /// ceiling, of the day's budget); all or nothing.
     /// Succeeds only if the number's record is still `prior`, the record the send decided on
     /// (`None`: no record): the same `version` (no other send since) and the same number of
     /// guesses (no failure since that the new attempt's carried-over counters would miss).
@@ -75,7 +82,7 @@ pub trait Store: Send + Sync {
         &self,
         attempt: &Attempt,
         prior: Option<&Attempt>,
-        slot: &GlobalSlot,
+        counters: &CallCounters,
         replay: Option<&Replay>,
     ) -> impl Future<Output = Result<Start>> + Send;
 

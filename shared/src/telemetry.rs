@@ -130,10 +130,14 @@ pub enum Metric {
     TestCodeSent,
     /// verify-otp accepted a test number's code.
     TestCodeVerified,
+    /// A send refused because `DAILY_CALL_BUDGET` is spent (an alarm watches it).
+    BudgetExhausted,
+    /// A send refused with 503 after DynamoDB kept cancelling its transaction for contention.
+    Contended,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 10] = [
+    pub const ALL: [Metric; 12] = [
         Metric::CodeSent,
         Metric::CallFailed,
         Metric::CallAnswered,
@@ -144,6 +148,8 @@ impl Metric {
         Metric::RateLimited,
         Metric::TestCodeSent,
         Metric::TestCodeVerified,
+        Metric::BudgetExhausted,
+        Metric::Contended,
     ];
 
     pub fn name(self) -> &'static str {
@@ -158,6 +164,8 @@ impl Metric {
             Metric::RateLimited => "RateLimited",
             Metric::TestCodeSent => "TestCodeSent",
             Metric::TestCodeVerified => "TestCodeVerified",
+            Metric::BudgetExhausted => "BudgetExhausted",
+            Metric::Contended => "Contended",
         }
     }
 }

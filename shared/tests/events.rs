@@ -12,10 +12,11 @@ use std::path::PathBuf;
 use common::{json, spoken_digits, text};
 use serde_json::json;
 use shared::config::VobizConfig;
+use shared::domain::limits::Counter;
 use shared::domain::secrets::token_hash;
 use shared::domain::{Attempt, CallRef, Keys, NewAttempt, Phone};
 use shared::handlers::{self, Service};
-use shared::ports::{FakeClock, GlobalSlot, Start, Store, Write};
+use shared::ports::{CallCounters, FakeClock, Start, Store, Write};
 use shared::store::MemoryStore;
 use shared::vobiz::VobizClient;
 use wiremock::matchers::{method, path};
@@ -71,10 +72,13 @@ async fn service(setup: Setup) -> Service<MemoryStore, FakeClock> {
             failures_per_window: 10,
         };
         let attempt = Attempt::new(new, None, vec![NOW - 20]);
-        let slot = GlobalSlot {
-            minute: 0,
-            expires: 0,
-            cap: 1,
+        let slot = CallCounters {
+            minute: Counter {
+                key: "GLOBAL#calls#0#0".into(),
+                expires: 0,
+                cap: 1,
+            },
+            day: None,
         };
         assert_eq!(
             svc.store.start_attempt(&attempt, None, &slot, None).await.unwrap(),

@@ -5,8 +5,9 @@ mod common;
 
 use std::sync::Arc;
 
+use shared::domain::limits::Counter;
 use shared::domain::{Attempt, CallRef, NewAttempt, Phone, Refusal, Telephony};
-use shared::ports::{GlobalSlot, HangupFacts, Start, Store, Write};
+use shared::ports::{CallCounters, HangupFacts, Start, Store, Write};
 
 const NOW: i64 = common::T0;
 
@@ -47,18 +48,29 @@ fn attempt(id: &str) -> Attempt {
     Attempt::new(new(id, NOW), None, vec![NOW])
 }
 
-const SLOT: GlobalSlot = GlobalSlot {
-    minute: NOW / 60,
-    expires: NOW + 120,
-    cap: 1000,
-};
+/// A shard of a counter.
+fn counter(key: &str, cap: u32) -> Counter {
+    Counter {
+        key: key.into(),
+        expires: NOW + 120,
+        cap,
+    }
+}
+
+/// Counters that never fill.
+fn slot() -> CallCounters {
+    CallCounters {
+        minute: counter(&format!("GLOBAL#calls#{}#0", NOW / 60), 1000),
+        day: None,
+    }
+}
 
 /// Starts `id` on top of whatever the number has now, as send-otp does.
 async fn start<S: Store>(store: &S, id: &str, now: i64) -> Attempt {
     let prior = store.get(&phone()).await.unwrap();
     let a = Attempt::new(new(id, now), prior.as_ref(), vec![now]);
     assert_eq!(
-        store.start_attempt(&a, prior.as_ref(), &SLOT, None).await.unwrap(),
+        store.start_attempt(&a, prior.as_ref(), &slot(), None).await.unwrap(),
         Start::Started
     );
     store.get(&phone()).await.unwrap().unwrap()
@@ -98,7 +110,7 @@ async fn start_get_and_replace<S: Store>(store: S) {
     assert_eq!(store.get(&phone()).await.unwrap(), None);
     let a = attempt("a1");
     assert_eq!(
-        store.start_attempt(&a, None, &SLOT, None).await.unwrap(),
+        store.start_attempt(&a, None, &slot(), None).await.unwrap(),
         Start::Started
     );
     assert_eq!(store.get(&phone()).await.unwrap(), Some(a.clone()));
@@ -112,7 +124,7 @@ async fn start_get_and_replace<S: Store>(store: S) {
     );
     let b = Attempt::new(new("a2", NOW + 40), Some(&a), vec![NOW, NOW + 40]);
     assert_eq!(
-        store.start_attempt(&b, None, &SLOT, None).await.unwrap(),
+        store.start_attempt(&b, None, &slot(), None).await.unwrap(),
         Start::Conflict,
         "a record exists"
     );
@@ -121,13 +133,13 @@ async fn start_get_and_replace<S: Store>(store: S) {
         ..a.clone()
     };
     assert_eq!(
-        store.start_attempt(&b, Some(&stale), &SLOT, None).await.unwrap(),
+        store.start_attempt(&b, Some(&stale), &slot(), None).await.unwrap(),
         Start::Conflict,
         "stale version"
     );
     let answered = store.get(&phone()).await.unwrap().unwrap();
     assert_eq!(
-        store.start_attempt(&b, Some(&answered), &SLOT, None).await.unwrap(),
+        store.start_attempt(&b, Some(&answered), &slot(), None).await.unwrap(),
         Start::Started
     );
     assert_eq!(
@@ -136,7 +148,7 @@ async fn start_get_and_replace<S: Store>(store: S) {
         "a new send replaces the old attempt"
     );
     assert_eq!(
-        store.start_attempt(&b, Some(&answered), &SLOT, None).await.unwrap(),
+        store.start_attempt(&b, Some(&answered), &slot(), None).await.unwrap(),
         Start::Conflict,
         "the same version twice"
     );
@@ -150,10 +162,9 @@ async fn start_get_and_replace<S: Store>(store: S) {
 }
 
 async fn the_global_ceiling_holds<S: Store>(store: S) {
-    let slot = GlobalSlot {
-        minute: NOW / 60,
-        expires: NOW + 120,
-        cap: 2,
+    let slot = CallCounters {
+        minute: counter("GLOBAL#calls#29833333#0", 2),
+        day: None,
     };
     for (i, want) in [Start::Started, Start::Started, Start::GlobalLimit]
         .into_iter()
@@ -170,9 +181,10 @@ async fn the_global_ceiling_holds<S: Store>(store: S) {
     }
     // Refused by the ceiling: nothing was written for that number.
     assert_eq!(store.get(&Phone::parse("+919876543212").unwrap()).await.unwrap(), None);
-    let next_minute = GlobalSlot {
-        minute: slot.minute + 1,
-        ..slot
+    // Another shard (or the next minute's) is another item.
+    let next_minute = CallCounters {
+        minute: counter("GLOBAL#calls#29833333#1", 2),
+        day: None,
     };
     let a = Attempt::new(
         NewAttempt {
@@ -188,12 +200,42 @@ async fn the_global_ceiling_holds<S: Store>(store: S) {
     );
 }
 
+/// The day's budget shard refuses like the minute's, and a refused send writes nothing: not
+/// the number, not the minute's unit.
+async fn the_daily_budget_holds<S: Store>(store: S) {
+    let counters = CallCounters {
+        minute: counter("GLOBAL#calls#budget#0", 100),
+        day: Some(counter("GLOBAL#day#20000#0", 1)),
+    };
+    let mut results = Vec::new();
+    for i in 0..2 {
+        let mut n = new(&format!("b{i}"), NOW);
+        n.phone = Phone::parse(&format!("+91987654320{i}")).unwrap();
+        let a = Attempt::new(n, None, vec![NOW]);
+        results.push(store.start_attempt(&a, None, &counters, None).await.unwrap());
+    }
+    assert_eq!(results, [Start::Started, Start::BudgetLimit]);
+    assert_eq!(store.get(&Phone::parse("+919876543201").unwrap()).await.unwrap(), None);
+    // The minute's shard took one unit only: 99 more fit, with another day shard.
+    let more = CallCounters {
+        minute: counter("GLOBAL#calls#budget#0", 2),
+        day: Some(counter("GLOBAL#day#20000#1", 1)),
+    };
+    let mut n = new("b2", NOW);
+    n.phone = Phone::parse("+919876543202").unwrap();
+    let a = Attempt::new(n, None, vec![NOW]);
+    assert_eq!(
+        store.start_attempt(&a, None, &more, None).await.unwrap(),
+        Start::Started
+    );
+}
+
 async fn a_locked_number_cannot_start<S: Store>(store: S) {
     let mut n = new("a1", NOW);
     n.failures_per_window = 2;
     let a = Attempt::new(n, None, vec![NOW]);
     assert_eq!(
-        store.start_attempt(&a, None, &SLOT, None).await.unwrap(),
+        store.start_attempt(&a, None, &slot(), None).await.unwrap(),
         Start::Started
     );
     assert_eq!(a.guess_cap, 2, "the number's budget bounds the code's");
@@ -207,7 +249,7 @@ async fn a_locked_number_cannot_start<S: Store>(store: S) {
     let later = NOW + 86_400;
     let c = Attempt::new(new("a3", later), Some(&locked), vec![later]);
     assert_eq!(
-        store.start_attempt(&c, Some(&locked), &SLOT, None).await.unwrap(),
+        store.start_attempt(&c, Some(&locked), &slot(), None).await.unwrap(),
         Start::Started
     );
     let after = store.get(&phone()).await.unwrap().unwrap();
@@ -241,7 +283,7 @@ async fn a_guess_between_read_and_send_is_not_lost<S: Store>(store: S) {
     done(wrong(&store, NOW + 1).await);
     let b = Attempt::new(new("a2", NOW + 31), Some(&read), vec![NOW, NOW + 31]);
     assert_eq!(
-        store.start_attempt(&b, Some(&read), &SLOT, None).await.unwrap(),
+        store.start_attempt(&b, Some(&read), &slot(), None).await.unwrap(),
         Start::Conflict,
         "a send decided on a stale failure count is refused, so no failure is forgotten"
     );
@@ -532,6 +574,7 @@ async fn a_hangup_of_another_call_changes_nothing<S: Store>(store: S) {
 on_both_stores!(
     start_get_and_replace,
     the_global_ceiling_holds,
+    the_daily_budget_holds,
     a_locked_number_cannot_start,
     failures_survive_resends_and_reset_on_success,
     a_guess_between_read_and_send_is_not_lost,

@@ -1,6 +1,16 @@
 //! Abuse and cost limits, decided from the number's record and the time: the per-number send
-//! cooldown and sliding window, the per-number failure budget and lock, and the global call
-//! ceiling's minute slot. The stores enforce these decisions with conditional writes.
+//! cooldown and sliding window, the per-number failure budget and lock, and the global counters
+//! (the calls-per-minute ceiling and the daily call budget). The stores enforce these decisions
+//! with conditional writes.
+//!
+//! The global counters are sharded so that sends to different numbers do not write one hot
+//! item (DynamoDB cancels concurrent transactions on one item and caps one item's write rate):
+//! a ceiling of `cap` is split over `min(CALL_COUNTER_SHARDS, cap)` items whose shares add up
+//! to `cap`, and a send takes a unit of one shard picked at random, trying up to
+//! [`SHARD_TRIES`] shards when the one it picked is full. So the ceiling is never exceeded; a
+//! send may be refused while another shard still has room (only when fewer units than shards
+//! remain), and a minute's ceiling can be spent at the end of one minute and again at the start
+//! of the next (at most twice the ceiling within any 60 s).
 
 use super::attempt::Attempt;
 
@@ -15,6 +25,10 @@ pub struct Limits {
     /// Consecutive failed verifications per number per [`FAILURE_WINDOW_SECS`] before the
     /// number is locked for the rest of that window.
     pub failures_per_window: u32,
+    /// Calls per UTC day across all numbers (`DAILY_CALL_BUDGET`); `None`: no budget.
+    pub daily_call_budget: Option<u32>,
+    /// Items each global counter is spread over (`CALL_COUNTER_SHARDS`).
+    pub counter_shards: u32,
 }
 
 pub const SEND_WINDOW_SECS: i64 = 3600;
@@ -27,6 +41,8 @@ impl Default for Limits {
             sends_per_window: 5,
             calls_per_minute: 60,
             failures_per_window: 10,
+            daily_call_budget: None,
+            counter_shards: 32,
         }
     }
 }
@@ -34,10 +50,22 @@ impl Default for Limits {
 /// Why a send was refused, and when it may be tried again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Limited {
-    Cooldown { retry_after: i64 },
-    Window { retry_after: i64 },
-    Locked { retry_after: i64 },
-    Global { retry_after: i64 },
+    Cooldown {
+        retry_after: i64,
+    },
+    Window {
+        retry_after: i64,
+    },
+    Locked {
+        retry_after: i64,
+    },
+    Global {
+        retry_after: i64,
+    },
+    /// `DAILY_CALL_BUDGET` is spent: until midnight UTC.
+    Budget {
+        retry_after: i64,
+    },
 }
 
 impl std::fmt::Display for Limited {
@@ -52,7 +80,8 @@ impl Limited {
             Limited::Cooldown { retry_after }
             | Limited::Window { retry_after }
             | Limited::Locked { retry_after }
-            | Limited::Global { retry_after } => retry_after.max(1),
+            | Limited::Global { retry_after }
+            | Limited::Budget { retry_after } => retry_after.max(1),
         }
     }
 
@@ -62,6 +91,7 @@ impl Limited {
             Limited::Window { .. } => "too many codes were sent to this number recently",
             Limited::Locked { .. } => "this number is locked after too many failed verifications",
             Limited::Global { .. } => "the service is placing too many calls right now",
+            Limited::Budget { .. } => "the service's daily call budget is spent; it renews at midnight UTC",
         }
     }
 }
@@ -101,10 +131,83 @@ pub fn admit_send(prior: Option<&Attempt>, now: i64, limits: &Limits) -> Result<
     Ok(times)
 }
 
-/// The global ceiling's counter for the minute of `now`: its key and when it may be deleted.
-pub fn minute_slot(now: i64) -> (i64, i64) {
+/// How many shards a send tries before it counts a global counter as full.
+pub const SHARD_TRIES: usize = 3;
+
+/// One shard of a global counter: the item a send takes one unit of, when it may be deleted,
+/// and its share of the ceiling.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Counter {
+    pub key: String,
+    pub expires: i64,
+    pub cap: u32,
+}
+
+/// One global counter (a minute's ceiling, a day's budget), spread over shards.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sharded {
+    /// The key of the whole counter; a shard's is `<key>#<shard>`.
+    pub key: String,
+    pub expires: i64,
+    pub cap: u32,
+    pub shards: u32,
+}
+
+impl Sharded {
+    /// Shard `i` (of [`Sharded::shards`]): the shares add up to the cap, none is zero.
+    pub fn shard(&self, i: u32) -> Counter {
+        let (base, extra) = (self.cap / self.shards, self.cap % self.shards);
+        Counter {
+            key: format!("{}#{i}", self.key),
+            expires: self.expires,
+            cap: base + u32::from(i < extra),
+        }
+    }
+}
+
+fn sharded(key: String, expires: i64, cap: u32, shards: u32) -> Sharded {
+    Sharded {
+        key,
+        expires,
+        cap,
+        shards: shards.clamp(1, cap.max(1)),
+    }
+}
+
+/// The calls-per-minute ceiling's counter for the minute of `now`.
+pub fn minute_counter(now: i64, limits: &Limits) -> Sharded {
     let minute = now.div_euclid(60);
-    (minute, (minute + 2) * 60)
+    sharded(
+        format!("GLOBAL#calls#{minute}"),
+        (minute + 2) * 60,
+        limits.calls_per_minute,
+        limits.counter_shards,
+    )
+}
+
+/// The daily budget's counter for the UTC day of `now`, when there is a budget.
+pub fn day_counter(now: i64, limits: &Limits) -> Option<Sharded> {
+    let day = now.div_euclid(86_400);
+    limits.daily_call_budget.map(|budget| {
+        sharded(
+            format!("GLOBAL#day#{day}"),
+            (day + 2) * 86_400,
+            budget,
+            limits.counter_shards,
+        )
+    })
+}
+
+/// Seconds from `now` to the next midnight UTC, when a spent budget renews.
+pub fn until_midnight(now: i64) -> i64 {
+    (now.div_euclid(86_400) + 1) * 86_400 - now
+}
+
+/// The order a send tries a counter's shards in: `tries` distinct shards from a random start
+/// (`start` is random), stepping by one.
+pub fn shard_order(start: u32, shards: u32, tries: usize) -> Vec<u32> {
+    let shards = shards.max(1);
+    (0..shards).map(|k| (start % shards + k) % shards).take(tries).collect()
 }
 
 #[cfg(test)]
@@ -165,8 +268,43 @@ mod tests {
     }
 
     #[test]
-    fn minute_slots() {
-        assert_eq!(minute_slot(119), (1, 180));
-        assert_eq!(minute_slot(120), (2, 240));
+    fn counters_are_keyed_by_minute_and_day_and_sharded_without_losing_a_unit() {
+        let l = Limits::default();
+        let m = minute_counter(119, &l);
+        assert_eq!(
+            (m.key.as_str(), m.expires, m.cap, m.shards),
+            ("GLOBAL#calls#1", 180, 60, 32)
+        );
+        assert_eq!(minute_counter(120, &l).key, "GLOBAL#calls#2");
+        let total: u32 = (0..m.shards).map(|i| m.shard(i).cap).sum();
+        assert_eq!(total, 60, "the shares add up to the ceiling");
+        assert!((0..m.shards).all(|i| m.shard(i).cap >= 1));
+        assert_eq!(m.shard(5).key, "GLOBAL#calls#1#5");
+        // Fewer units than shards: one shard per unit.
+        let small = Limits {
+            calls_per_minute: 3,
+            ..Limits::default()
+        };
+        let s = minute_counter(0, &small);
+        assert_eq!(
+            (s.shards, (0..3).map(|i| s.shard(i).cap).collect::<Vec<_>>()),
+            (3, vec![1, 1, 1])
+        );
+        assert_eq!(day_counter(0, &l), None);
+        let budget = Limits {
+            daily_call_budget: Some(1000),
+            ..Limits::default()
+        };
+        let d = day_counter(86_400 * 3 + 5, &budget).unwrap();
+        assert_eq!((d.key.as_str(), d.expires, d.cap), ("GLOBAL#day#3", 86_400 * 5, 1000));
+        assert_eq!(until_midnight(86_400 * 3 + 5), 86_395);
+        assert_eq!(until_midnight(86_400 * 3), 86_400);
+    }
+
+    #[test]
+    fn shard_orders_are_distinct_and_bounded() {
+        assert_eq!(shard_order(30, 32, 3), [30, 31, 0]);
+        assert_eq!(shard_order(7, 3, 3), [1, 2, 0]);
+        assert_eq!(shard_order(0, 1, 3), [0]);
     }
 }

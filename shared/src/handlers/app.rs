@@ -4,19 +4,25 @@ use std::convert::Infallible;
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
+use rand::Rng;
 use serde_json::json;
 
 use super::{Handled, Outcome, Service, note_call, note_phone, os_rng, rfc3339, run};
-use crate::domain::limits::{Limited, admit_send, minute_slot};
+use crate::domain::limits::{
+    Limited, SHARD_TRIES, admit_send, day_counter, minute_counter, shard_order, until_midnight,
+};
 use crate::domain::secrets::{ct_eq, digest, random_id, token_hash};
 use crate::domain::{Attempt, NewAttempt, Phone, Refusal, generate_code};
 use crate::error::Error;
 use crate::http::{json_body, json_response, optional_string_field, path_param, public_base, string_field};
-use crate::ports::{CallPlacer, CallRequest, Clock, GlobalSlot, REPLAY_SECS, Replay, Start, Store, Write};
+use crate::ports::{CallCounters, CallPlacer, CallRequest, Clock, REPLAY_SECS, Replay, Start, Store, Write};
 use crate::routes::Route;
 
 /// How many times a send re-reads the number after losing a race to another send.
 const MAX_SEND_CONFLICTS: u32 = 4;
+
+/// How many times a send retries a transaction DynamoDB cancelled for contention on an item.
+const MAX_CONTENDED: u32 = 8;
 
 /// `POST /send-otp {"phone"}`: mint a code and a call token, store the attempt, place the call.
 pub async fn send_otp<S: Store, K: Clock, C: CallPlacer>(
@@ -52,13 +58,23 @@ async fn send_otp_inner<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, 
         return replayed(kept, body_hash);
     }
     let mut rng = os_rng();
-    let mut conflicts = 0;
     // A test number (TEST_NUMBERS) gets its fixed code and no call; every limit still applies.
     let test_code = svc.policy.test_numbers.code_for(&phone);
+    // The global counters (the minute's ceiling, the day's budget) are sharded: this send
+    // takes a unit of one shard of each, tried from a random start (a full shard is not tried
+    // twice), so sends to different numbers seldom write the same item.
+    let minute = minute_counter(now, &svc.limits);
+    let day = day_counter(now, &svc.limits);
+    let mut minute_shards = shard_order(rng.random(), minute.shards, SHARD_TRIES);
+    let mut day_shards = day
+        .as_ref()
+        .map(|d| shard_order(rng.random(), d.shards, SHARD_TRIES))
+        .unwrap_or_default();
+    let (mut minute_try, mut day_try, mut conflicts, mut contended) = (0, 0, 0, 0);
     // Read the number, decide, write if nobody else wrote since: one conditional transaction
-    // that also counts the call against the global ceiling.
+    // that also takes the call's units of the global counters.
+    let mut prior = svc.store.get(&phone).await?;
     let (attempt, token, reply, replay) = loop {
-        let prior = svc.store.get(&phone).await?;
         let send_times = admit_send(prior.as_ref(), now, &svc.limits).map_err(Error::RateLimited)?;
         let code = match test_code {
             Some(fixed) => fixed.to_owned(),
@@ -84,11 +100,9 @@ async fn send_otp_inner<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, 
         } else {
             attempt
         };
-        let (minute, expires) = minute_slot(now);
-        let slot = GlobalSlot {
-            minute,
-            expires,
-            cap: svc.limits.calls_per_minute,
+        let counters = CallCounters {
+            minute: minute.shard(minute_shards[minute_try]),
+            day: day.as_ref().map(|d| d.shard(day_shards[day_try])),
         };
         let reply = send_reply(svc, &phone, &attempt);
         let replay = keyed.as_ref().map(|(key_hash, body_hash)| Replay {
@@ -100,7 +114,7 @@ async fn send_otp_inner<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, 
         });
         match svc
             .store
-            .start_attempt(&attempt, prior.as_ref(), &slot, replay.as_ref())
+            .start_attempt(&attempt, prior.as_ref(), &counters, replay.as_ref())
             .await?
         {
             Start::Started => break (attempt, token, reply, replay),
@@ -114,12 +128,40 @@ async fn send_otp_inner<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, 
                     None => Err(Error::IdempotencyKeyInUse),
                 };
             }
+            // That shard is full: another one, or the ceiling is reached.
+            Start::GlobalLimit if minute_try + 1 < minute_shards.len() => minute_try += 1,
             Start::GlobalLimit => {
                 return Err(Error::RateLimited(Limited::Global {
-                    retry_after: (minute + 1) * 60 - now,
+                    retry_after: minute.expires - 60 - now,
                 }));
             }
-            Start::Conflict if conflicts < MAX_SEND_CONFLICTS => conflicts += 1,
+            Start::BudgetLimit if day_try + 1 < day_shards.len() => day_try += 1,
+            Start::BudgetLimit => {
+                return Err(Error::RateLimited(Limited::Budget {
+                    retry_after: until_midnight(now),
+                }));
+            }
+            // Another transaction held one of the items: nothing was written. Again after a
+            // random pause that doubles each time, on other shards, from a fresh read of the
+            // number (the other transaction may have been a send to it: then its cooldown
+            // answers); at last 503, which is not the number's fault.
+            Start::Contended if contended < MAX_CONTENDED => {
+                contended += 1;
+                let pause = rng.random_range(5..=10u64 << contended.min(6));
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                minute_shards = shard_order(rng.random(), minute.shards, SHARD_TRIES);
+                if let Some(d) = &day {
+                    day_shards = shard_order(rng.random(), d.shards, SHARD_TRIES);
+                }
+                (minute_try, day_try) = (0, 0);
+                prior = svc.store.get(&phone).await?;
+            }
+            Start::Contended => return Err(Error::Busy),
+            // The number changed since it was read (another send or a guess): read it again.
+            Start::Conflict if conflicts < MAX_SEND_CONFLICTS => {
+                conflicts += 1;
+                prior = svc.store.get(&phone).await?;
+            }
             Start::Conflict => return Err(Error::RateLimited(Limited::Cooldown { retry_after: 1 })),
         }
     };

@@ -187,7 +187,11 @@ mod tests {
             rate_limited,
             Outcome::TestCode,
             Outcome::ValidTest,
+            Outcome::from(&Error::RateLimited(Limited::Budget { retry_after: 1 })),
+            Outcome::from(&Error::Busy),
         ];
+        let budget = Outcome::from(&Error::RateLimited(Limited::Budget { retry_after: 1 }));
+        assert_eq!(budget.as_str(), "budget_exhausted");
         for m in Metric::ALL {
             assert!(outcomes.iter().any(|o| o.metric() == Some(m)), "{m:?}");
         }

@@ -18,10 +18,11 @@ use aws_sdk_dynamodb::types::{
     TimeToLiveSpecification, TransactWriteItem, Update,
 };
 
+use crate::domain::limits::Counter;
 use crate::domain::limits::FAILURE_WINDOW_SECS;
 use crate::domain::{Attempt, CallRef, Phone, Telephony};
 use crate::error::{Error, Result};
-use crate::ports::{GlobalSlot, HangupFacts, Replay, Start, Store, Write};
+use crate::ports::{CallCounters, HangupFacts, Replay, Start, Store, Write};
 
 /// The TTL attribute (epoch seconds). DynamoDB deletes expired items lazily, within days; every
 /// read and condition checks `expires_at` itself.
@@ -127,19 +128,35 @@ impl DynamoStore {
         values: Vec<(&str, AttributeValue)>,
     ) -> Result<Write> {
         let names = names_in(&[condition, update]);
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", key(phone))
-            .condition_expression(condition)
-            .update_expression(update)
-            .set_expression_attribute_names(Some(names))
-            .set_expression_attribute_values(Some(values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()))
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
+        let values: HashMap<String, AttributeValue> = values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        // A write to an item a send's transaction holds at that moment is refused with
+        // TransactionConflict (nothing written): wait a moment and write again, a few times.
+        let mut tries = 0u32;
+        let result = loop {
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", key(phone))
+                .condition_expression(condition)
+                .update_expression(update)
+                .set_expression_attribute_names(Some(names.clone()))
+                .set_expression_attribute_values(Some(values.clone()))
+                .return_values(ReturnValue::AllNew)
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .send()
+                .await;
+            match result {
+                Err(SdkError::ServiceError(e)) if e.err().is_transaction_conflict_exception() && tries < 5 => {
+                    tries += 1;
+                    tokio::time::sleep(contention_pause(tries)).await;
+                }
+                Err(SdkError::ServiceError(e)) if e.err().is_transaction_conflict_exception() => {
+                    return Err(Error::Busy);
+                }
+                other => break other,
+            }
+        };
         match result {
             Ok(out) => Ok(Write::Done(from_item(
                 out.attributes
@@ -174,7 +191,7 @@ impl Store for DynamoStore {
         &self,
         attempt: &Attempt,
         prior: Option<&Attempt>,
-        slot: &GlobalSlot,
+        counters: &CallCounters,
         replay: Option<&Replay>,
     ) -> Result<Start> {
         // The number's item: every attribute of the new attempt is set (the number's carried
@@ -216,26 +233,32 @@ impl Store for DynamoStore {
             .set_expression_attribute_values(Some(values))
             .build()
             .map_err(|e| Error::Corrupt(e.to_string()))?;
-        let global_update = "SET #ttl = :expires ADD #calls :one";
-        let global_cond = "attribute_not_exists(#calls) OR #calls < :cap";
-        let global = Update::builder()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(format!("GLOBAL#calls#{}", slot.minute)))
-            .update_expression(global_update)
-            .condition_expression(global_cond)
-            .set_expression_attribute_names(Some(names_in(&[global_update, global_cond])))
-            .set_expression_attribute_values(Some(HashMap::from([
-                (":expires".to_owned(), n(slot.expires)),
-                (":one".to_owned(), n(1)),
-                (":cap".to_owned(), n(slot.cap)),
-            ])))
-            .build()
-            .map_err(|e| Error::Corrupt(e.to_string()))?;
+        // A unit of each global counter's shard (the minute's ceiling, the day's budget).
+        let take = |c: &Counter| {
+            let update = "SET #ttl = :expires ADD #calls :one";
+            let cond = "attribute_not_exists(#calls) OR #calls < :cap";
+            Update::builder()
+                .table_name(&self.table)
+                .key("pk", AttributeValue::S(c.key.clone()))
+                .update_expression(update)
+                .condition_expression(cond)
+                .set_expression_attribute_names(Some(names_in(&[update, cond])))
+                .set_expression_attribute_values(Some(HashMap::from([
+                    (":expires".to_owned(), n(c.expires)),
+                    (":one".to_owned(), n(1)),
+                    (":cap".to_owned(), n(c.cap)),
+                ])))
+                .build()
+                .map_err(|e| Error::Corrupt(e.to_string()))
+        };
         let mut transaction = self
             .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(number).build())
-            .transact_items(TransactWriteItem::builder().update(global).build());
+            .transact_items(TransactWriteItem::builder().update(take(&counters.minute)?).build());
+        if let Some(day) = &counters.day {
+            transaction = transaction.transact_items(TransactWriteItem::builder().update(take(day)?).build());
+        }
         if let Some(r) = replay {
             // The reply under its key, in the same transaction: unless a live one is there.
             let put = Put::builder()
@@ -249,19 +272,43 @@ impl Store for DynamoStore {
                 .map_err(|e| Error::Corrupt(e.to_string()))?;
             transaction = transaction.transact_items(TransactWriteItem::builder().put(put).build());
         }
+        // The items in order: the number, the minute's shard, the day's shard, the reply.
+        let day_at = counters.day.as_ref().map(|_| 2);
+        let replay_at = replay.map(|_| 2 + usize::from(counters.day.is_some()));
         let result = transaction.send().await;
         match result {
             Ok(_) => Ok(Start::Started),
             Err(SdkError::ServiceError(e)) => match e.err() {
                 TransactWriteItemsError::TransactionCanceledException(c) => {
-                    let code = |i: usize| c.cancellation_reasons().get(i).and_then(|r| r.code()).unwrap_or("None");
-                    match (code(0), code(1)) {
-                        _ if code(2) == "ConditionalCheckFailed" => Ok(Start::KeyTaken),
-                        ("None", "ConditionalCheckFailed") => Ok(Start::GlobalLimit),
-                        // A failed version/lock condition, or a concurrent transaction on the item.
-                        _ => Ok(Start::Conflict),
-                    }
+                    let codes: Vec<&str> = c
+                        .cancellation_reasons()
+                        .iter()
+                        .map(|r| r.code().unwrap_or("None"))
+                        .collect();
+                    let failed = |i: Option<usize>| i.and_then(|i| codes.get(i)) == Some(&"ConditionalCheckFailed");
+                    Ok(
+                        if codes
+                            .iter()
+                            .any(|c| ["TransactionConflict", "ThrottlingError"].contains(c))
+                        {
+                            Start::Contended
+                        } else if failed(replay_at) {
+                            Start::KeyTaken
+                        } else if failed(Some(0)) || codes.is_empty() {
+                            // The number changed since it was read (or no reason was given).
+                            Start::Conflict
+                        } else if failed(Some(1)) {
+                            Start::GlobalLimit
+                        } else if failed(day_at) {
+                            Start::BudgetLimit
+                        } else {
+                            Start::Conflict
+                        },
+                    )
                 }
+                TransactWriteItemsError::TransactionInProgressException(_)
+                | TransactWriteItemsError::ThrottlingException(_)
+                | TransactWriteItemsError::ProvisionedThroughputExceededException(_) => Ok(Start::Contended),
                 _ => Err(unavailable(SdkError::ServiceError(e))),
             },
             Err(e) => Err(unavailable(e)),
@@ -480,6 +527,13 @@ async fn create_table(client: &Client, table: &str, stream: bool) -> Result<()> 
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     Err(Error::StoreUnavailable(format!("table {table} did not become active")))
+}
+
+/// A random pause before writing again to an item another transaction held: 5 ms to 10 ms ×
+/// 2^tries (jitter, so the writers that collided do not collide again in step).
+pub(crate) fn contention_pause(tries: u32) -> Duration {
+    use rand::Rng;
+    Duration::from_millis(rand::rng().random_range(5..=10u64 << tries.min(6)))
 }
 
 fn unavailable<E: std::error::Error + 'static>(e: E) -> Error {

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use crate::domain::limits::FAILURE_WINDOW_SECS;
 use crate::domain::{Attempt, CallRef, Phone};
 use crate::error::Result;
-use crate::ports::{GlobalSlot, HangupFacts, Replay, Start, Store, Write};
+use crate::ports::{CallCounters, HangupFacts, Replay, Start, Store, Write};
 
 /// One write of an attempt: the record before (none for a first send) and after.
 pub type Changed = (Option<Attempt>, Attempt);
@@ -19,8 +19,8 @@ pub struct MemoryStore {
     /// Where every successful write of an attempt goes, as (before, after): the local server's
     /// stand-in for the table's stream ([`MemoryStore::changes`]).
     changes: Mutex<Option<tokio::sync::mpsc::UnboundedSender<Changed>>>,
-    /// The global ceiling's per-minute call counters.
-    minutes: Mutex<HashMap<i64, u32>>,
+    /// The global counters' shards (the minute's ceiling, the day's budget), by key.
+    counters: Mutex<HashMap<String, u32>>,
     /// Replies kept under their `Idempotency-Key` (by key hash).
     replays: Mutex<HashMap<String, Replay>>,
 }
@@ -31,7 +31,7 @@ impl MemoryStore {
     }
 
     /// Everything stored, in a stable order: for tests that check "nothing changed".
-    pub fn snapshot(&self) -> (Vec<Attempt>, Vec<(i64, u32)>) {
+    pub fn snapshot(&self) -> (Vec<Attempt>, Vec<(String, u32)>) {
         let mut items: Vec<Attempt> = self
             .items
             .lock()
@@ -40,15 +40,15 @@ impl MemoryStore {
             .cloned()
             .collect();
         items.sort_by(|a, b| a.phone.e164().cmp(b.phone.e164()));
-        let mut minutes: Vec<(i64, u32)> = self
-            .minutes
+        let mut counters: Vec<(String, u32)> = self
+            .counters
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
-            .map(|(k, v)| (*k, *v))
+            .map(|(k, v)| (k.clone(), *v))
             .collect();
-        minutes.sort_unstable();
-        (items, minutes)
+        counters.sort_unstable();
+        (items, counters)
     }
 
     /// Every successful write of an attempt from now on, in the order written, as (before,
@@ -121,12 +121,12 @@ impl Store for MemoryStore {
         &self,
         attempt: &Attempt,
         prior: Option<&Attempt>,
-        slot: &GlobalSlot,
+        counters: &CallCounters,
         replay: Option<&Replay>,
     ) -> Result<Start> {
         round_trip().await;
         let mut items = self.items.lock().unwrap_or_else(|p| p.into_inner());
-        let mut minutes = self.minutes.lock().unwrap_or_else(|p| p.into_inner());
+        let mut taken = self.counters.lock().unwrap_or_else(|p| p.into_inner());
         let mut replays = self.replays.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(r) = replay
             && replays
@@ -140,11 +140,16 @@ impl Store for MemoryStore {
         if current.map(seen) != prior.map(seen) {
             return Ok(Start::Conflict);
         }
-        let calls = minutes.entry(slot.minute).or_insert(0);
-        if *calls >= slot.cap {
+        let full = |c: &crate::domain::limits::Counter| taken.get(&c.key).copied().unwrap_or(0) >= c.cap;
+        if full(&counters.minute) {
             return Ok(Start::GlobalLimit);
         }
-        *calls += 1;
+        if counters.day.as_ref().is_some_and(full) {
+            return Ok(Start::BudgetLimit);
+        }
+        for c in std::iter::once(&counters.minute).chain(&counters.day) {
+            *taken.entry(c.key.clone()).or_insert(0) += 1;
+        }
         let before = items.insert(attempt.phone.e164().to_owned(), attempt.clone());
         self.written(before, attempt);
         if let Some(r) = replay {
