@@ -174,7 +174,10 @@ class Contention:
         self.limit = item_writes_per_second
         # All of the state below is read and changed only under `lock`.
         self.tables = {}  # (signer, table name) -> (table ARN, key attribute names)
-        self.in_flight = {}  # item -> the transaction (an object) that holds it
+        # item -> when the transaction that holds it lets go (time.monotonic()). A hold ends by
+        # the clock, not when the holder's thread next gets the lock: with a hundred requests
+        # queued on the lock that could take seconds, and the items would look held that long.
+        self.in_flight = {}
         self.writes = collections.deque()  # (time, item, units) of the last second, oldest first
         self.recent = collections.Counter()  # item -> write units in the last second
 
@@ -201,9 +204,9 @@ class Contention:
             item = self.item(environ, request)
             if item is None:
                 return list(app(environ, start_response))
-            if item in self.in_flight:
-                return error(start_response, "TransactionConflictException", message=CONFLICT_MESSAGE)
             now = time.monotonic()
+            if self.held(item, now):
+                return error(start_response, "TransactionConflictException", message=CONFLICT_MESSAGE)
             if self.over_limit(item, 1, now):
                 reason = {"reason": "TableWriteKeyRangeThroughputExceeded", "resource": item[0]}
                 return error(
@@ -225,7 +228,7 @@ class Contention:
             now = time.monotonic()
             reasons = []
             for item in items:
-                if item in self.in_flight:
+                if self.held(item, now):
                     reasons.append({"Code": "TransactionConflict", "Message": CONFLICT_MESSAGE})
                 elif self.over_limit(item, 2, now):
                     reasons.append({"Code": "ThrottlingError", "Message": THROTTLE_MESSAGE})
@@ -243,17 +246,11 @@ class Contention:
             held = status.startswith("200") or error_code(body) == "TransactionCanceledException"
             if held:
                 self.count(items, 2, now)
-                transaction = object()
+                until = time.monotonic() + self.hold
                 for item in items:
-                    self.in_flight[item] = transaction
+                    self.in_flight[item] = until
         if held:
-            try:
-                time.sleep(self.hold)
-            finally:
-                with lock:
-                    for item in items:
-                        if self.in_flight.get(item) is transaction:
-                            del self.in_flight[item]
+            time.sleep(self.hold)
         start_response(status, headers)
         return [body]
 
@@ -306,6 +303,14 @@ class Contention:
             key_names = tuple(k["AttributeName"] for k in description["KeySchema"])
             self.tables[cache_key] = (description["TableArn"], key_names)
         return self.tables[cache_key]
+
+    def held(self, item, now):
+        """Whether a transaction holds `item` at `now` (and forgets a hold that has ended)."""
+        until = self.in_flight.get(item)
+        if until is not None and until <= now:
+            del self.in_flight[item]
+            return False
+        return until is not None
 
     def over_limit(self, item, units, now):
         """Whether `units` more write units to `item` now exceed the per-item rate."""

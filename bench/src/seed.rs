@@ -78,7 +78,7 @@ impl Seeder {
                 .map_err(|e| e.to_string())?
             {
                 Start::Started => {}
-                Start::Conflict | Start::Contended => continue,
+                Start::Conflict | Start::Contended(_) => continue,
                 Start::GlobalLimit | Start::BudgetLimit => return Err("seeding hit a global counter".into()),
                 Start::KeyTaken => return Err("seeding uses no Idempotency-Key".into()),
             }

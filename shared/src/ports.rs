@@ -47,8 +47,19 @@ pub enum Start {
     BudgetLimit,
     /// DynamoDB cancelled the transaction because another one held one of its items at the same
     /// time (`TransactionConflict`) or an item was written too fast (throttled): nothing was
-    /// written; try again a moment later.
-    Contended,
+    /// written. A shard: take another one; the number or the request: again a moment later.
+    Contended(Held),
+}
+
+/// Which of a send's items DynamoDB found held (or throttled).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Held {
+    /// The minute's shard.
+    Minute,
+    /// The day's shard.
+    Day,
+    /// The number's item, the reply's, or the request as a whole.
+    Other,
 }
 
 /// The global counters a send takes one unit of: a shard of this minute's ceiling and, with a
@@ -129,6 +140,15 @@ pub trait Store: Send + Sync {
 
     /// The number's current attempt (strongly consistent).
     fn get(&self, phone: &Phone) -> impl Future<Output = Result<Option<Attempt>>> + Send;
+
+    /// What a send decides on, in one request: the number's current attempt (strongly
+    /// consistent) and the units taken from each of the counter shards `counters` (keys,
+    /// distinct; an absent shard has taken none).
+    fn get_for_send(
+        &self,
+        phone: &Phone,
+        counters: &[String],
+    ) -> impl Future<Output = Result<(Option<Attempt>, Vec<u32>)>> + Send;
 }
 
 /// A request to place one OTP call.

@@ -6,11 +6,16 @@
 //! The global counters are sharded so that sends to different numbers do not write one hot
 //! item (DynamoDB cancels concurrent transactions on one item and caps one item's write rate):
 //! a ceiling of `cap` is split over `min(CALL_COUNTER_SHARDS, cap)` items whose shares add up
-//! to `cap`, and a send takes a unit of one shard picked at random, trying up to
-//! [`SHARD_TRIES`] shards when the one it picked is full. So the ceiling is never exceeded; a
-//! send may be refused while another shard still has room (only when fewer units than shards
-//! remain), and a minute's ceiling can be spent at the end of one minute and again at the start
-//! of the next (at most twice the ceiling within any 60 s).
+//! to `cap`. A send reads [`SHARD_TRIES`] consecutive shards from a random start, in the same
+//! request that reads the number ([`Candidates`]), and takes a unit of the one with most room in
+//! its transaction, on the condition that the shard is not full. A shard found full or held by
+//! another transaction is swapped for the next one read. So:
+//! - the ceiling is never exceeded (each shard's condition holds its share);
+//! - a send is refused when every shard it read is full, so once fewer than about
+//!   `shards / SHARD_TRIES` shards have room a send may be refused while one still has some: the
+//!   shortfall is at most the units left in shards it did not read, and more sends find them;
+//! - a minute's ceiling can be spent at the end of one minute and again at the start of the
+//!   next (at most twice the ceiling within any 60 s); the day's budget renews at midnight UTC.
 
 use super::attempt::Attempt;
 
@@ -203,11 +208,88 @@ pub fn until_midnight(now: i64) -> i64 {
     (now.div_euclid(86_400) + 1) * 86_400 - now
 }
 
-/// The order a send tries a counter's shards in: `tries` distinct shards from a random start
-/// (`start` is random), stepping by one.
+/// The shards a send reads in one counter, `tries` distinct ones from a random start (`start`
+/// is random), stepping by one.
 pub fn shard_order(start: u32, shards: u32, tries: usize) -> Vec<u32> {
     let shards = shards.max(1);
     (0..shards).map(|k| (start % shards + k) % shards).take(tries).collect()
+}
+
+/// What a send knows of the shards it read of one counter, and which it may still try.
+#[derive(Clone, Debug)]
+pub struct Candidates {
+    counter: Sharded,
+    /// (shard, units taken when read, state)
+    shards: Vec<(u32, u32, Shard)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shard {
+    Open,
+    /// Full when read, or the write's condition found it full.
+    Full,
+    /// Another transaction held it (or it was throttled) when this send wrote it.
+    Busy,
+}
+
+impl Candidates {
+    /// The shards `order` of `counter`, `taken` units each when read.
+    pub fn new(counter: &Sharded, order: &[u32], taken: &[u32]) -> Candidates {
+        let shards = order
+            .iter()
+            .zip(taken)
+            .map(|(&i, &t)| {
+                let state = if t >= counter.shard(i).cap {
+                    Shard::Full
+                } else {
+                    Shard::Open
+                };
+                (i, t, state)
+            })
+            .collect();
+        Candidates {
+            counter: counter.clone(),
+            shards,
+        }
+    }
+
+    /// The keys of the shards, in order (what the send reads).
+    pub fn keys(counter: &Sharded, order: &[u32]) -> Vec<String> {
+        order.iter().map(|&i| counter.shard(i).key).collect()
+    }
+
+    /// The shard to write: the open one with the most room (so a send spreads the load the
+    /// way the shares are left), or none.
+    pub fn pick(&self) -> Option<Counter> {
+        self.shards
+            .iter()
+            .filter(|(_, _, state)| *state == Shard::Open)
+            .max_by_key(|(i, taken, _)| self.counter.shard(*i).cap.saturating_sub(*taken))
+            .map(|(i, _, _)| self.counter.shard(*i))
+    }
+
+    /// The write found `shard` full.
+    pub fn full(&mut self, shard: &Counter) {
+        self.mark(shard, Shard::Full);
+    }
+
+    /// Another transaction held `shard`.
+    pub fn busy(&mut self, shard: &Counter) {
+        self.mark(shard, Shard::Busy);
+    }
+
+    fn mark(&mut self, shard: &Counter, state: Shard) {
+        for s in &mut self.shards {
+            if self.counter.shard(s.0).key == shard.key {
+                s.2 = state;
+            }
+        }
+    }
+
+    /// Every shard read is full: the counter is spent, as far as this send can tell.
+    pub fn spent(&self) -> bool {
+        self.shards.iter().all(|(_, _, state)| *state == Shard::Full)
+    }
 }
 
 #[cfg(test)]
@@ -306,5 +388,45 @@ mod tests {
         assert_eq!(shard_order(30, 32, 3), [30, 31, 0]);
         assert_eq!(shard_order(7, 3, 3), [1, 2, 0]);
         assert_eq!(shard_order(0, 1, 3), [0]);
+    }
+
+    fn counter(cap: u32, shards: u32) -> Sharded {
+        sharded("GLOBAL#calls#1".into(), 180, cap, shards)
+    }
+
+    #[test]
+    fn a_send_takes_the_shard_with_most_room_and_skips_full_ones() {
+        // 10 over 4 shards: shares 3, 3, 2, 2.
+        let c = counter(10, 4);
+        let read = Candidates::new(&c, &[1, 2, 3], &[1, 0, 2]);
+        assert_eq!(
+            read.pick().map(|s| s.key),
+            Some("GLOBAL#calls#1#1".into()),
+            "2 left beats 2 left later, 0 left"
+        );
+        let read = Candidates::new(&c, &[2, 3, 0], &[0, 2, 0]);
+        assert_eq!(
+            read.pick().map(|s| s.key),
+            Some("GLOBAL#calls#1#0".into()),
+            "3 left beats 2; shard 3 is full"
+        );
+        assert!(!read.spent());
+        assert_eq!(Candidates::keys(&c, &[3, 0]), ["GLOBAL#calls#1#3", "GLOBAL#calls#1#0"]);
+    }
+
+    #[test]
+    fn full_and_held_shards_are_swapped_and_only_full_ones_spend_the_counter() {
+        let c = counter(6, 3);
+        let mut read = Candidates::new(&c, &[0, 1, 2], &[0, 0, 2]);
+        let first = read.pick().unwrap();
+        read.busy(&first);
+        let second = read.pick().unwrap();
+        assert_ne!(first, second);
+        read.full(&second);
+        assert_eq!(read.pick(), None, "shard 2 was full when read");
+        assert!(!read.spent(), "one was only held: try again later, not the ceiling");
+        let mut read = Candidates::new(&c, &[0, 1, 2], &[1, 2, 2]);
+        read.full(&read.pick().unwrap());
+        assert!(read.spent(), "every shard read is full: the ceiling");
     }
 }

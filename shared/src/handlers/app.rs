@@ -9,13 +9,13 @@ use serde_json::json;
 
 use super::{Handled, Outcome, Service, note_call, note_phone, os_rng, rfc3339, run};
 use crate::domain::limits::{
-    Limited, SHARD_TRIES, admit_send, day_counter, minute_counter, shard_order, until_midnight,
+    Candidates, Limited, SHARD_TRIES, Sharded, admit_send, day_counter, minute_counter, shard_order, until_midnight,
 };
 use crate::domain::secrets::{ct_eq, digest, random_id, token_hash};
 use crate::domain::{Attempt, NewAttempt, Phone, Refusal, generate_code};
 use crate::error::Error;
 use crate::http::{json_body, json_response, optional_string_field, path_param, public_base, string_field};
-use crate::ports::{CallCounters, CallPlacer, CallRequest, Clock, REPLAY_SECS, Replay, Start, Store, Write};
+use crate::ports::{CallCounters, CallPlacer, CallRequest, Clock, Held, REPLAY_SECS, Replay, Start, Store, Write};
 use crate::routes::Route;
 
 /// How many times a send re-reads the number after losing a race to another send.
@@ -60,22 +60,49 @@ async fn send_otp_inner<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, 
     let mut rng = os_rng();
     // A test number (TEST_NUMBERS) gets its fixed code and no call; every limit still applies.
     let test_code = svc.policy.test_numbers.code_for(&phone);
-    // The global counters (the minute's ceiling, the day's budget) are sharded: this send
-    // takes a unit of one shard of each, tried from a random start (a full shard is not tried
-    // twice), so sends to different numbers seldom write the same item.
+    // The global counters (the minute's ceiling, the day's budget) are sharded: a send reads
+    // SHARD_TRIES shards of each from a random start, with the number, in one request, and
+    // takes a unit of the one with most room, so sends to different numbers seldom write the
+    // same item, and a full counter is refused without a write.
     let minute = minute_counter(now, &svc.limits);
     let day = day_counter(now, &svc.limits);
-    let mut minute_shards = shard_order(rng.random(), minute.shards, SHARD_TRIES);
-    let mut day_shards = day
-        .as_ref()
-        .map(|d| shard_order(rng.random(), d.shards, SHARD_TRIES))
-        .unwrap_or_default();
-    let (mut minute_try, mut day_try, mut conflicts, mut contended) = (0, 0, 0, 0);
-    // Read the number, decide, write if nobody else wrote since: one conditional transaction
-    // that also takes the call's units of the global counters.
-    let mut prior = svc.store.get(&phone).await?;
+    let (mut conflicts, mut contended, mut held) = (0, 0, false);
+    // Read the number and the shards, decide, write if nobody else wrote since: one
+    // conditional transaction that also takes the call's units of the global counters.
+    let (mut prior, mut minute_shards, mut day_shards) =
+        read_for_send(svc, &phone, &minute, day.as_ref(), &mut rng).await?;
     let (attempt, token, reply, replay) = loop {
+        if held {
+            // Other transactions held the items this send could write: nothing was written.
+            // Again after a random pause that doubles each time, from a fresh read (another
+            // send to this number may have won: then its cooldown answers); at last 503, which
+            // is not the number's fault.
+            if contended == MAX_CONTENDED {
+                return Err(Error::Busy);
+            }
+            contended += 1;
+            pause(&mut rng, contended).await;
+            (prior, minute_shards, day_shards) = read_for_send(svc, &phone, &minute, day.as_ref(), &mut rng).await?;
+            held = false;
+        }
         let send_times = admit_send(prior.as_ref(), now, &svc.limits).map_err(Error::RateLimited)?;
+        let counters = match pick_shards(&minute_shards, day_shards.as_ref()) {
+            Picked::Shards(counters) => counters,
+            Picked::Spent(Spent::Minute) => {
+                return Err(Error::RateLimited(Limited::Global {
+                    retry_after: minute.expires - 60 - now,
+                }));
+            }
+            Picked::Spent(Spent::Day) => {
+                return Err(Error::RateLimited(Limited::Budget {
+                    retry_after: until_midnight(now),
+                }));
+            }
+            Picked::Busy => {
+                held = true;
+                continue;
+            }
+        };
         let code = match test_code {
             Some(fixed) => fixed.to_owned(),
             None => generate_code(&mut rng, svc.policy.code_length),
@@ -99,10 +126,6 @@ async fn send_otp_inner<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, 
             attempt.as_test(now)
         } else {
             attempt
-        };
-        let counters = CallCounters {
-            minute: minute.shard(minute_shards[minute_try]),
-            day: day.as_ref().map(|d| d.shard(day_shards[day_try])),
         };
         let reply = send_reply(svc, &phone, &attempt);
         let replay = keyed.as_ref().map(|(key_hash, body_hash)| Replay {
@@ -128,39 +151,26 @@ async fn send_otp_inner<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, 
                     None => Err(Error::IdempotencyKeyInUse),
                 };
             }
-            // That shard is full: another one, or the ceiling is reached.
-            Start::GlobalLimit if minute_try + 1 < minute_shards.len() => minute_try += 1,
-            Start::GlobalLimit => {
-                return Err(Error::RateLimited(Limited::Global {
-                    retry_after: minute.expires - 60 - now,
-                }));
-            }
-            Start::BudgetLimit if day_try + 1 < day_shards.len() => day_try += 1,
+            // That shard is full, or another transaction held it: another one of those read.
+            Start::GlobalLimit => minute_shards.full(&counters.minute),
             Start::BudgetLimit => {
-                return Err(Error::RateLimited(Limited::Budget {
-                    retry_after: until_midnight(now),
-                }));
-            }
-            // Another transaction held one of the items: nothing was written. Again after a
-            // random pause that doubles each time, on other shards, from a fresh read of the
-            // number (the other transaction may have been a send to it: then its cooldown
-            // answers); at last 503, which is not the number's fault.
-            Start::Contended if contended < MAX_CONTENDED => {
-                contended += 1;
-                let pause = rng.random_range(5..=10u64 << contended.min(6));
-                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
-                minute_shards = shard_order(rng.random(), minute.shards, SHARD_TRIES);
-                if let Some(d) = &day {
-                    day_shards = shard_order(rng.random(), d.shards, SHARD_TRIES);
+                if let (Some(d), Some(shard)) = (day_shards.as_mut(), &counters.day) {
+                    d.full(shard);
                 }
-                (minute_try, day_try) = (0, 0);
-                prior = svc.store.get(&phone).await?;
             }
-            Start::Contended => return Err(Error::Busy),
+            Start::Contended(Held::Minute) => minute_shards.busy(&counters.minute),
+            Start::Contended(Held::Day) => {
+                if let (Some(d), Some(shard)) = (day_shards.as_mut(), &counters.day) {
+                    d.busy(shard);
+                }
+            }
+            // The number's item (or the request) was held or throttled.
+            Start::Contended(Held::Other) => held = true,
             // The number changed since it was read (another send or a guess): read it again.
             Start::Conflict if conflicts < MAX_SEND_CONFLICTS => {
                 conflicts += 1;
-                prior = svc.store.get(&phone).await?;
+                (prior, minute_shards, day_shards) =
+                    read_for_send(svc, &phone, &minute, day.as_ref(), &mut rng).await?;
             }
             Start::Conflict => return Err(Error::RateLimited(Limited::Cooldown { retry_after: 1 })),
         }
@@ -219,6 +229,64 @@ fn send_reply<S, K>(svc: &Service<S, K>, phone: &Phone, attempt: &Attempt) -> se
 }
 
 /// The `Idempotency-Key` header, as its hash: 1 to 255 visible ASCII characters.
+/// The number's record and the candidate shards of each counter, read in one request.
+async fn read_for_send<S: Store, K: Clock>(
+    svc: &Service<S, K>,
+    phone: &Phone,
+    minute: &Sharded,
+    day: Option<&Sharded>,
+    rng: &mut impl Rng,
+) -> Result<(Option<Attempt>, Candidates, Option<Candidates>), Error> {
+    let minute_order = shard_order(rng.random(), minute.shards, SHARD_TRIES);
+    let day_order = day.map(|d| shard_order(rng.random(), d.shards, SHARD_TRIES));
+    let mut keys = Candidates::keys(minute, &minute_order);
+    if let (Some(d), Some(order)) = (day, &day_order) {
+        keys.extend(Candidates::keys(d, order));
+    }
+    let (prior, taken) = svc.store.get_for_send(phone, &keys).await?;
+    let (minute_taken, day_taken) = taken.split_at(minute_order.len().min(taken.len()));
+    let minute_shards = Candidates::new(minute, &minute_order, minute_taken);
+    let day_shards = day
+        .zip(day_order)
+        .map(|(d, order)| Candidates::new(d, &order, day_taken));
+    Ok((prior, minute_shards, day_shards))
+}
+
+enum Picked {
+    Shards(CallCounters),
+    /// Every shard read of a counter is full.
+    Spent(Spent),
+    /// Some shards read have room, but other transactions held each of them.
+    Busy,
+}
+
+enum Spent {
+    Minute,
+    Day,
+}
+
+/// The shards a send writes, one of each counter.
+fn pick_shards(minute: &Candidates, day: Option<&Candidates>) -> Picked {
+    if minute.spent() {
+        return Picked::Spent(Spent::Minute);
+    }
+    if day.is_some_and(Candidates::spent) {
+        return Picked::Spent(Spent::Day);
+    }
+    match (minute.pick(), day.map(Candidates::pick)) {
+        (Some(minute), None) => Picked::Shards(CallCounters { minute, day: None }),
+        (Some(minute), Some(Some(day))) => Picked::Shards(CallCounters { minute, day: Some(day) }),
+        _ => Picked::Busy,
+    }
+}
+
+/// A random pause before the `n`th retry of a contended send: 5 to 10 ms, doubling each time
+/// (capped at 64 times that).
+async fn pause(rng: &mut impl Rng, n: u32) {
+    let ms = rng.random_range(5..=10u64 << n.min(6));
+    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+}
+
 fn idempotency_key(req: &Request) -> Result<Option<String>, Error> {
     let Some(v) = req.headers().get("idempotency-key") else {
         return Ok(None);

@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, Put, ReturnValue,
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, KeysAndAttributes, Put, ReturnValue,
     ReturnValuesOnConditionCheckFailure, ScalarAttributeType, StreamSpecification, StreamViewType, TableStatus,
     TimeToLiveSpecification, TransactWriteItem, Update,
 };
@@ -22,7 +22,7 @@ use crate::domain::limits::Counter;
 use crate::domain::limits::FAILURE_WINDOW_SECS;
 use crate::domain::{Attempt, CallRef, Phone, Telephony};
 use crate::error::{Error, Result};
-use crate::ports::{CallCounters, HangupFacts, Replay, Start, Store, Write};
+use crate::ports::{CallCounters, HangupFacts, Held, Replay, Start, Store, Write};
 
 /// The TTL attribute (epoch seconds). DynamoDB deletes expired items lazily, within days; every
 /// read and condition checks `expires_at` itself.
@@ -286,29 +286,34 @@ impl Store for DynamoStore {
                         .map(|r| r.code().unwrap_or("None"))
                         .collect();
                     let failed = |i: Option<usize>| i.and_then(|i| codes.get(i)) == Some(&"ConditionalCheckFailed");
-                    Ok(
-                        if codes
-                            .iter()
-                            .any(|c| ["TransactionConflict", "ThrottlingError"].contains(c))
-                        {
-                            Start::Contended
-                        } else if failed(replay_at) {
-                            Start::KeyTaken
-                        } else if failed(Some(0)) || codes.is_empty() {
-                            // The number changed since it was read (or no reason was given).
-                            Start::Conflict
-                        } else if failed(Some(1)) {
-                            Start::GlobalLimit
-                        } else if failed(day_at) {
-                            Start::BudgetLimit
-                        } else {
-                            Start::Conflict
-                        },
-                    )
+                    let held = |i: Option<usize>| {
+                        i.and_then(|i| codes.get(i))
+                            .is_some_and(|c| ["TransactionConflict", "ThrottlingError"].contains(c))
+                    };
+                    Ok(if held(Some(1)) {
+                        Start::Contended(Held::Minute)
+                    } else if held(day_at) {
+                        Start::Contended(Held::Day)
+                    } else if (0..codes.len()).any(|i| held(Some(i))) {
+                        Start::Contended(Held::Other)
+                    } else if failed(replay_at) {
+                        Start::KeyTaken
+                    } else if failed(Some(0)) || codes.is_empty() {
+                        // The number changed since it was read (or no reason was given).
+                        Start::Conflict
+                    } else if failed(Some(1)) {
+                        Start::GlobalLimit
+                    } else if failed(day_at) {
+                        Start::BudgetLimit
+                    } else {
+                        Start::Conflict
+                    })
                 }
                 TransactWriteItemsError::TransactionInProgressException(_)
                 | TransactWriteItemsError::ThrottlingException(_)
-                | TransactWriteItemsError::ProvisionedThroughputExceededException(_) => Ok(Start::Contended),
+                | TransactWriteItemsError::ProvisionedThroughputExceededException(_) => {
+                    Ok(Start::Contended(Held::Other))
+                }
                 _ => Err(unavailable(SdkError::ServiceError(e))),
             },
             Err(e) => Err(unavailable(e)),
@@ -452,7 +457,71 @@ impl Store for DynamoStore {
             .map_err(unavailable)?;
         out.item.as_ref().map(from_item).transpose()
     }
+
+    async fn get_for_send(&self, phone: &Phone, counters: &[String]) -> Result<(Option<Attempt>, Vec<u32>)> {
+        let number = pk(phone);
+        let mut wanted: Vec<HashMap<String, AttributeValue>> = std::iter::once(&number)
+            .chain(counters)
+            .map(|pk| HashMap::from([("pk".to_owned(), AttributeValue::S(pk.clone()))]))
+            .collect();
+        let mut found: HashMap<String, Item> = HashMap::new();
+        // DynamoDB may leave keys unprocessed (throttling): ask again for those, a few times.
+        for round in 0..BATCH_GET_ROUNDS {
+            if round > 0 {
+                tokio::time::sleep(Duration::from_millis(20 << round)).await;
+            }
+            let keys = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut wanted)))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| Error::Corrupt(e.to_string()))?;
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, keys)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in out
+                .responses
+                .unwrap_or_default()
+                .remove(&self.table)
+                .unwrap_or_default()
+            {
+                if let Some(Ok(pk)) = item.get("pk").map(AttributeValue::as_s) {
+                    found.insert(pk.clone(), item);
+                }
+            }
+            wanted = out
+                .unprocessed_keys
+                .unwrap_or_default()
+                .remove(&self.table)
+                .map(|k| k.keys)
+                .unwrap_or_default();
+            if wanted.is_empty() {
+                let prior = found.get(&number).map(from_item).transpose()?;
+                let counts = counters
+                    .iter()
+                    .map(|k| {
+                        found
+                            .get(k)
+                            .and_then(|item| item.get("calls"))
+                            .and_then(|v| v.as_n().ok())
+                            .and_then(|n| n.parse().ok())
+                            .unwrap_or(0)
+                    })
+                    .collect();
+                return Ok((prior, counts));
+            }
+        }
+        Err(Error::StoreUnavailable(
+            "DynamoDB left keys of a BatchGetItem unprocessed".into(),
+        ))
+    }
 }
+
+/// How many times [`DynamoStore::get_for_send`] asks for keys DynamoDB left unprocessed.
+const BATCH_GET_ROUNDS: u32 = 4;
 
 /// Creates the table (string key `pk`, on-demand, TTL on [`TTL_ATTRIBUTE`]) if it is missing,
 /// and waits until it is active. For local endpoints and tests; production tables come from
@@ -558,7 +627,12 @@ fn names_in(exprs: &[&str]) -> HashMap<String, String> {
 }
 
 fn key(phone: &Phone) -> AttributeValue {
-    AttributeValue::S(format!("PHONE#{}", phone.e164()))
+    AttributeValue::S(pk(phone))
+}
+
+/// The key of a number's item.
+fn pk(phone: &Phone) -> String {
+    format!("PHONE#{}", phone.e164())
 }
 
 fn s(v: &str) -> AttributeValue {

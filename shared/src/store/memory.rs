@@ -269,4 +269,12 @@ impl Store for MemoryStore {
         let items = self.items.lock().unwrap_or_else(|p| p.into_inner());
         Ok(items.get(phone.e164()).cloned())
     }
+
+    async fn get_for_send(&self, phone: &Phone, counters: &[String]) -> Result<(Option<Attempt>, Vec<u32>)> {
+        round_trip().await;
+        let items = self.items.lock().unwrap_or_else(|p| p.into_inner());
+        let taken = self.counters.lock().unwrap_or_else(|p| p.into_inner());
+        let counts = counters.iter().map(|k| taken.get(k).copied().unwrap_or(0)).collect();
+        Ok((items.get(phone.e164()).cloned(), counts))
+    }
 }
