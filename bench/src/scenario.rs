@@ -30,7 +30,8 @@ pub enum Floor {
     UpdateItem,
     /// Two UpdateItems in a row (a right guess: charged and judged, then recorded).
     TwoUpdates,
-    /// What the issue allows a send: GetItem + TransactWriteItems + one Vobiz POST.
+    /// What the issue allows a send: BatchGetItem (the number, three shards) + TransactWriteItems
+    /// + one Vobiz POST.
     Send,
 }
 
@@ -41,7 +42,7 @@ impl Floor {
             Floor::GetItem => "GetItem",
             Floor::UpdateItem => "UpdateItem",
             Floor::TwoUpdates => "2 × UpdateItem",
-            Floor::Send => "GetItem + TransactWriteItems + Vobiz POST",
+            Floor::Send => "BatchGetItem + TransactWriteItems + Vobiz POST",
         }
     }
 }

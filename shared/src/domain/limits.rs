@@ -258,11 +258,12 @@ impl Candidates {
         order.iter().map(|&i| counter.shard(i).key).collect()
     }
 
-    /// The shard to write: the open one with the most room (so a send spreads the load the
-    /// way the shares are left), or none.
+    /// The shard to write: the open one with the most room (so the shards fill evenly), the
+    /// first read of equals, or none.
     pub fn pick(&self) -> Option<Counter> {
         self.shards
             .iter()
+            .rev()
             .filter(|(_, _, state)| *state == Shard::Open)
             .max_by_key(|(i, taken, _)| self.counter.shard(*i).cap.saturating_sub(*taken))
             .map(|(i, _, _)| self.counter.shard(*i))
