@@ -13,7 +13,9 @@
 //! breakdown, no load test, generous timeouts.
 
 mod breakdown;
+mod cost;
 mod floors;
+mod journey;
 mod load;
 mod proxy;
 mod report;
@@ -515,7 +517,24 @@ async fn run(o: Options) -> i32 {
         results.push(r);
     }
 
-    // 5. The local server under load.
+    // 5. One whole verification, priced (cost.rs): its requests tapped, its durations the warm
+    //    invokes above.
+    let mut cost_note = None;
+    let verification = if let Some(missing) = journey::FUNCTIONS.iter().find(|f| !ctx.binary(f).is_file()) {
+        cost_note = Some(format!("skipped: {} is missing", ctx.binary(missing).display()));
+        None
+    } else {
+        eprintln!("bench: one whole verification, priced ...");
+        match journey::run(&ctx, &results).await {
+            Ok(v) => Some(v),
+            Err(e) => {
+                cost_note = Some(format!("failed: {e}"));
+                None
+            }
+        }
+    };
+
+    // 6. The local server under load.
     let mut load_results = Vec::new();
     let mut load_note = None;
     if ctx.o.load {
@@ -553,6 +572,8 @@ async fn run(o: Options) -> i32 {
         fixtures: &fixtures,
         load: &load_results,
         load_note: load_note.as_deref(),
+        cost: verification.as_ref(),
+        cost_note: cost_note.as_deref(),
         elapsed: started.elapsed(),
     };
     println!("{}", report.markdown());
@@ -582,6 +603,10 @@ async fn run(o: Options) -> i32 {
             );
             failed = true;
         }
+    }
+    if let Some(n) = cost_note.as_deref().filter(|n| n.starts_with("failed")) {
+        eprintln!("bench: the whole verification {n}");
+        failed = true;
     }
     if load_note.as_deref().is_some_and(|n| n.starts_with("load test failed")) {
         eprintln!("bench: {}", load_note.as_deref().unwrap());

@@ -3,6 +3,10 @@
 //! body unchanged, and copies the responses back byte for byte. Every client (the functions,
 //! the floor measurements) reaches DynamoDB through it, so the counts are observed, not assumed,
 //! and both sides pay the same extra loopback hop.
+//!
+//! While a [`Tap`] is open (the cost model's whole verification, `journey.rs`), each request is
+//! also handed over, whole, before it is forwarded, and held until the tap releases it: the
+//! harness reads the items it names first, so every request's before-image is exact.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -10,6 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot};
 
 #[derive(Clone, Default)]
 pub struct Counts(Arc<Mutex<BTreeMap<String, u64>>>);
@@ -34,35 +39,65 @@ pub fn delta(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> B
         .collect()
 }
 
+/// One request seen through an open [`Tap`]: forwarded once `release` is sent (or dropped).
+pub struct Tapped {
+    pub target: String,
+    pub body: Vec<u8>,
+    pub release: oneshot::Sender<()>,
+}
+
+/// Where tapped requests go while a tap is open; closed (the default), requests stream through.
+#[derive(Clone, Default)]
+pub struct Tap(Arc<Mutex<Option<mpsc::UnboundedSender<Tapped>>>>);
+
+impl Tap {
+    /// Opens the tap: every request from now on is handed to the receiver before it is forwarded.
+    pub fn open(&self) -> mpsc::UnboundedReceiver<Tapped> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        *self.0.lock().unwrap() = Some(tx);
+        rx
+    }
+    /// Closes the tap; the receiver ends once the requests already handed over are read.
+    pub fn close(&self) {
+        *self.0.lock().unwrap() = None;
+    }
+    fn sender(&self) -> Option<mpsc::UnboundedSender<Tapped>> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
 pub struct Proxy {
     pub addr: SocketAddr,
     pub counts: Counts,
+    pub tap: Tap,
 }
 
 pub async fn start(upstream: SocketAddr) -> std::io::Result<Proxy> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let counts = Counts::default();
+    let tap = Tap::default();
     let c = counts.clone();
+    let t = tap.clone();
     tokio::spawn(async move {
         loop {
             let Ok((client, _)) = listener.accept().await else {
                 continue;
             };
-            let c = c.clone();
+            let (c, t) = (c.clone(), t.clone());
             tokio::spawn(async move {
                 if let Ok(server) = TcpStream::connect(upstream).await {
                     let _ = client.set_nodelay(true);
                     let _ = server.set_nodelay(true);
-                    let _ = relay(client, server, c).await;
+                    let _ = relay(client, server, c, t).await;
                 }
             });
         }
     });
-    Ok(Proxy { addr, counts })
+    Ok(Proxy { addr, counts, tap })
 }
 
-async fn relay(client: TcpStream, server: TcpStream, counts: Counts) -> std::io::Result<()> {
+async fn relay(client: TcpStream, server: TcpStream, counts: Counts, tap: Tap) -> std::io::Result<()> {
     let (cr, mut cw) = client.into_split();
     let (mut sr, mut sw) = server.into_split();
     let back = tokio::spawn(async move {
@@ -104,7 +139,24 @@ async fn relay(client: TcpStream, server: TcpStream, counts: Counts) -> std::io:
                     "chunked request bodies are not supported by the counting proxy",
                 ));
             }
-            counts.add(target.as_deref().unwrap_or("(no X-Amz-Target)"));
+            let target = target.as_deref().unwrap_or("(no X-Amz-Target)");
+            counts.add(target);
+            if let Some(tx) = tap.sender() {
+                let mut body = vec![0; length];
+                cr.read_exact(&mut body).await?;
+                let (release, released) = oneshot::channel();
+                let tapped = Tapped {
+                    target: target.to_owned(),
+                    body: body.clone(),
+                    release,
+                };
+                if tx.send(tapped).is_ok() {
+                    let _ = released.await;
+                }
+                sw.write_all(&head).await?;
+                sw.write_all(&body).await?;
+                continue;
+            }
             sw.write_all(&head).await?;
             let mut body = (&mut cr).take(length as u64);
             let copied = tokio::io::copy(&mut body, &mut sw).await?;

@@ -32,6 +32,9 @@ pub struct Report<'a> {
     pub fixtures: &'a [FixtureResult],
     pub load: &'a [LoadResult],
     pub load_note: Option<&'a str>,
+    /// One whole verification, priced (`cost.rs`); the note says why there is none.
+    pub cost: Option<&'a crate::cost::Verification>,
+    pub cost_note: Option<&'a str>,
     pub elapsed: Duration,
 }
 
@@ -370,6 +373,14 @@ impl Report<'_> {
             );
         }
 
+        match (self.cost, self.cost_note) {
+            (Some(v), _) => v.markdown(&mut s),
+            (None, Some(n)) => {
+                let _ = writeln!(s, "\n### What a verification costs\n\n{n}");
+            }
+            (None, None) => {}
+        }
+
         let _ = writeln!(
             s,
             "\n### Local server under load (devserver, in-memory store, simulated calls; wrk)\n"
@@ -456,6 +467,8 @@ impl Report<'_> {
             "targets": self.targets().into_iter().map(|(t, s, m, l, met)| json!({"target": t, "subject": s, "measured": m, "limit": l, "met": met})).collect::<Vec<_>>(),
             "load": self.load.iter().map(LoadResult::json).collect::<Vec<_>>(),
             "load_note": self.load_note,
+            "cost": self.cost.map(crate::cost::Verification::json),
+            "cost_note": self.cost_note,
             "fixtures": fixtures_json(self.fixtures),
         })
     }

@@ -52,6 +52,15 @@ impl Samples {
         ms(self.0.iter().sum::<Duration>()) / self.0.len() as f64
     }
 
+    /// The mean of the samples each rounded up to a whole millisecond, as Lambda bills a duration
+    /// (1 ms increments); `NaN` when empty.
+    pub fn mean_billed_ms(&self) -> f64 {
+        if self.0.is_empty() {
+            return f64::NAN;
+        }
+        self.0.iter().map(|d| ms(*d).ceil()).sum::<f64>() / self.0.len() as f64
+    }
+
     pub fn json(&self) -> serde_json::Value {
         serde_json::json!({
             "n": self.len(), "p50_ms": r3(self.p50()), "p99_ms": r3(self.p99()),
