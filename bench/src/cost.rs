@@ -134,6 +134,22 @@ pub fn classify(target: &str, body: &Value, key_names: &[&str]) -> Option<(Acces
             },
             key(body).into_iter().collect(),
         )),
+        "BatchGetItem" => {
+            // Each key is charged as a GetItem of its own (found or not), by its own size.
+            let tables = body["RequestItems"].as_object()?;
+            let consistent = tables.values().all(|t| t["ConsistentRead"].as_bool() == Some(true));
+            let refs = tables
+                .iter()
+                .flat_map(|(name, t)| {
+                    t["Keys"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|k| Some((name.clone(), k.as_object()?.clone())))
+                })
+                .collect();
+            Some((Access::Read { consistent }, refs))
+        }
         "PutItem" | "UpdateItem" | "DeleteItem" => Some((Access::Write, key(body).into_iter().collect())),
         "TransactWriteItems" => {
             let items = body["TransactItems"].as_array()?;
@@ -686,6 +702,13 @@ mod tests {
         assert_eq!(a, Access::TransactWrite);
         assert_eq!(items.len(), 2);
         assert_eq!(items[1].1["pk"], json!({"S": "b"}));
+        let batch = json!({"RequestItems": {"t": {"ConsistentRead": true, "Keys": [
+            {"pk": {"S": "PHONE#+91"}}, {"pk": {"S": "GLOBAL#calls#1#0"}}, {"pk": {"S": "GLOBAL#calls#1#1"}},
+        ]}}});
+        let (a, items) = classify("DynamoDB_20120810.BatchGetItem", &batch, &["pk"]).unwrap();
+        assert_eq!(a, Access::Read { consistent: true });
+        assert_eq!(items.len(), 3, "each key is a read of its own");
+        assert_eq!(items[2].1["pk"], json!({"S": "GLOBAL#calls#1#1"}));
         assert!(classify("DynamoDB_20120810.DescribeTable", &json!({}), &["pk"]).is_none());
         assert!(classify("AWSEvents.PutEvents", &json!({}), &["pk"]).is_none());
     }
