@@ -609,6 +609,44 @@ async fn the_global_ceiling_holds_under_concurrency<S: Store + 'static>(store: S
     assert_eq!(fake::calls(&server).await, 3, "the ceiling counts calls, not requests");
 }
 
+/// DAILY_CALL_BUDGET holds under 30 racing sends to distinct numbers: exactly the budget's calls,
+/// every other send `429 budget_exhausted` with `Retry-After` to midnight UTC; the next UTC day
+/// has a budget again.
+async fn the_daily_budget_holds_under_concurrency_and_renews_at_midnight<S: Store + 'static>(store: S) {
+    let (svc, clock) = deployed(store, &[("DAILY_CALL_BUDGET", "5"), ("CALLS_PER_MINUTE", "1000")]);
+    let server = fake::fake(201, fired()).await;
+    let calls = Arc::new(fake::client(&server));
+    let svc = Arc::new(svc);
+    let tasks: Vec<_> = (0..30)
+        .map(|i| {
+            let (svc, calls) = (svc.clone(), calls.clone());
+            tokio::spawn(async move {
+                let r = send(&svc, &calls, &format!("+9198765431{i:02}")).await;
+                let retry_after = r.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+                (r.status().as_u16(), retry_after, json(&r))
+            })
+        })
+        .collect();
+    let now = shared::ports::Clock::now(&*clock);
+    let to_midnight = (now.div_euclid(86_400) + 1) * 86_400 - now;
+    let mut ok = 0;
+    for t in tasks {
+        let (status, retry_after, body) = t.await.unwrap();
+        if status == 200 {
+            ok += 1;
+            continue;
+        }
+        assert_eq!(status, 429, "{body}");
+        assert_eq!(body["error"], "budget_exhausted", "{body}");
+        assert_eq!(retry_after, Some(to_midnight.to_string()));
+    }
+    assert_eq!(ok, 5);
+    assert_eq!(fake::calls(&server).await, 5, "the budget counts calls");
+    clock.advance(to_midnight);
+    assert_eq!(send(&svc, &calls, "+919876543199").await.status(), 200, "a new day");
+    assert_eq!(fake::calls(&server).await, 6);
+}
+
 async fn destinations_outside_the_allow_list_are_refused<S: Store>(store: S) {
     let (svc, _clock) = deployed(store, &[]);
     let server = fake::fake(201, fired()).await;
@@ -741,6 +779,7 @@ on_both_stores!(
     fifty_concurrent_sends_place_one_call,
     the_send_window_caps_a_number,
     the_global_ceiling_holds_under_concurrency,
+    the_daily_budget_holds_under_concurrency_and_renews_at_midnight,
     destinations_outside_the_allow_list_are_refused,
     vobiz_faults_give_clear_errors_and_do_not_block,
 );
