@@ -243,9 +243,7 @@ async fn read_for_send<S: Store, K: Clock>(
     if let (Some(d), Some(order)) = (day, &day_order) {
         keys.extend(Candidates::keys(d, order));
     }
-    // Boxed: the SDK's BatchGetItem future is large, and send-otp's state machine would carry
-    // it at every await of this read (a debug build's test thread overflowed its 2 MiB stack).
-    let (prior, taken) = Box::pin(svc.store.get_for_send(phone, &keys)).await?;
+    let (prior, taken) = svc.store.get_for_send(phone, &keys).await?;
     let (minute_taken, day_taken) = taken.split_at(minute_order.len().min(taken.len()));
     let minute_shards = Candidates::new(minute, &minute_order, minute_taken);
     let day_shards = day
