@@ -84,7 +84,7 @@ vars! {
     "SENDS_PER_HOUR", "5", Range(1, 100), "Sends per number in any sliding hour.";
     "CALLS_PER_MINUTE", "60", Range(1, 100000), "Calls per minute across all numbers, counted in DynamoDB (sharded: never more; see DAILY_CALL_BUDGET).";
     "DAILY_CALL_BUDGET", "(none)", Range(1, 100000000), "Calls per UTC day across all numbers, a spend cap: past it sends get 429 budget_exhausted with Retry-After to midnight UTC (metric BudgetExhausted). Unset: no budget.";
-    "CALL_COUNTER_SHARDS", "32", Range(1, 256), "Items each global counter (the minute's ceiling, the day's budget) is spread over, so concurrent sends to different numbers do not write one hot item.";
+    "CALL_COUNTER_SHARDS", "32", Range(1, 256), "Most items each global counter (the minute's ceiling, the day's budget) is spread over, one per 50 units of its cap, so concurrent sends to different numbers do not write one hot item.";
     "EVENT_BUS_NAME", "default", Text("EventBridge bus name or ARN"), "otp-events: the bus delivery events are put on (source otp-call, detail-type the event's type).";
     "EVENTS_WEBHOOK_URL", "(none)", Text("https URL (http on loopback)"), "Where delivery events are POSTed, signed the Standard Webhooks way (otp-events on AWS; the local server too). Unset: no webhook.";
     "EVENTS_WEBHOOK_SECRET", "(none)", Text("whsec_ + base64 key"), "The events webhook's signing key (required with EVENTS_WEBHOOK_URL); on AWS resolved from Secrets Manager.";

@@ -11,9 +11,10 @@
 //! its transaction, on the condition that the shard is not full. A shard found full or held by
 //! another transaction is swapped for the next one read. So:
 //! - the ceiling is never exceeded (each shard's condition holds its share);
-//! - a send is refused when every shard it read is full, so once fewer than about
-//!   `shards / SHARD_TRIES` shards have room a send may be refused while one still has some: the
-//!   shortfall is at most the units left in shards it did not read, and more sends find them;
+//! - a send is refused when every shard it read is full, so a send may be refused while a
+//!   shard it did not read has room. Caps under 200 have at most three shards, which every send
+//!   reads: exact. Above, taking the emptiest shard read keeps them even, and the shortfall is
+//!   small and only when demand is about the cap (`tests::a_sharded_ceiling_fills_evenly`);
 //! - a minute's ceiling can be spent at the end of one minute and again at the start of the
 //!   next (at most twice the ceiling within any 60 s); the day's budget renews at midnight UTC.
 
@@ -170,12 +171,19 @@ impl Sharded {
     }
 }
 
+/// The least share of a counter's cap one shard holds: a counter has one shard per
+/// `MIN_SHARE` units, up to `CALL_COUNTER_SHARDS`. A small cap gains nothing from shards (its
+/// rate cannot make an item hot) and would lose exactness: a send reads [`SHARD_TRIES`] of them
+/// and is refused when those are full, so caps under `(SHARD_TRIES + 1) * MIN_SHARE` (200), whose
+/// shards a send reads all of, are exact.
+pub const MIN_SHARE: u32 = 50;
+
 fn sharded(key: String, expires: i64, cap: u32, shards: u32) -> Sharded {
     Sharded {
         key,
         expires,
         cap,
-        shards: shards.clamp(1, cap.max(1)),
+        shards: shards.min(cap / MIN_SHARE).max(1),
     }
 }
 
@@ -352,27 +360,37 @@ mod tests {
 
     #[test]
     fn counters_are_keyed_by_minute_and_day_and_sharded_without_losing_a_unit() {
-        let l = Limits::default();
+        let l = Limits {
+            calls_per_minute: 1_000,
+            ..Limits::default()
+        };
         let m = minute_counter(119, &l);
         assert_eq!(
             (m.key.as_str(), m.expires, m.cap, m.shards),
-            ("GLOBAL#calls#1", 180, 60, 32)
+            ("GLOBAL#calls#1", 180, 1_000, 20),
+            "one shard per 50 units"
         );
         assert_eq!(minute_counter(120, &l).key, "GLOBAL#calls#2");
         let total: u32 = (0..m.shards).map(|i| m.shard(i).cap).sum();
-        assert_eq!(total, 60, "the shares add up to the ceiling");
-        assert!((0..m.shards).all(|i| m.shard(i).cap >= 1));
+        assert_eq!(total, 1_000, "the shares add up to the ceiling");
+        assert!((0..m.shards).all(|i| m.shard(i).cap >= MIN_SHARE));
         assert_eq!(m.shard(5).key, "GLOBAL#calls#1#5");
-        // Fewer units than shards: one shard per unit.
-        let small = Limits {
-            calls_per_minute: 3,
+        let big = Limits {
+            calls_per_minute: 100_000,
             ..Limits::default()
         };
-        let s = minute_counter(0, &small);
-        assert_eq!(
-            (s.shards, (0..3).map(|i| s.shard(i).cap).collect::<Vec<_>>()),
-            (3, vec![1, 1, 1])
+        assert_eq!(minute_counter(0, &big).shards, 32, "CALL_COUNTER_SHARDS at most");
+        // A small cap is one shard, read whole: exact.
+        let s = minute_counter(0, &Limits::default());
+        assert_eq!((s.shards, s.shard(0).cap), (1, 60));
+        let s = minute_counter(
+            0,
+            &Limits {
+                calls_per_minute: 3,
+                ..Limits::default()
+            },
         );
+        assert_eq!((s.shards, s.shard(0).cap), (1, 3));
         assert_eq!(day_counter(0, &l), None);
         let budget = Limits {
             daily_call_budget: Some(1000),
@@ -391,8 +409,75 @@ mod tests {
         assert_eq!(shard_order(0, 1, 3), [0]);
     }
 
+    /// `sends` sends one after another, each reading SHARD_TRIES shards from a seeded random
+    /// start as the send path does: how many took a unit.
+    fn admitted(cap: u32, sends: u32, seed: u64) -> u32 {
+        use rand::{Rng, SeedableRng, rngs::StdRng};
+        let mut rng = StdRng::seed_from_u64(seed);
+        let limits = Limits {
+            calls_per_minute: cap,
+            ..Limits::default()
+        };
+        let c = minute_counter(0, &limits);
+        let mut taken = vec![0u32; c.shards as usize];
+        let mut admitted = 0;
+        for _ in 0..sends {
+            let order = shard_order(rng.random(), c.shards, SHARD_TRIES);
+            let read: Vec<u32> = order.iter().map(|&i| taken[i as usize]).collect();
+            if let Some(shard) = Candidates::new(&c, &order, &read).pick() {
+                let i: usize = shard.key.rsplit('#').next().unwrap().parse().unwrap();
+                taken[i] += 1;
+                admitted += 1;
+            }
+        }
+        assert!(taken.iter().enumerate().all(|(i, &t)| t <= c.shard(i as u32).cap));
+        admitted
+    }
+
+    /// The README's figures: what a sharded ceiling admits when demand is exactly the cap, and
+    /// that demand 10 % over it fills it.
+    #[test]
+    fn a_sharded_ceiling_fills_evenly() {
+        for (cap, shards, at_least) in [
+            (60, 1, 60),
+            (199, 3, 199),
+            (300, 6, 297),
+            (1_000, 20, 980),
+            (3_000, 32, 2_950),
+        ] {
+            assert_eq!(
+                minute_counter(
+                    0,
+                    &Limits {
+                        calls_per_minute: cap,
+                        ..Limits::default()
+                    }
+                )
+                .shards,
+                shards
+            );
+            let runs: Vec<u32> = (0..50).map(|seed| admitted(cap, cap, seed)).collect();
+            let mean = f64::from(runs.iter().sum::<u32>()) / 50.0;
+            eprintln!(
+                "cap {cap} ({shards} shards): exactly cap sends admit {mean:.1} on average, {} at least",
+                runs.iter().min().unwrap()
+            );
+            assert!(runs.iter().all(|&a| a >= at_least), "cap {cap}: {runs:?}");
+            assert!(
+                (0..20).all(|seed| admitted(cap, cap + cap / 10, seed) == cap),
+                "cap {cap}: 10 % more fills it"
+            );
+        }
+    }
+
+    /// A counter of `shards` shards (small shares, to keep the cases short).
     fn counter(cap: u32, shards: u32) -> Sharded {
-        sharded("GLOBAL#calls#1".into(), 180, cap, shards)
+        Sharded {
+            key: "GLOBAL#calls#1".into(),
+            expires: 180,
+            cap,
+            shards,
+        }
     }
 
     #[test]
