@@ -627,7 +627,7 @@ async fn the_daily_budget_holds_under_concurrency_and_renews_at_midnight<S: Stor
             })
         })
         .collect();
-    let now = shared::ports::Clock::now(&*clock);
+    let now = Clock::now(&*clock);
     let to_midnight = (now.div_euclid(86_400) + 1) * 86_400 - now;
     let mut ok = 0;
     for t in tasks {
