@@ -17,6 +17,7 @@ pub const STEPS: &[&str] = &[
     "Config::from_env without Vobiz (OTP_SECRET key derivation)",
     "first Phone::parse (phonenumber metadata)",
     "second Phone::parse",
+    "first +1 Phone::parse (the 25 NANP regions' metadata)",
     "SDK HTTP client (rustls/ring, Amazon roots compiled in)",
     "DynamoDB config from the environment (shared::lambda::dynamo_config)",
     "DynamoDB client",
@@ -71,28 +72,31 @@ pub fn run_child() {
         let _ = shared::domain::Phone::parse("+919876543210").expect("phone");
         step(4, t);
         let t = Instant::now();
-        let _http = shared::tls::sdk_http_client(false).expect("http client");
+        let _ = shared::domain::Phone::parse("+12015550123").expect("phone");
         step(5, t);
         let t = Instant::now();
-        let conf = shared::lambda::dynamo_config().expect("sdk config");
+        let _http = shared::tls::sdk_http_client(false).expect("http client");
         step(6, t);
         let t = Instant::now();
-        let client = aws_sdk_dynamodb::Client::from_conf(conf);
+        let conf = shared::lambda::dynamo_config().expect("sdk config");
         step(7, t);
         let t = Instant::now();
-        first_get(&client).await;
+        let client = aws_sdk_dynamodb::Client::from_conf(conf);
         step(8, t);
+        let t = Instant::now();
+        first_get(&client).await;
+        step(9, t);
         let t = Instant::now();
         let full = shared::Config::from_env().expect("config with Vobiz");
         let _calls = shared::vobiz::VobizClient::new(full.require_vobiz().expect("vobiz")).expect("vobiz client");
-        step(9, t);
+        step(10, t);
     });
     let t = Instant::now();
     let multi = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    times.push((STEPS[10], t.elapsed().as_secs_f64() * 1e3));
+    times.push((STEPS[11], t.elapsed().as_secs_f64() * 1e3));
     drop(multi);
     let json: serde_json::Map<String, serde_json::Value> = times
         .into_iter()

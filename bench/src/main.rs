@@ -183,6 +183,9 @@ pub struct CaseResult {
     pub ddb_limit: Option<f64>,
     pub inits: Samples,
     pub first: Samples,
+    /// CPU time of all the process's threads from spawn to the first response (exec, init and
+    /// the first invoke): what Lambda's fractional vCPU stretches.
+    pub cold_cpu: Samples,
     pub warm: Samples,
     /// One sample of the floor right after each warm invoke (same moment, same machine load).
     pub paired: Samples,
@@ -732,6 +735,7 @@ async fn run_case(ctx: &Ctx, case: &Case, kit: Option<&floors::Kit>) -> CaseResu
         ddb_limit: case.ddb_limit,
         inits: Samples::default(),
         first: Samples::default(),
+        cold_cpu: Samples::default(),
         warm: Samples::default(),
         paired: Samples::default(),
         rss_kib: None,
@@ -793,6 +797,12 @@ async fn run_case(ctx: &Ctx, case: &Case, kit: Option<&floors::Kit>) -> CaseResu
                 }
             }
             Err(e) => r.failures.push(format!("first invoke: {e}")),
+        }
+        // By now the process has answered and waits on its next `/next` (the reply was checked
+        // against the store meanwhile); the pause makes sure it has stopped running.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        if let Some(cpu) = runtime_api::cpu_time(child.id()) {
+            r.cold_cpu.push(cpu);
         }
         if last {
             for i in 0..ctx.o.invokes {

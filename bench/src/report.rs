@@ -267,6 +267,24 @@ impl Report<'_> {
                 )),
             );
         }
+        let hello_cpu = h.map_or(f64::NAN, |h| h.cold_cpu.p50());
+        let _ = writeln!(
+            s,
+            "\n### Cold path CPU (all threads, spawn → first response) × hello\n\nCPU time of all the process's threads (`/proc/<pid>/task/*/schedstat`) from spawn to the first response: exec, init and the first invoke, the work Lambda's fractional vCPU (≈ 1/14 at 128 MB) stretches. Median of the cold starts.\n"
+        );
+        let _ = writeln!(s, "| function | CPU ms p50 | min ms | max ms | × hello |");
+        let _ = writeln!(s, "|---|---|---|---|---|");
+        for r in self.results {
+            let _ = writeln!(
+                s,
+                "| {} | {:.2} | {:.2} | {:.2} | {:.2}× |",
+                r.label,
+                r.cold_cpu.p50(),
+                r.cold_cpu.min(),
+                r.cold_cpu.max(),
+                ratio(r.cold_cpu.p50(), hello_cpu)
+            );
+        }
         let fl = self.floors;
         let _ = writeln!(
             s,
@@ -417,6 +435,7 @@ impl Report<'_> {
 
     pub fn json(&self) -> Value {
         let hello_init = self.hello_init();
+        let hello_cpu = self.hello().map_or(f64::NAN, |h| h.cold_cpu.p50());
         let functions: Vec<Value> = self
             .results
             .iter()
@@ -427,6 +446,7 @@ impl Report<'_> {
                     "label": r.label, "binary": r.binary, "path": r.path,
                     "init": r.inits.json(), "init_ratio_to_hello": r3(ratio(r.inits.p50(), hello_init)),
                     "first_invoke": r.first.json(), "first_invoke_ratio_to_floor_p50": r3(ratio(r.first.p50(), f50)),
+                    "cold_path_cpu": r.cold_cpu.json(), "cold_path_cpu_ratio_to_hello": r3(ratio(r.cold_cpu.p50(), hello_cpu)),
                     "warm": r.warm.json(),
                     "floor": {"kind": r.floor.label(), "p50_ms": r3(f50), "p99_ms": r3(f99), "paired_samples": r.paired.len(),
                               "floors_phase_p50_ms": r3(phase50), "floors_phase_p99_ms": r3(phase99)},

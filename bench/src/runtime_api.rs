@@ -281,6 +281,20 @@ pub fn peak_rss_kib(pid: u32) -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
+/// CPU time so far of all the live threads of a process: the sum of the first field of
+/// `/proc/<pid>/task/*/schedstat` (nanoseconds on a CPU, user and system). The kernel brings a
+/// thread's figure up to date when it stops running, so read it while the process waits (on its
+/// next `/next`). A thread that has already exited is not counted: the functions start none that
+/// end (tokio's blocking threads idle for 10 s first).
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let mut ns = 0u64;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        ns += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(Duration::from_nanos(ns))
+}
+
 pub fn stop(child: &mut Child) {
     let _ = child.kill();
     let _ = child.wait();
