@@ -125,5 +125,8 @@ if ! command -v wrk >/dev/null 2>&1 && [ "$MODE" = full ] && [ "$(id -u)" = 0 ] 
     || echo "bench.sh: could not install wrk; the load test will be skipped" >&2
 fi
 
+# The functions' phone validation as they are built (regex without the features the tests'
+# dev-dependencies turn on), against phonenumber's own database: vendor/README.md.
+"$BIN/bench" --check-phones
 start_endpoint
 "$BIN/bench" --bin-dir "$BIN" --profile "$PROFILE" --endpoint "$ENDPOINT" "$@"

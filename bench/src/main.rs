@@ -336,6 +336,20 @@ fn main() {
         breakdown::run_child();
         return;
     }
+    if std::env::args().nth(1).as_deref() == Some("--check-phones") {
+        // The functions' phone validation, built as they are (regex's trimmed features, not the
+        // tests' full set), judged against phonenumber's own database.
+        match shared::domain::phone::check_light_metadata() {
+            Ok((numbers, valid)) => {
+                eprintln!("bench: phone metadata: {numbers} numbers ({valid} valid) judged as phonenumber judges them");
+                return;
+            }
+            Err(e) => {
+                eprintln!("bench: phone metadata disagrees with phonenumber: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
     let o = options();
     // The floors' client reads the SDK's usual variables, like the functions do; make them the
     // same values the functions get. Still single-threaded here: no other thread reads the

@@ -210,6 +210,88 @@ impl Phone {
     }
 }
 
+/// Checks the per-calling-code metadata against `phonenumber`'s own database: every example
+/// number of every region and type, and three near misses of each (a digit changed, one added,
+/// one dropped), must get the same validity, region, type and E.164 from both. Gives how many
+/// numbers were checked and how many were valid. The unit tests run it, and so does
+/// `bench --check-phones` (`scripts/bench.sh` runs it on every build): a build without the
+/// tests' dev-dependencies, which turn on every feature of `regex` and would hide a Unicode
+/// class that the functions' trimmed `regex` lacks (vendor/README.md). Whatever links this
+/// links `phonenumber`'s whole database; the functions do not.
+pub fn check_light_metadata() -> std::result::Result<(usize, usize), String> {
+    use phonenumber::metadata::DATABASE;
+    let mut numbers = Vec::new();
+    for m in DATABASE.iter() {
+        let d = m.descriptors();
+        for desc in [
+            Some(d.general()),
+            d.fixed_line(),
+            d.mobile(),
+            d.toll_free(),
+            d.premium_rate(),
+            d.shared_cost(),
+            d.personal_number(),
+            d.voip(),
+            d.pager(),
+            d.uan(),
+            d.voicemail(),
+            d.no_international(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let Some(example) = desc.example() else { continue };
+            let n = format!("+{}{example}", m.country_code());
+            let last = n.chars().last().and_then(|c| c.to_digit(10)).unwrap_or(0);
+            numbers.push(format!("{}{}", &n[..n.len() - 1], (last + 5) % 10));
+            numbers.push(format!("{n}7"));
+            numbers.push(n[..n.len() - 1].to_owned());
+            numbers.push(n);
+        }
+    }
+    let mut valid = 0;
+    for n in &numbers {
+        let expected = full(n);
+        valid += expected.as_ref().is_some_and(|e| e.0) as usize;
+        let got = light(n);
+        if got != expected {
+            return Err(format!(
+                "{n}: phonenumber says {expected:?}, the light metadata {got:?}"
+            ));
+        }
+    }
+    Ok((numbers.len(), valid))
+}
+
+type Judged = Option<(bool, Option<String>, NumberType, String)>;
+
+/// What `phonenumber`'s default database says of a number: parsed, valid, region and type.
+fn full(number: &str) -> Judged {
+    let p = phonenumber::parse(None, number).ok()?;
+    let region = p.country().id().map(|id| id.as_ref().to_owned());
+    Some((
+        p.is_valid(),
+        region,
+        p.number_type(&phonenumber::metadata::DATABASE),
+        format!("+{}{}", p.code().value(), p.national()),
+    ))
+}
+
+/// The same, from the per-calling-code database validation uses.
+fn light(number: &str) -> Judged {
+    let db = metadata::for_digits(number.strip_prefix('+')?)?;
+    let p = phonenumber::parse_with(db, None, number).ok()?;
+    let region = p
+        .metadata(db)
+        .and_then(|m| m.id().parse::<phonenumber::country::Id>().ok());
+    Some((
+        p.is_valid_with(db),
+        region.map(|id| id.as_ref().to_owned()),
+        p.number_type(db),
+        format!("+{}{}", p.code().value(), p.national()),
+    ))
+}
+
 /// `code` is an ISO 3166 region the phone-number metadata knows.
 pub fn is_region(code: &str) -> bool {
     code.parse::<phonenumber::country::Id>().is_ok()
@@ -355,75 +437,10 @@ mod tests {
         assert!(metadata::for_digits("28").is_none() && metadata::for_digits("").is_none());
     }
 
-    /// What `phonenumber`'s default database says of a number: parsed, valid, region and type.
-    fn full(number: &str) -> Option<(bool, Option<String>, NumberType, String)> {
-        use phonenumber::metadata::DATABASE;
-        let p = phonenumber::parse(None, number).ok()?;
-        let region = p.country().id().map(|id| id.as_ref().to_owned());
-        Some((
-            p.is_valid(),
-            region,
-            p.number_type(&DATABASE),
-            format!("+{}{}", p.code().value(), p.national()),
-        ))
-    }
-
-    /// The same, from the per-calling-code database validation uses.
-    fn light(number: &str) -> Option<(bool, Option<String>, NumberType, String)> {
-        let db = metadata::for_digits(number.strip_prefix('+')?)?;
-        let p = phonenumber::parse_with(db, None, number).ok()?;
-        let region = p
-            .metadata(db)
-            .and_then(|m| m.id().parse::<phonenumber::country::Id>().ok());
-        Some((
-            p.is_valid_with(db),
-            region.map(|id| id.as_ref().to_owned()),
-            p.number_type(db),
-            format!("+{}{}", p.code().value(), p.national()),
-        ))
-    }
-
     #[test]
     fn the_light_metadata_judges_numbers_as_the_full_database_does() {
-        use phonenumber::metadata::DATABASE;
-        // Every example number of every region and type, and near misses of each: a digit
-        // changed, one added, one dropped.
-        let mut numbers = Vec::new();
-        for m in DATABASE.iter() {
-            let d = m.descriptors();
-            for desc in [
-                Some(d.general()),
-                d.fixed_line(),
-                d.mobile(),
-                d.toll_free(),
-                d.premium_rate(),
-                d.shared_cost(),
-                d.personal_number(),
-                d.voip(),
-                d.pager(),
-                d.uan(),
-                d.voicemail(),
-                d.no_international(),
-            ]
-            .into_iter()
-            .flatten()
-            {
-                let Some(example) = desc.example() else { continue };
-                let n = format!("+{}{example}", m.country_code());
-                let last = n.chars().last().and_then(|c| c.to_digit(10)).unwrap_or(0);
-                numbers.push(format!("{}{}", &n[..n.len() - 1], (last + 5) % 10));
-                numbers.push(format!("{n}7"));
-                numbers.push(n[..n.len() - 1].to_owned());
-                numbers.push(n);
-            }
-        }
-        assert!(numbers.len() > 3000, "{}", numbers.len());
-        let mut valid = 0;
-        for n in &numbers {
-            let expected = full(n);
-            valid += expected.as_ref().is_some_and(|e| e.0) as usize;
-            assert_eq!(light(n), expected, "{n}");
-        }
+        let (numbers, valid) = check_light_metadata().unwrap();
+        assert!(numbers > 3000, "{numbers}");
         assert!(valid > 1500, "{valid} valid");
     }
 
