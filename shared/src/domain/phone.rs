@@ -2,7 +2,8 @@
 //! syntactic E.164 normalisation for everything else, the destination policy, and masking.
 //!
 //! Validation uses `phonenumber`'s own rules and data, in a lighter form than the crate's
-//! default database, which is never referenced (so its 526 KB blob is not linked). That
+//! default database, which the functions never reference (so its 526 KB blob is not linked;
+//! only [`check_light_metadata`] uses it). That
 //! database decodes all ~250 regions and checks every regex the first time any number is
 //! parsed: ~110 ms of CPU in send-otp's cold path, and a 128 MB Lambda gets about a fourteenth
 //! of a vCPU. Instead build.rs writes the metadata once per country calling code (109 KB in
@@ -10,8 +11,10 @@
 //! (whitespace dropped, `[0-9]` for Unicode `\d`), and `metadata::for_digits` decodes and
 //! compiles a code's regions the first time a number with that code is parsed: +91 is India
 //! alone (≈ 5 ms), +1 the 25 NANP regions (so +1 876 is still Jamaica). The rules are the
-//! crate's: a test runs every example number of every region, and near misses of each, through
-//! both and requires the same validity, region and type. verify and status never validate:
+//! crate's: [`check_light_metadata`] runs every example number of every region, and near misses
+//! of each, through both and requires the same validity, region and type (the unit tests and
+//! `bench --check-phones` run it; the latter in the functions' own build, whose `regex` has only
+//! the features phonenumber's patterns need: vendor/README.md). verify and status never validate:
 //! they look numbers up by their E.164 key ([`Phone::normalize`]), and webhooks get theirs from
 //! the token we minted from a validated number.
 
