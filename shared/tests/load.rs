@@ -104,7 +104,10 @@ async fn a_spike_under_the_ceiling_is_never_refused() {
     // What it refuses, it refuses as contention (503 busy, Retry-After), never as the number's
     // fault or the ceiling.
     for (status, message) in hot.statuses.iter().filter(|(status, _)| *status != 200) {
-        assert_eq!((*status, message.as_str()), (503, "the service is busy; retry in a moment"));
+        assert_eq!(
+            (*status, message.as_str()),
+            (503, "the service is busy; retry in a moment")
+        );
     }
     let refused: Vec<&(u16, String)> = s.statuses.iter().filter(|(status, _)| *status != 200).collect();
     assert!(
