@@ -139,6 +139,15 @@ impl RuntimeApi {
     }
 }
 
+/// A request's whole body (empty if the connection broke off mid-body), for the fake servers.
+pub async fn body_of(req: Request<Incoming>) -> Bytes {
+    req.into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default()
+}
+
 fn reply(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
     Response::builder()
         .status(status)
@@ -190,12 +199,7 @@ async fn handle(st: Arc<State>, req: Request<Incoming>) -> Result<Response<Full<
         return Ok(resp);
     }
     if rest == "init/error" {
-        let body = req
-            .into_body()
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
+        let body = body_of(req).await;
         *st.init_error.lock().unwrap() = Some(String::from_utf8_lossy(&body).into_owned());
         return Ok(reply(StatusCode::ACCEPTED, r#"{"status":"OK"}"#));
     }
@@ -204,12 +208,7 @@ async fn handle(st: Arc<State>, req: Request<Incoming>) -> Result<Response<Full<
             Some((id, k @ ("response" | "error"))) => (id.to_owned(), k),
             _ => return Ok(reply(StatusCode::NOT_FOUND, r#"{"errorType":"NotFound"}"#)),
         };
-        let body = req
-            .into_body()
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
+        let body = body_of(req).await;
         let now = Instant::now();
         let Some(p) = st.pending.lock().unwrap().remove(&id) else {
             return Ok(reply(StatusCode::BAD_REQUEST, r#"{"errorType":"InvalidRequestID"}"#));

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -66,12 +66,7 @@ async fn handle(
     let is_call = req.method() == hyper::Method::POST
         && req.uri().path().starts_with("/api/v1/Account/")
         && req.uri().path().ends_with("/Call/");
-    let body = req
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
+    let body = crate::runtime_api::body_of(req).await;
     if !is_call {
         other.fetch_add(1, Ordering::SeqCst);
         return Ok(Response::builder()
