@@ -210,8 +210,13 @@ mod tests {
         events.iter().map(|e| e.kind.as_str()).collect()
     }
 
+    /// The events of writing `new` over `old` at `now`.
+    fn events_after(old: &Attempt, new: &Attempt, now: i64) -> Vec<Event> {
+        events_of(Change::Written { old: Some(old), new }, now, FAILS)
+    }
+
     fn written(old: &Attempt, new: &Attempt) -> Vec<&'static str> {
-        kinds(&events_of(Change::Written { old: Some(old), new }, NOW, FAILS))
+        kinds(&events_after(old, new, NOW))
     }
 
     fn hung_up(a: &Attempt, telephony: Telephony, reads: u32) -> Attempt {
@@ -258,27 +263,13 @@ mod tests {
             (Telephony::Answered, 0, CallOutcome::NoKey),
         ] {
             let ended = hung_up(&a, telephony, reads);
-            let events = events_of(
-                Change::Written {
-                    old: Some(&a),
-                    new: &ended,
-                },
-                NOW,
-                FAILS,
-            );
+            let events = events_after(&a, &ended, NOW);
             assert_eq!(kinds(&events), ["call.not_delivered"], "{telephony:?}");
             assert_eq!(events[0].outcome, Some(outcome));
         }
         let mut refused = a.clone();
         refused.call_failed = Some("vobiz said no".into());
-        let events = events_of(
-            Change::Written {
-                old: Some(&a),
-                new: &refused,
-            },
-            NOW,
-            FAILS,
-        );
+        let events = events_after(&a, &refused, NOW);
         assert_eq!(kinds(&events), ["call.not_delivered"]);
         assert_eq!(events[0].outcome, Some(CallOutcome::Failed));
     }
@@ -330,14 +321,7 @@ mod tests {
         let a = attempt(NOW);
         let mut next = attempt(NOW + 60);
         next.attempt_id = "the-next-one".into();
-        let events = events_of(
-            Change::Written {
-                old: Some(&a),
-                new: &next,
-            },
-            NOW + 60,
-            FAILS,
-        );
+        let events = events_after(&a, &next, NOW + 60);
         assert_eq!(kinds(&events), ["otp.expired"]);
         assert_eq!(
             (events[0].attempt_id.as_str(), events[0].ending),
@@ -357,22 +341,8 @@ mod tests {
     fn ids_are_stable_per_attempt_and_type_and_bodies_carry_no_secret() {
         let a = attempt(NOW).in_locale("ta-IN");
         let delivered = hung_up(&a, Telephony::Answered, 1);
-        let one = events_of(
-            Change::Written {
-                old: Some(&a),
-                new: &delivered,
-            },
-            NOW,
-            FAILS,
-        );
-        let again = events_of(
-            Change::Written {
-                old: Some(&a),
-                new: &delivered,
-            },
-            NOW,
-            FAILS,
-        );
+        let one = events_after(&a, &delivered, NOW);
+        let again = events_after(&a, &delivered, NOW);
         assert_eq!(one, again, "a redelivered record: the same event, the same id");
         assert_eq!(one[0].id, event_id(&a.attempt_id, EventType::CallDelivered));
         assert_ne!(one[0].id, event_id(&a.attempt_id, EventType::OtpVerified));
