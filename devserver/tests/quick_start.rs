@@ -94,6 +94,11 @@ async fn client_when_up(base: &str) -> reqwest::Client {
     http
 }
 
+/// `POST {base}{route}` with a JSON body.
+async fn post(http: &reqwest::Client, base: &str, route: &str, body: Value) -> reqwest::Response {
+    http.post(format!("{base}{route}")).json(&body).send().await.unwrap()
+}
+
 /// The README's first command, `cargo run -p devserver`, must pick the server among the
 /// crate's binaries.
 #[test]
@@ -113,12 +118,7 @@ async fn the_quick_start_delivers_a_code_that_verifies_once() {
     let base = format!("http://127.0.0.1:{port}");
     let http = client_when_up(&base).await;
 
-    let sent = http
-        .post(format!("{base}/send-otp"))
-        .json(&json!({ "phone": PHONE }))
-        .send()
-        .await
-        .unwrap();
+    let sent = post(&http, &base, "/send-otp", json!({ "phone": PHONE })).await;
     assert_eq!(sent.status(), 200);
     let body: Value = sent.json().await.unwrap();
     assert_eq!(
@@ -239,12 +239,7 @@ async fn a_hindi_call_through_the_local_server_plays_the_served_pack() {
     let base = format!("http://127.0.0.1:{port}");
     let http = client_when_up(&base).await;
 
-    let sent = http
-        .post(format!("{base}/send-otp"))
-        .json(&json!({ "phone": PHONE, "locale": "hi-IN" }))
-        .send()
-        .await
-        .unwrap();
+    let sent = post(&http, &base, "/send-otp", json!({ "phone": PHONE, "locale": "hi-IN" })).await;
     assert_eq!(sent.status(), 200);
     assert_eq!(sent.json::<Value>().await.unwrap()["locale"], "hi-IN");
 
@@ -264,12 +259,7 @@ async fn a_hindi_call_through_the_local_server_plays_the_served_pack() {
     while let Ok(line) = console.recv_timeout(Duration::from_millis(500)) {
         assert!(!line.contains("prompts not served"), "{line}");
     }
-    let verified = http
-        .post(format!("{base}/verify-otp"))
-        .json(&json!({"phone": PHONE, "otp": code}))
-        .send()
-        .await
-        .unwrap();
+    let verified = post(&http, &base, "/verify-otp", json!({"phone": PHONE, "otp": code})).await;
     assert_eq!(verified.status(), 200);
 
     let audio = http.get(format!("{base}/prompts/hi-IN/7.wav")).send().await.unwrap();
@@ -305,20 +295,10 @@ async fn the_local_server_posts_signed_delivery_events() {
     let (_server, port, console) = start_with(&[("EVENTS_WEBHOOK_URL", &url), ("EVENTS_WEBHOOK_SECRET", SECRET)]);
     let base = format!("http://127.0.0.1:{port}");
     let http = client_when_up(&base).await;
-    let sent = http
-        .post(format!("{base}/send-otp"))
-        .json(&json!({ "phone": PHONE }))
-        .send()
-        .await
-        .unwrap();
+    let sent = post(&http, &base, "/send-otp", json!({ "phone": PHONE })).await;
     assert_eq!(sent.status(), 200);
     let code = heard_digits(&console)[..6].to_owned();
-    let verified = http
-        .post(format!("{base}/verify-otp"))
-        .json(&json!({"phone": PHONE, "otp": code}))
-        .send()
-        .await
-        .unwrap();
+    let verified = post(&http, &base, "/verify-otp", json!({"phone": PHONE, "otp": code})).await;
     assert_eq!(verified.status(), 200);
 
     let verifier = standardwebhooks::Webhook::new(SECRET).unwrap();
