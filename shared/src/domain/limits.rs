@@ -216,6 +216,13 @@ pub fn until_midnight(now: i64) -> i64 {
     (now.div_euclid(86_400) + 1) * 86_400 - now
 }
 
+/// A random pause before the `tries`th retry of a write another transaction held (a send's
+/// transaction, a single write meeting one): 5 to 10 ms × 2^tries, capped at 64 times that; the
+/// jitter keeps the writers that collided from colliding again in step.
+pub fn contention_pause(rng: &mut impl rand::Rng, tries: u32) -> std::time::Duration {
+    std::time::Duration::from_millis(rng.random_range(5..=10u64 << tries.min(6)))
+}
+
 /// The shards a send reads in one counter, `tries` distinct ones from a random start (`start`
 /// is random), stepping by one.
 pub fn shard_order(start: u32, shards: u32, tries: usize) -> Vec<u32> {

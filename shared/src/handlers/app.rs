@@ -9,7 +9,8 @@ use serde_json::json;
 
 use super::{Handled, Outcome, Service, note_call, note_phone, os_rng, rfc3339, run};
 use crate::domain::limits::{
-    Candidates, Limited, SHARD_TRIES, Sharded, admit_send, day_counter, minute_counter, shard_order, until_midnight,
+    Candidates, Limited, SHARD_TRIES, Sharded, admit_send, contention_pause, day_counter, minute_counter, shard_order,
+    until_midnight,
 };
 use crate::domain::secrets::{ct_eq, digest, random_id, token_hash};
 use crate::domain::{Attempt, NewAttempt, Phone, Refusal, generate_code};
@@ -81,7 +82,7 @@ async fn send_otp_inner<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, 
                 return Err(Error::Busy);
             }
             contended += 1;
-            pause(&mut rng, contended).await;
+            tokio::time::sleep(contention_pause(&mut rng, contended)).await;
             (prior, minute_shards, day_shards) = read_for_send(svc, &phone, &minute, day.as_ref(), &mut rng).await?;
             held = false;
         }
@@ -278,13 +279,6 @@ fn pick_shards(minute: &Candidates, day: Option<&Candidates>) -> Picked {
         (Some(minute), Some(Some(day))) => Picked::Shards(CallCounters { minute, day: Some(day) }),
         _ => Picked::Busy,
     }
-}
-
-/// A random pause before the `n`th retry of a contended send: 5 to 10 ms, doubling each time
-/// (capped at 64 times that).
-async fn pause(rng: &mut impl Rng, n: u32) {
-    let ms = rng.random_range(5..=10u64 << n.min(6));
-    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
 }
 
 fn idempotency_key(req: &Request) -> Result<Option<String>, Error> {

@@ -19,7 +19,7 @@ use aws_sdk_dynamodb::types::{
 };
 
 use crate::domain::limits::Counter;
-use crate::domain::limits::FAILURE_WINDOW_SECS;
+use crate::domain::limits::{FAILURE_WINDOW_SECS, contention_pause};
 use crate::domain::{Attempt, CallRef, Phone, Telephony};
 use crate::error::{Error, Result};
 use crate::ports::{CallCounters, HangupFacts, Held, Replay, Start, Store, Write};
@@ -149,7 +149,8 @@ impl DynamoStore {
             match result {
                 Err(SdkError::ServiceError(e)) if e.err().is_transaction_conflict_exception() && tries < 5 => {
                     tries += 1;
-                    tokio::time::sleep(contention_pause(tries)).await;
+                    let pause = contention_pause(&mut rand::rng(), tries);
+                    tokio::time::sleep(pause).await;
                 }
                 Err(SdkError::ServiceError(e)) if e.err().is_transaction_conflict_exception() => {
                     return Err(Error::Busy);
@@ -596,13 +597,6 @@ async fn create_table(client: &Client, table: &str, stream: bool) -> Result<()> 
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     Err(Error::StoreUnavailable(format!("table {table} did not become active")))
-}
-
-/// A random pause before writing again to an item another transaction held: 5 ms to 10 ms ×
-/// 2^tries (jitter, so the writers that collided do not collide again in step).
-pub(crate) fn contention_pause(tries: u32) -> Duration {
-    use rand::Rng;
-    Duration::from_millis(rand::rng().random_range(5..=10u64 << tries.min(6)))
 }
 
 fn unavailable<E: std::error::Error + 'static>(e: E) -> Error {
