@@ -229,7 +229,6 @@ fn send_reply<S, K>(svc: &Service<S, K>, phone: &Phone, attempt: &Attempt) -> se
     reply
 }
 
-/// The `Idempotency-Key` header, as its hash: 1 to 255 visible ASCII characters.
 /// The number's record and the candidate shards of each counter, read in one request.
 async fn read_for_send<S: Store, K: Clock>(
     svc: &Service<S, K>,
@@ -281,6 +280,7 @@ fn pick_shards(minute: &Candidates, day: Option<&Candidates>) -> Picked {
     }
 }
 
+/// The `Idempotency-Key` header, as its hash: 1 to 255 visible ASCII characters.
 fn idempotency_key(req: &Request) -> Result<Option<String>, Error> {
     let Some(v) = req.headers().get("idempotency-key") else {
         return Ok(None);
