@@ -419,6 +419,77 @@ async fn concurrent_verifies_of_the_right_code_succeed_once<S: Store + 'static>(
     assert_eq!(valid, 1);
 }
 
+/// A cancel racing a right verify, on 16 distinct numbers at once: each attempt ends exactly one
+/// way. Verify charges the right guess in one write and records `verified_at` in the next; a
+/// cancel that lands between them must find the code used, as it would after `verified_at`.
+/// In the replies (verify valid and cancel saying `verified`, or verify `canceled` and cancel
+/// `canceled`) and in the facts (never both `verified_at`/a right guess and `canceled_at`, so
+/// the stream cannot say both `otp.verified` and `otp.canceled`).
+async fn a_cancel_racing_a_right_verify_ends_the_attempt_one_way<S: Store + 'static>(store: S) {
+    let (svc, _clock) = deployed(store, &[("CALLS_PER_MINUTE", "1000")]);
+    let server = fake::fake(201, fired()).await;
+    let calls = Arc::new(fake::client(&server));
+    let phones: Vec<String> = (0..16).map(|i| format!("+9198765434{i:02}")).collect();
+    let mut codes = Vec::new();
+    for phone in &phones {
+        assert_eq!(send(&svc, &calls, phone).await.status(), 200);
+        codes.push(common::stored_code_of(&svc, phone).await);
+    }
+    let svc = Arc::new(svc);
+    let tasks: Vec<_> = phones
+        .iter()
+        .zip(&codes)
+        .enumerate()
+        .map(|(i, (phone, code))| {
+            let (svc, calls) = (svc.clone(), calls.clone());
+            let verify_body = format!(r#"{{"phone":"{phone}","otp":"{code}"}}"#);
+            let cancel_body = format!(r#"{{"phone":"{phone}"}}"#);
+            let verify = {
+                let (svc, calls) = (svc.clone(), calls.clone());
+                tokio::spawn(
+                    async move { dispatch(&svc, &*calls, json_req("POST", "/verify-otp", &verify_body)).await },
+                )
+            };
+            // Each cancel starts a little later than the last (on the memory store, one more
+            // turn of the scheduler), so some land before the guess, some between verify's
+            // two writes and some after.
+            let delay = i;
+            let cancel = tokio::spawn(async move {
+                for _ in 0..delay {
+                    tokio::task::yield_now().await;
+                }
+                dispatch(&svc, &*calls, json_req("POST", "/cancel-otp", &cancel_body)).await
+            });
+            (phone.clone(), verify, cancel)
+        })
+        .collect();
+    for (phone, verify, cancel) in tasks {
+        let (verify, cancel) = (verify.await.unwrap(), cancel.await.unwrap());
+        let (v, c) = (json(&verify), json(&cancel));
+        assert_eq!(cancel.status(), 200, "{phone}: {c}");
+        let verified = verify.status() == 200;
+        if verified {
+            assert_eq!(
+                (&v["valid"], &c["status"]),
+                (&json!(true), &json!("verified")),
+                "{phone}"
+            );
+        } else {
+            assert_eq!(
+                (&v["reason"], &c["status"]),
+                (&json!("canceled"), &json!("canceled")),
+                "{phone}"
+            );
+        }
+        let a = svc.store.get(&Phone::parse(&phone).unwrap()).await.unwrap().unwrap();
+        assert_eq!(
+            (a.is_verified(), a.canceled_at.is_some()),
+            (verified, !verified),
+            "{phone}: the facts say one of verified or canceled"
+        );
+    }
+}
+
 async fn concurrent_wrong_guesses_are_all_counted<S: Store + 'static>(store: S) {
     let (svc, clock) = deployed(store, &[]);
     let server = fake::fake(201, fired()).await;
@@ -773,6 +844,7 @@ on_both_stores!(
     the_failure_cap_survives_resends,
     a_correct_verify_resets_the_failure_count,
     concurrent_verifies_of_the_right_code_succeed_once,
+    a_cancel_racing_a_right_verify_ends_the_attempt_one_way,
     concurrent_wrong_guesses_are_all_counted,
     raced_distinct_guesses_are_charged_before_they_are_judged,
     raced_guesses_never_exceed_the_numbers_failures,

@@ -467,6 +467,28 @@ async fn guesses_are_charged_then_judged<S: Store>(store: S) {
     assert_eq!(old.refusal(NOW + 11), Some(Refusal::AlreadyUsed));
 }
 
+/// A right guess ends the attempt at once, before verify records `verified_at`: a cancel, a
+/// further guess and a read of the code in between all find the code used.
+async fn a_right_guess_ends_the_attempt_before_verified_at<S: Store>(store: S) {
+    start(&store, "a1", NOW).await;
+    let hook = call("th-a1", "call-1", None);
+    done(store.answer(&hook, None, NOW + 1).await.unwrap());
+    let a = done(store.guess(&phone(), "mac-a1", NOW + 5).await.unwrap());
+    assert_eq!(a.judge_last_guess(), Ok(()));
+    let old = refused(store.cancel(&phone(), NOW + 6).await.unwrap()).expect("the record");
+    assert_eq!(
+        (old.canceled_at, old.verified_at, old.status(NOW + 6)),
+        (None, None, shared::domain::Status::Verified),
+        "a cancel between the right guess and verified_at finds the code used"
+    );
+    let old = refused(store.guess(&phone(), "mac-a1", NOW + 6).await.unwrap()).expect("the record");
+    assert_eq!((old.guessed(), old.refusal(NOW + 6)), (1, Some(Refusal::AlreadyUsed)));
+    assert!(refused(store.read_code(&hook, 5, NOW + 6).await.unwrap()).is_some());
+    assert!(store.record_verified(&phone(), "a1", NOW + 7).await.unwrap());
+    let a = store.get(&phone()).await.unwrap().unwrap();
+    assert_eq!((a.verified_at, a.canceled_at), (Some(NOW + 7), None));
+}
+
 async fn guesses_at_an_expired_code_are_refused<S: Store>(store: S) {
     start(&store, "a1", NOW).await;
     let old = refused(store.guess(&phone(), "mac-a1", NOW + 300).await.unwrap()).unwrap();
@@ -510,7 +532,11 @@ async fn concurrent_right_guesses_succeed_exactly_once<S: Store + 'static>(store
         wins += t.await.unwrap() as u32;
     }
     assert_eq!(wins, 1);
-    assert_eq!(store.get(&phone()).await.unwrap().unwrap().guessed(), 3);
+    assert_eq!(
+        store.get(&phone()).await.unwrap().unwrap().guessed(),
+        1,
+        "the right guess ends the attempt: none is charged after it"
+    );
 }
 
 async fn concurrent_distinct_guesses_never_exceed_the_cap<S: Store + 'static>(store: S) {
@@ -584,6 +610,7 @@ on_both_stores!(
     hangup_is_recorded_once,
     a_hangup_of_another_call_changes_nothing,
     guesses_are_charged_then_judged,
+    a_right_guess_ends_the_attempt_before_verified_at,
     guesses_at_an_expired_code_are_refused,
     wrong_guesses_are_capped,
     concurrent_right_guesses_succeed_exactly_once,

@@ -238,8 +238,15 @@ impl Attempt {
     /// The code may be guessed and read: not used, the call not failed, not expired, guesses
     /// left. (What a guess charges is decided by this same predicate, so a number that used up
     /// its failures has no guess left either.)
+    ///
+    /// "Not used" is decided by the charged guesses, not by `verified_at`: a right guess ends
+    /// the attempt for every later write (another guess, a cancel, a read of the code) at once,
+    /// though `verified_at` follows it one write later. Since nothing is charged after a right
+    /// guess, it is always the last one, which is how the DynamoDB store states this condition
+    /// (`last_guess <> code_mac`).
     pub fn is_live(&self, now: i64) -> bool {
         self.verified_at.is_none()
+            && self.first_match().is_none()
             && self.canceled_at.is_none()
             && self.call_failed.is_none()
             && now < self.expires_at

@@ -31,14 +31,17 @@ pub const TTL_ATTRIBUTE: &str = "ttl";
 pub const RETENTION_SECS: i64 = 24 * 3600;
 
 /// The "live" condition: [`Attempt::is_live`].
+/// `last_guess` is the last charged guess; once it matches the code, the code is used.
 const LIVE: &str = "attribute_not_exists(#verified_at) AND attribute_not_exists(#canceled_at) \
+                    AND (attribute_not_exists(#last_guess) OR #last_guess <> #code_mac) \
                     AND attribute_not_exists(#call_failed) \
                     AND #expires_at > :now AND size(#guesses) < #guess_cap";
 
 /// The attempt's own attributes that a new attempt removes when the old one had them (the
 /// last four are of an earlier data model: failure counters the guesses replaced, and repeats,
 /// which reads replaced).
-const ATTEMPT_OPTIONAL: [&str; 17] = [
+const ATTEMPT_OPTIONAL: [&str; 18] = [
+    "last_guess",
     "call_failed",
     "answered_at",
     "call_uuid",
@@ -421,11 +424,12 @@ impl Store for DynamoStore {
         self.update(
             phone,
             LIVE,
-            "SET #guesses = list_append(#guesses, :guess), \
+            "SET #guesses = list_append(#guesses, :guess), #last_guess = :last_guess, \
              #failures_until = if_not_exists(#failures_until, :window_end), #ttl = :ttl",
             vec![
                 (":now", n(now)),
                 (":guess", AttributeValue::L(vec![s(guess_mac)])),
+                (":last_guess", s(guess_mac)),
                 (":window_end", n(now + FAILURE_WINDOW_SECS)),
                 // Nothing the record holds outlasts a failure window opened now.
                 (":ttl", n(now + FAILURE_WINDOW_SECS + RETENTION_SECS)),
@@ -689,6 +693,11 @@ pub fn to_item(a: &Attempt) -> Item {
         "guesses".into(),
         AttributeValue::L(a.guesses.iter().map(|g| s(g)).collect()),
     );
+    // The last guess again, for the "live" condition (a condition cannot index a list by an
+    // attribute); derived, so `from_item` does not read it.
+    if let Some(last) = a.guesses.last() {
+        item.insert("last_guess".into(), s(last));
+    }
     item.insert("guess_cap".into(), n(a.guess_cap));
     item.insert("max_attempts".into(), n(a.max_attempts));
     item.insert("reads".into(), n(a.reads));
