@@ -301,6 +301,46 @@ async fn the_vobiz_client_follows_no_redirect<S: Store>(store: S) {
     );
 }
 
+/// The events webhook follows no redirect either: a 307 (which would re-POST the signed event
+/// to wherever it points) and a 302 (which would turn it into a bodiless GET) are failed
+/// deliveries, and the redirect's target receives nothing.
+#[tokio::test]
+async fn the_events_webhook_follows_no_redirect() {
+    use shared::domain::events::{EventType, event_id};
+    use shared::events::{Sink, WebhookSink};
+    let event = shared::domain::events::Event {
+        id: event_id("attempt-1", EventType::OtpVerified),
+        kind: EventType::OtpVerified,
+        time: "2026-09-21T10:00:00Z".into(),
+        phone: PHONE.into(),
+        attempt_id: "attempt-1".into(),
+        locale: Some("en-IN".into()),
+        test: false,
+        outcome: None,
+        ending: None,
+    };
+    let mut outcomes = Vec::new();
+    for status in [307, 302] {
+        let elsewhere = MockServer::start().await;
+        Mock::given(wiremock::matchers::any())
+            .respond_with(ResponseTemplate::new(204))
+            .mount(&elsewhere)
+            .await;
+        let redirecting = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(status).insert_header("location", format!("{}/hooks", elsewhere.uri())))
+            .mount(&redirecting)
+            .await;
+        let sink =
+            Sink::Webhook(WebhookSink::new(&redirecting.uri(), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap());
+        let delivered = sink.deliver(std::slice::from_ref(&event)).await.is_ok();
+        let reached = elsewhere.received_requests().await.unwrap().len();
+        outcomes.push((status, delivered, reached));
+    }
+    // (status, counted as delivered, requests that reached the redirect's target)
+    assert_eq!(outcomes, [(307, false, 0), (302, false, 0)]);
+}
+
 async fn required_signatures_refuse_unsigned_webhooks<S: Store>(store: S) {
     let (svc, _clock) = deployed(store, &[("VOBIZ_WEBHOOK_SIGNATURE", "required")]);
     let server = fake::fake(201, fired()).await;
