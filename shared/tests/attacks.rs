@@ -805,6 +805,38 @@ async fn the_database_going_away_gives_503_and_nothing_half_written() {
     assert_eq!(verify(&svc, &calls, &code).await.0, 200);
 }
 
+/// A send's transaction commits, but its reply comes after the client's attempt timeout (the
+/// production bounds): the SDK sends it again with the same ClientRequestToken, DynamoDB answers
+/// that retry with the first one's success, and the send places its one call. (Run again as a
+/// new transaction, the write would fail its conditions against itself and read as "a code was
+/// just sent to this number", with no call placed.)
+#[tokio::test]
+#[ignore = "needs a DynamoDB endpoint: scripts/test.sh starts one and runs it"]
+async fn a_late_transaction_reply_and_the_sdks_retry_place_one_call() {
+    let Some((store, proxy)) = common::proxied_dynamo_store().await else {
+        return;
+    };
+    let (svc, _clock) = deployed(store, &[]);
+    let server = fake::fake(201, fired()).await;
+    let calls = fake::client(&server);
+    // Past the 1.5 s attempt timeout of shared::lambda::dynamo_config, well inside its 4 s
+    // operation timeout (the retry waits at most 1 s).
+    proxy.delay_next_reply(
+        "DynamoDB_20120810.TransactWriteItems",
+        std::time::Duration::from_millis(2200),
+    );
+    let r = send(&svc, &calls, PHONE).await;
+    assert_eq!(
+        proxy.seen(),
+        2,
+        "the SDK sent the transaction again after the late reply"
+    );
+    assert_eq!(r.status(), 200, "{}", text(&r));
+    assert_eq!(fake::calls(&server).await, 1, "one call");
+    let code = stored_code(&svc).await;
+    assert_eq!(verify(&svc, &calls, &code).await.0, 200);
+}
+
 on_both_stores!(
     disclosure_paths_read_nothing,
     required_signatures_refuse_unsigned_webhooks,
