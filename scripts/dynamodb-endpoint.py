@@ -57,6 +57,21 @@ table-level and account-level throughput limits, and the read-committed isolatio
 Scan and BatchGetItem (moto applies a transaction at once, so every read sees all of it or none
 of it, which is what DynamoDB's GetItem sees too).
 
+Client request tokens (always on)
+
+A TransactWriteItems that carries a ClientRequestToken (the AWS SDKs generate one per call and
+send the same one on every retry of it) is idempotent, as DynamoDB documents: a request with the
+token of a transaction that succeeded is answered with that success and changes nothing; with the
+token but other parameters (anything in the request but the token), it is refused with
+IdempotentParameterMismatchException; while the transaction with that token is still in progress
+(here: during its hold, with --conflicts), with TransactionInProgressException. A token is
+valid for DYNAMODB_ENDPOINT_TOKEN_SECS seconds (default 600, DynamoDB's 10 minutes) after its
+transaction completed; after that, and at once after a transaction that failed (a failed
+condition, a conflict), a request with it runs as a new one. Tokens are per signer (access key
+and region), as DynamoDB's are per account and region. A replay repeats the first reply's body,
+where DynamoDB reports read units as its ConsumedCapacity (when ReturnConsumedCapacity asks for
+it); the two messages are the documented meanings of those errors, not DynamoDB's exact wording.
+
 Transactions at scale
 
 moto backs up every table a TransactWriteItems names with copy.deepcopy before applying it (to
@@ -159,6 +174,8 @@ THROTTLE_MESSAGE = (
     "bp-partition-key-design.html"
 )
 CANCELLED_MESSAGE = "Transaction cancelled, please refer cancellation reasons for specific reasons [{}]"
+IN_PROGRESS_MESSAGE = "The transaction with the given request token is already in progress."
+MISMATCH_MESSAGE = "The request uses the same client request token as a previous but non-identical request."
 
 SINGLE_WRITES = ("PutItem", "UpdateItem", "DeleteItem")
 TRANSACT_ACTIONS = ("Put", "Update", "Delete", "ConditionCheck")
@@ -166,12 +183,91 @@ TRANSACT_ACTIONS = ("Put", "Update", "Delete", "ConditionCheck")
 SCHEMA_CHANGES = ("CreateTable", "DeleteTable")
 
 
+class Tokens:
+    """DynamoDB's ClientRequestToken for TransactWriteItems (see the docstring). Read and
+    changed only under `lock`."""
+
+    def __init__(self, window_seconds):
+        self.window = window_seconds
+        # (signer, token) -> [parameters, completes, reply]: reply is (status, headers, body)
+        # of a transaction that succeeded, None of one that failed (it holds the token only
+        # while in progress). `completes` is time.monotonic() when the transaction let go of
+        # its items: before that it is in progress.
+        self.entries = {}
+        self.order = collections.deque()  # (expires, key), oldest first, for forgetting
+
+    def check(self, environ, request, now):
+        """The reply to `request` if its token decides it (a replay, a mismatch, a transaction
+        in progress); None if it is to run."""
+        self.forget(now)
+        token = request.get("ClientRequestToken")
+        if not isinstance(token, str):
+            return None
+        entry = self.entries.get((signer(environ), token))
+        if entry is None:
+            return None
+        parameters, completes, reply = entry
+        if completes + self.window <= now or (reply is None and completes <= now):
+            return None  # an expired token, or a failed transaction's: this request runs anew
+        if parameters != self.parameters(request):
+            return error_reply("IdempotentParameterMismatchException", message=MISMATCH_MESSAGE)
+        if now < completes:
+            return error_reply("TransactionInProgressException", message=IN_PROGRESS_MESSAGE)
+        status, headers, body = reply
+        fresh_id = ("x-amzn-RequestId", request_id())
+        return status, [h for h in headers if h[0].lower() != "x-amzn-requestid"] + [fresh_id], body
+
+    def record(self, environ, request, completes, status, headers, body):
+        """Remembers the token of a transaction that ran: its reply if it succeeded."""
+        token = request.get("ClientRequestToken")
+        if not isinstance(token, str):
+            return
+        key = (signer(environ), token)
+        reply = (status, headers, body) if status.startswith("200") else None
+        self.entries[key] = [self.parameters(request), completes, reply]
+        self.order.append((completes + self.window, key))
+
+    def forget(self, now):
+        while self.order and self.order[0][0] <= now:
+            expires, key = self.order.popleft()
+            entry = self.entries.get(key)
+            if entry is not None and entry[1] + self.window <= expires:
+                del self.entries[key]
+
+    @staticmethod
+    def parameters(request):
+        return json.dumps({k: v for k, v in request.items() if k != "ClientRequestToken"}, sort_keys=True)
+
+
+class Serialised:
+    """The WSGI app without --conflicts: moto serialised, and client request tokens honoured."""
+
+    def __init__(self, tokens):
+        self.tokens = tokens
+
+    def __call__(self, environ, start_response):
+        if operation_of(environ) != "TransactWriteItems":
+            return serialised(environ, start_response)
+        request = json_body(environ)
+        if not isinstance(request, dict):
+            return serialised(environ, start_response)
+        with lock:
+            reply = self.tokens.check(environ, request, time.monotonic())
+            if reply is None:
+                reply = call(environ)
+                self.tokens.record(environ, request, time.monotonic(), *reply)
+        status, headers, body = reply
+        start_response(status, headers)
+        return [body]
+
+
 class Contention:
     """The WSGI app with --conflicts: moto serialised, plus DynamoDB's conflicts and throttling."""
 
-    def __init__(self, hold_seconds, item_writes_per_second):
+    def __init__(self, hold_seconds, item_writes_per_second, tokens):
         self.hold = hold_seconds
         self.limit = item_writes_per_second
+        self.tokens = tokens
         # All of the state below is read and changed only under `lock`.
         self.tables = {}  # (signer, table name) -> (table ARN, key attribute names)
         # item -> when the transaction that holds it lets go (time.monotonic()). A hold ends by
@@ -182,17 +278,14 @@ class Contention:
         self.recent = collections.Counter()  # item -> write units in the last second
 
     def __call__(self, environ, start_response):
-        operation = environ.get("HTTP_X_AMZ_TARGET", "").rpartition(".")[2]
+        operation = operation_of(environ)
         if operation in SCHEMA_CHANGES:
             with lock:
                 self.tables.clear()
                 return list(app(environ, start_response))
         if operation not in SINGLE_WRITES + ("TransactWriteItems",):
             return serialised(environ, start_response)
-        try:
-            request = json.loads(take_body(environ))
-        except ValueError:
-            request = None
+        request = json_body(environ)
         if not isinstance(request, dict):
             return serialised(environ, start_response)  # moto answers what it cannot parse
         if operation == "TransactWriteItems":
@@ -220,11 +313,20 @@ class Contention:
 
     def transact_write(self, environ, start_response, request):
         with lock:
+            # A request whose token decides it (a retry of a transaction that succeeded, or of
+            # one still in progress) touches no item: it neither conflicts nor counts.
+            reply = self.tokens.check(environ, request, time.monotonic())
+            if reply is not None:
+                start_response(*reply[:2])
+                return [reply[2]]
             actions = request.get("TransactItems")
             items = [self.transact_item(environ, a) for a in actions] if isinstance(actions, list) else []
             if not items or None in items or len(set(items)) < len(items):
                 # moto validates or refuses it (two actions on one item are a ValidationException).
-                return list(app(environ, start_response))
+                status, headers, body = call(environ)
+                self.tokens.record(environ, request, time.monotonic(), status, headers, body)
+                start_response(status, headers)
+                return [body]
             now = time.monotonic()
             reasons = []
             for item in items:
@@ -244,11 +346,12 @@ class Contention:
             # through DynamoDB's prepare phase, so they are held and charged. A request moto
             # refuses as invalid is refused before that.
             held = status.startswith("200") or error_code(body) == "TransactionCanceledException"
+            until = time.monotonic() + (self.hold if held else 0)
             if held:
                 self.count(items, 2, now)
-                until = time.monotonic() + self.hold
                 for item in items:
                     self.in_flight[item] = until
+            self.tokens.record(environ, request, until, status, headers, body)
         if held:
             time.sleep(self.hold)
         start_response(status, headers)
@@ -291,8 +394,7 @@ class Contention:
         """(ARN, key attribute names) of a table, by a DescribeTable through moto; None if absent."""
         # A table name may be given as its ARN (DynamoDB accepts both); the cache is per signer
         # (access key and region), as moto keeps a backend per account and region.
-        signer = environ.get("HTTP_AUTHORIZATION", "").split("Credential=")[-1].split("/")
-        cache_key = (signer[0], signer[2] if len(signer) > 2 else "", name)
+        cache_key = (signer(environ), name)
         if cache_key not in self.tables:
             status, _, body = call(
                 environ, target="DynamoDB_20120810.DescribeTable", body=json.dumps({"TableName": name}).encode()
@@ -325,6 +427,25 @@ class Contention:
         for item in items:
             self.writes.append((now, item, units))
             self.recent[item] += units
+
+
+def operation_of(environ):
+    """The DynamoDB operation a request names (its X-Amz-Target), e.g. "TransactWriteItems"."""
+    return environ.get("HTTP_X_AMZ_TARGET", "").rpartition(".")[2]
+
+
+def signer(environ):
+    """(access key, region) of the request's signature: moto's account and region."""
+    credential = environ.get("HTTP_AUTHORIZATION", "").split("Credential=")[-1].split("/")
+    return credential[0], credential[2] if len(credential) > 2 else ""
+
+
+def json_body(environ):
+    """The request's JSON body (put back for moto to read), or None if it is not JSON."""
+    try:
+        return json.loads(take_body(environ))
+    except ValueError:
+        return None
 
 
 def take_body(environ):
@@ -365,25 +486,33 @@ def error_code(body):
 
 def error(start_response, error_type, **fields):
     """A DynamoDB error reply: HTTP 400 and the JSON body DynamoDB sends, fields in its order."""
-    body = json.dumps({"__type": ERROR_TYPE + error_type, **fields}, separators=(",", ":")).encode()
-    request_id = "".join(random.choices(string.ascii_uppercase + string.digits, k=52))
-    start_response(
-        "400 Bad Request",
-        [
-            ("Content-Type", "application/x-amz-json-1.0"),
-            ("Content-Length", str(len(body))),
-            ("x-amzn-RequestId", request_id),
-            # DynamoDB sends this checksum of the body; botocore checks it when present.
-            ("x-amz-crc32", str(binascii.crc32(body))),
-        ],
-    )
+    status, headers, body = error_reply(error_type, **fields)
+    start_response(status, headers)
     return [body]
+
+
+def error_reply(error_type, **fields):
+    """(status, headers, body) of a DynamoDB error reply."""
+    body = json.dumps({"__type": ERROR_TYPE + error_type, **fields}, separators=(",", ":")).encode()
+    headers = [
+        ("Content-Type", "application/x-amz-json-1.0"),
+        ("Content-Length", str(len(body))),
+        ("x-amzn-RequestId", request_id()),
+        # DynamoDB sends this checksum of the body; botocore checks it when present.
+        ("x-amz-crc32", str(binascii.crc32(body))),
+    ]
+    return "400 Bad Request", headers, body
+
+
+def request_id():
+    return "".join(random.choices(string.ascii_uppercase + string.digits, k=52))
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
-        epilog="With --conflicts: DYNAMODB_ENDPOINT_TXN_MS (default 15), DYNAMODB_ENDPOINT_ITEM_WPS (default 1000).",
+        epilog="DYNAMODB_ENDPOINT_TOKEN_SECS (default 600). With --conflicts: DYNAMODB_ENDPOINT_TXN_MS (default"
+        " 15), DYNAMODB_ENDPOINT_ITEM_WPS (default 1000).",
     )
     parser.add_argument("host")
     parser.add_argument("port", type=int)
@@ -394,11 +523,12 @@ if __name__ == "__main__":
         help="emulate DynamoDB's transaction conflicts and hot-item throttling (also DYNAMODB_ENDPOINT_CONFLICTS=1)",
     )
     args = parser.parse_args()
-    wsgi = serialised
+    tokens = Tokens(float(os.environ.get("DYNAMODB_ENDPOINT_TOKEN_SECS", "600")))
+    wsgi = Serialised(tokens)
     if args.conflicts:
         hold_ms = float(os.environ.get("DYNAMODB_ENDPOINT_TXN_MS", "15"))
         writes_per_second = int(os.environ.get("DYNAMODB_ENDPOINT_ITEM_WPS", "1000"))
-        wsgi = Contention(hold_ms / 1000, writes_per_second)
+        wsgi = Contention(hold_ms / 1000, writes_per_second, tokens)
         print(
             f"dynamodb-endpoint: conflicts on (transactions hold their items {hold_ms:g} ms,"
             f" at most {writes_per_second} write units per item per second)",

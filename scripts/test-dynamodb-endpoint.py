@@ -1,4 +1,5 @@
-"""Self-test of scripts/dynamodb-endpoint.py: its contention mode (--conflicts) and its default.
+"""Self-test of scripts/dynamodb-endpoint.py: its contention mode (--conflicts), its default, and
+in both the ClientRequestToken of TransactWriteItems.
 
 Starts the endpoint on free loopback ports (once with --conflicts, once without), talks to it
 with boto3 making one attempt per request (so that no error is hidden by a retry), and checks
@@ -26,6 +27,7 @@ from botocore.exceptions import ClientError
 ENDPOINT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "dynamodb-endpoint.py")
 HOLD_MS = 1000  # long enough to act while a transaction holds its items, on a busy machine too
 ITEM_WPS = 20
+TOKEN_SECS = 2  # the idempotency window (DynamoDB's is 10 minutes), short enough to outlive here
 TABLE = "contention"
 CONFLICT = {"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}
 NONE = {"Code": "None"}
@@ -44,7 +46,12 @@ def start_endpoint(conflicts, log):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = dict(os.environ, DYNAMODB_ENDPOINT_TXN_MS=str(HOLD_MS), DYNAMODB_ENDPOINT_ITEM_WPS=str(ITEM_WPS))
+    env = dict(
+        os.environ,
+        DYNAMODB_ENDPOINT_TXN_MS=str(HOLD_MS),
+        DYNAMODB_ENDPOINT_ITEM_WPS=str(ITEM_WPS),
+        DYNAMODB_ENDPOINT_TOKEN_SECS=str(TOKEN_SECS),
+    )
     env.pop("DYNAMODB_ENDPOINT_CONFLICTS", None)
     command = [sys.executable, ENDPOINT, "127.0.0.1", str(port)] + (["--conflicts"] if conflicts else [])
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -328,6 +335,87 @@ def default_mode(client):
     check(codes == ["ok"] * (ITEM_WPS + 5), f"{ITEM_WPS + 5} quick updates to one item all succeed (no throttling)")
 
 
+def client_request_tokens(client, mode, conflicts):
+    print(f"({mode}) ClientRequestToken: a retry of a transaction that succeeded succeeds and changes nothing")
+    p = mode  # item names of this run
+
+    def first_send(pk):
+        # As a send writes a number's item: only if it has none yet, and a counter taken.
+        return [
+            {
+                "Put": {
+                    "TableName": TABLE,
+                    "Item": {"pk": {"S": pk}, "by": {"S": "first"}},
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {
+                "Update": {
+                    "TableName": TABLE,
+                    "Key": key(f"{p}-counter"),
+                    "UpdateExpression": "ADD n :one",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}},
+                }
+            },
+        ]
+
+    def counter():
+        return (get(client, f"{p}-counter") or {}).get("n", {}).get("N")
+
+    def transact(items, token):
+        return attempt(client.transact_write_items, TransactItems=items, ClientRequestToken=token)
+
+    first = transact(first_send(f"{p}-number"), f"{p}-token-1")
+    check(code(first) == "ok" and counter() == "1", f"the first request: {code(first)}, counter {counter()}")
+    retry = transact(first_send(f"{p}-number"), f"{p}-token-1")
+    check(code(retry) == "ok", f"its retry with the same token: {code(retry)} (its condition would fail now)")
+    check(counter() == "1" and by(client, f"{p}-number") == "first", f"the retry changed nothing: counter {counter()}")
+    other = transact(first_send(f"{p}-number"), f"{p}-token-2")
+    reasons = [r["Code"] for r in other[1].get("CancellationReasons", [])] if other[0] == "error" else None
+    check(
+        code(other) == "TransactionCanceledException" and reasons == ["ConditionalCheckFailed", "None"],
+        f"the same request with another token runs: {code(other)} {reasons}",
+    )
+    changed = transact(first_send(f"{p}-elsewhere"), f"{p}-token-1")
+    message = changed[1].get("Error", {}).get("Message") if changed[0] == "error" else None
+    check(
+        code(changed) == "IdempotentParameterMismatchException",
+        f"the token with other parameters: {code(changed)} ({message!r})",
+    )
+    check(get(client, f"{p}-elsewhere") is None and counter() == "1", "the mismatched request changed nothing")
+
+    # A transaction that failed holds its token only while in progress: its retry runs.
+    failed = transact(first_send(f"{p}-number"), f"{p}-token-3")
+    check(code(failed) == "TransactionCanceledException", f"a transaction that fails: {code(failed)}")
+    client.delete_item(TableName=TABLE, Key=key(f"{p}-number"))
+    again = transact(first_send(f"{p}-number"), f"{p}-token-3")
+    check(code(again) == "ok" and counter() == "2", f"its retry, now that it can succeed: {code(again)}")
+
+    if conflicts:
+        holder = []
+        thread = threading.Thread(
+            target=lambda: holder.append(transact(first_send(f"{p}-held"), f"{p}-token-4"))
+        )
+        started = time.monotonic()
+        thread.start()
+        check(wait_until_visible(client, f"{p}-held", "first"), "a transaction is applied and holds its items")
+        during = transact(first_send(f"{p}-held"), f"{p}-token-4")
+        in_hold = time.monotonic() - started < HOLD_MS / 1000
+        check(
+            code(during) == "TransactionInProgressException" or not in_hold,
+            f"its retry while it is in progress: {code(during)}",
+        )
+        thread.join()
+        after = transact(first_send(f"{p}-held"), f"{p}-token-4")
+        check(code(holder[0]) == "ok" and code(after) == "ok", f"and once it completed: {code(after)}")
+        check(counter() == "3", f"it was applied once: counter {counter()}")
+
+    # After the window, the token is a new request's.
+    time.sleep(TOKEN_SECS + 0.2)
+    late = transact(first_send(f"{p}-number"), f"{p}-token-1")
+    check(code(late) == "TransactionCanceledException", f"the token after its window runs anew: {code(late)}")
+
+
 def main():
     logs = tempfile.mkdtemp(prefix="dynamodb-endpoint-test-")
     processes = []
@@ -340,10 +428,12 @@ def main():
             concurrent_transactions_on_distinct_items(client)
             single_writes_on_an_item_in_flight(client)
             throttling(client)
+            client_request_tokens(client, "f", conflicts=True)
         with open(os.path.join(logs, "default.log"), "w") as log:
             process, client = start_endpoint(False, log)
             processes.append(process)
             default_mode(client)
+            client_request_tokens(client, "g", conflicts=False)
     finally:
         for process in processes:
             process.terminate()

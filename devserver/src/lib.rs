@@ -246,7 +246,13 @@ async fn handle<S: Store, K: Clock, C: CallPlacer>(
 async fn prompt_file(dir: &Path, file: &str, method: &hyper::Method) -> hyper::Response<Full<Bytes>> {
     let not_found = || to_hyper(error_response(&Error::NoRoute));
     if method != hyper::Method::GET && method != hyper::Method::HEAD {
-        return to_hyper(error_response(&Error::MethodNotAllowed));
+        // RFC 9110: a 405 names the methods the resource does allow.
+        let mut resp = to_hyper(error_response(&Error::MethodNotAllowed));
+        resp.headers_mut().insert(
+            hyper::header::ALLOW,
+            hyper::header::HeaderValue::from_static("GET, HEAD"),
+        );
+        return resp;
     }
     let Some((tag, name)) = file.split_once('/') else {
         return not_found();

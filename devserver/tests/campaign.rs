@@ -229,7 +229,7 @@ fn ten_thousand_generated_requests_never_break_anything() {
     runner
         .run(&request(token), |r| {
             let before = app.svc.store.snapshot();
-            let (status, text) = rt.block_on(async {
+            let (status, allow, text) = rt.block_on(async {
                 let mut b = http
                     .request(r.method.parse().unwrap(), format!("{base}{}", r.path))
                     .body(r.body.clone());
@@ -241,10 +241,12 @@ fn ten_thousand_generated_requests_never_break_anything() {
                 }
                 let resp = b.send().await.unwrap_or_else(|e| panic!("no response to {r:?}: {e}"));
                 let status = resp.status().as_u16();
-                (status, resp.text().await.unwrap_or_default())
+                let allow = resp.headers().get("allow").cloned();
+                (status, allow, resp.text().await.unwrap_or_default())
             });
             *tally.borrow_mut().entry(status).or_default() += 1;
             prop_assert!(status < 500, "{status} for {r:?}: {text}");
+            prop_assert!(status != 405 || allow.is_some(), "a 405 without Allow for {r:?}");
             // Rejected: an error body, or a webhook's apology. (A wrong code on /verify-otp is
             // not rejected: it is a checked guess, and counting it is the point.)
             let error_body = serde_json::from_str::<serde_json::Value>(&text).is_ok_and(|v| v.get("error").is_some());
@@ -264,4 +266,54 @@ fn ten_thousand_generated_requests_never_break_anything() {
         .unwrap();
     assert!(alive.status().is_success() || alive.status() == 400 || alive.status() == 404);
     eprintln!("campaign: 10000 requests, replies by status: {by_status:?}");
+}
+
+/// Every 405 the local server gives names the methods the resource allows (RFC 9110): the
+/// prompt files (GET, HEAD) and every route of the table.
+#[tokio::test]
+async fn every_405_names_the_allowed_methods() {
+    let cfg = AppConfig::from_lookup(|_| None).unwrap();
+    let app = Arc::new(App {
+        svc: Service::new(&cfg, Keys::derive(&[3u8; 32]).unwrap(), MemoryStore::new()),
+        calls: Accept::default(),
+        prompts: Some(std::env::temp_dir().join("otp-call-no-prompts")),
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(serve(listener, app));
+    let http = shared::tls::reqwest_builder().build().unwrap();
+    let mut refused = Vec::new();
+    for method in ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] {
+        let mut paths = vec!["/prompts/en-IN/7.wav".to_owned()];
+        paths.extend(
+            shared::routes::ROUTES
+                .iter()
+                .map(|r| r.path.replace("{phone}", "%2B919876543210").replace("{token}", "t")),
+        );
+        for path in paths {
+            let resp = http
+                .request(method.parse().unwrap(), format!("{base}{path}"))
+                .send()
+                .await
+                .unwrap();
+            if resp.status() == 405 {
+                let allow = resp.headers().get("allow").map(|v| v.to_str().unwrap().to_owned());
+                refused.push((method, path, allow));
+            }
+        }
+    }
+    let prompts: Vec<_> = refused.iter().filter(|(_, p, _)| p.starts_with("/prompts/")).collect();
+    assert_eq!(prompts.len(), 5, "every method but GET and HEAD: {prompts:?}");
+    assert!(
+        refused.len() > prompts.len(),
+        "the routes refuse methods too: {refused:?}"
+    );
+    for (method, path, allow) in &refused {
+        let expected = if path.starts_with("/prompts/") {
+            "GET, HEAD".to_owned()
+        } else {
+            shared::routes::allowed_methods(path).join(", ")
+        };
+        assert_eq!(allow.as_deref(), Some(expected.as_str()), "{method} {path}");
+    }
 }

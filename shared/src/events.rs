@@ -90,8 +90,8 @@ const WEBHOOK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A webhook to the app, signed the Standard Webhooks way (`webhook-id`, `webhook-timestamp`,
 /// `webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`), one POST per event, so
-/// apps verify it with an existing library. Any status but 2xx, or no answer in 5 s, is a
-/// failure.
+/// apps verify it with an existing library. Any status but 2xx (a redirect included: it is
+/// never followed), or no answer in 5 s, is a failure.
 #[cfg(feature = "http-client")]
 pub struct WebhookSink {
     http: reqwest::Client,
@@ -117,6 +117,9 @@ impl WebhookSink {
             .map_err(|_| Error::Config("EVENTS_WEBHOOK_SECRET must be whsec_ and base64".into()))?;
         let http = crate::tls::reqwest_builder()
             .timeout(WEBHOOK_TIMEOUT)
+            // A redirect would re-send the signed event (full numbers in it) wherever the
+            // receiver points, or turn it into a bodiless GET: it is a failed delivery.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|_| Error::Config("could not build the events webhook client".into()))?;
         Ok(WebhookSink {

@@ -301,6 +301,46 @@ async fn the_vobiz_client_follows_no_redirect<S: Store>(store: S) {
     );
 }
 
+/// The events webhook follows no redirect either: a 307 (which would re-POST the signed event
+/// to wherever it points) and a 302 (which would turn it into a bodiless GET) are failed
+/// deliveries, and the redirect's target receives nothing.
+#[tokio::test]
+async fn the_events_webhook_follows_no_redirect() {
+    use shared::domain::events::{EventType, event_id};
+    use shared::events::{Sink, WebhookSink};
+    let event = shared::domain::events::Event {
+        id: event_id("attempt-1", EventType::OtpVerified),
+        kind: EventType::OtpVerified,
+        time: "2026-09-21T10:00:00Z".into(),
+        phone: PHONE.into(),
+        attempt_id: "attempt-1".into(),
+        locale: Some("en-IN".into()),
+        test: false,
+        outcome: None,
+        ending: None,
+    };
+    let mut outcomes = Vec::new();
+    for status in [307, 302] {
+        let elsewhere = MockServer::start().await;
+        Mock::given(wiremock::matchers::any())
+            .respond_with(ResponseTemplate::new(204))
+            .mount(&elsewhere)
+            .await;
+        let redirecting = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(status).insert_header("location", format!("{}/hooks", elsewhere.uri())))
+            .mount(&redirecting)
+            .await;
+        let sink =
+            Sink::Webhook(WebhookSink::new(&redirecting.uri(), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap());
+        let delivered = sink.deliver(std::slice::from_ref(&event)).await.is_ok();
+        let reached = elsewhere.received_requests().await.unwrap().len();
+        outcomes.push((status, delivered, reached));
+    }
+    // (status, counted as delivered, requests that reached the redirect's target)
+    assert_eq!(outcomes, [(307, false, 0), (302, false, 0)]);
+}
+
 async fn required_signatures_refuse_unsigned_webhooks<S: Store>(store: S) {
     let (svc, _clock) = deployed(store, &[("VOBIZ_WEBHOOK_SIGNATURE", "required")]);
     let server = fake::fake(201, fired()).await;
@@ -833,6 +873,38 @@ async fn the_database_going_away_gives_503_and_nothing_half_written() {
     assert_eq!((status, spoken_digits(&xml)), (200, code.clone()));
     // The number the outage refused is not blocked.
     assert_eq!(send(&svc, &calls, "+919876543211").await.status(), 200);
+    assert_eq!(verify(&svc, &calls, &code).await.0, 200);
+}
+
+/// A send's transaction commits, but its reply comes after the client's attempt timeout (the
+/// production bounds): the SDK sends it again with the same ClientRequestToken, DynamoDB answers
+/// that retry with the first one's success, and the send places its one call. (Run again as a
+/// new transaction, the write would fail its conditions against itself and read as "a code was
+/// just sent to this number", with no call placed.)
+#[tokio::test]
+#[ignore = "needs a DynamoDB endpoint: scripts/test.sh starts one and runs it"]
+async fn a_late_transaction_reply_and_the_sdks_retry_place_one_call() {
+    let Some((store, proxy)) = common::proxied_dynamo_store().await else {
+        return;
+    };
+    let (svc, _clock) = deployed(store, &[]);
+    let server = fake::fake(201, fired()).await;
+    let calls = fake::client(&server);
+    // Past the 1.5 s attempt timeout of shared::lambda::dynamo_config, well inside its 4 s
+    // operation timeout (the retry waits at most 1 s).
+    proxy.delay_next_reply(
+        "DynamoDB_20120810.TransactWriteItems",
+        std::time::Duration::from_millis(2200),
+    );
+    let r = send(&svc, &calls, PHONE).await;
+    assert_eq!(
+        proxy.seen(),
+        2,
+        "the SDK sent the transaction again after the late reply"
+    );
+    assert_eq!(r.status(), 200, "{}", text(&r));
+    assert_eq!(fake::calls(&server).await, 1, "one call");
+    let code = stored_code(&svc).await;
     assert_eq!(verify(&svc, &calls, &code).await.0, 200);
 }
 
