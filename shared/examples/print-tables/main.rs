@@ -1,16 +1,18 @@
-//! Prints the documentation's generated tables: the configuration table for
-//! `docs/configuration.md`, then the route table for `README.md`. Paste each between its
-//! markers; `cargo test -p shared --test readme` checks both.
+//! Prints the documentation's generated tables, each between its markers: the configuration
+//! table for `docs/configuration.md`, then the route table for `README.md` (which file each goes
+//! to is said on stderr). `cargo test -p shared --test readme` checks both files against them.
 //!
 //! `cargo run -p shared --example print-tables`
 
 mod tables;
 
 fn main() {
-    println!("<!-- config-table:start --> (docs/configuration.md)");
+    eprintln!("for docs/configuration.md:");
+    println!("<!-- config-table:start -->");
     print!("{}", tables::config_table());
-    println!("<!-- config-table:end -->\n");
-    println!("<!-- route-table:start --> (README.md)");
+    println!("<!-- config-table:end -->");
+    eprintln!("for README.md:");
+    println!("<!-- route-table:start -->");
     print!("{}", tables::route_table());
     println!("<!-- route-table:end -->");
 }
