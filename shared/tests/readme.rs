@@ -1,56 +1,32 @@
-//! The README's configuration and route tables are generated from the code
-//! (`shared::config::VARIABLES`, `shared::routes::ROUTES`) and checked here, so they cannot drift.
-//! To regenerate after a change: `cargo test -p shared --test readme -- --ignored --nocapture`.
+//! The documentation's generated tables cannot drift from the code: the configuration table in
+//! `docs/configuration.md` (`shared::config::VARIABLES`) and the route table in `README.md`
+//! (`shared::routes::ROUTES`) must equal what `shared/examples/print-tables/tables.rs` builds.
+//! To regenerate after a change: `cargo run -p shared --example print-tables`, and paste each
+//! table between its markers.
 
-use shared::config::VARIABLES;
-use shared::routes::ROUTES;
+#[path = "../examples/print-tables/tables.rs"]
+mod tables;
 
-fn config_table() -> String {
-    let mut t = String::from("| variable | default | bounds | what it does |\n|---|---|---|---|\n");
-    for v in VARIABLES {
-        t.push_str(&format!(
-            "| `{}` | {} | {} | {} |\n",
-            v.name, v.default, v.bounds, v.purpose
-        ));
-    }
-    t
-}
+use tables::{config_table, route_table};
 
-fn route_table() -> String {
-    let mut t = String::from("| method | path | function | auth |\n|---|---|---|---|\n");
-    for r in ROUTES {
-        let auth = if r.app {
-            "API key (`x-api-key`)"
-        } else {
-            "path token + Vobiz signature"
-        };
-        t.push_str(&format!(
-            "| {} | `{}` | `{}` | {} |\n",
-            r.method, r.path, r.function, auth
-        ));
-    }
-    t
-}
-
-fn section<'a>(readme: &'a str, name: &str) -> &'a str {
+/// The text between `<!-- {name}:start -->` and `<!-- {name}:end -->` in the file `doc`.
+fn section(doc: &str, name: &str) -> String {
+    let text = std::fs::read_to_string(format!("{}/../{doc}", env!("CARGO_MANIFEST_DIR")))
+        .unwrap_or_else(|e| panic!("cannot read {doc}: {e}"));
     let start = format!("<!-- {name}:start -->\n");
     let end = format!("<!-- {name}:end -->");
-    let from = readme.find(&start).unwrap_or_else(|| panic!("README has no {start:?}")) + start.len();
-    let to = readme[from..]
+    let from = text.find(&start).unwrap_or_else(|| panic!("{doc} has no {start:?}")) + start.len();
+    let to = text[from..]
         .find(&end)
-        .unwrap_or_else(|| panic!("README has no {end:?}"))
+        .unwrap_or_else(|| panic!("{doc} has no {end:?}"))
         + from;
-    &readme[from..to]
-}
-
-fn readme() -> String {
-    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap()
+    text[from..to].to_string()
 }
 
 #[test]
 fn configuration_table_matches_the_code() {
     assert_eq!(
-        section(&readme(), "config-table"),
+        section("docs/configuration.md", "config-table"),
         config_table(),
         "regenerate: see the top of this file"
     );
@@ -59,14 +35,8 @@ fn configuration_table_matches_the_code() {
 #[test]
 fn route_table_matches_the_code() {
     assert_eq!(
-        section(&readme(), "route-table"),
+        section("README.md", "route-table"),
         route_table(),
         "regenerate: see the top of this file"
     );
-}
-
-#[test]
-#[ignore]
-fn print_tables() {
-    println!("{}\n{}", config_table(), route_table());
 }
