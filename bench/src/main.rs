@@ -667,7 +667,7 @@ async fn run_floors(ctx: &Ctx, kit: &floors::Kit) -> Result<FloorResults, String
 
     // The same requests each handler sends, from a warm DynamoStore on the proxied client.
     let store = shared::store::DynamoStore::new(client, TABLE);
-    let calls = shared::vobiz::VobizClient::new(shared::config::VobizConfig {
+    let calls = shared::vobiz::VobizClient::new(shared::vobiz::VobizConfig {
         api_url: format!("http://{}", ctx.vobiz.addr),
         auth_id: "MA_BENCH".into(),
         auth_token: "bench-vobiz-auth-token".into(),

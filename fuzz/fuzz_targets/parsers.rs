@@ -26,9 +26,10 @@ use quick_xml::events::{BytesStart, Event};
 use shared::Error;
 use shared::domain::locale::{Phrase, Voicing, find};
 use shared::domain::script::{self, Speaker, Step, Voice};
-use shared::domain::signature::{self, Signatures, Verdict};
-use shared::domain::{HangupReport, Keys, Phone, Telephony, classify_hangup};
+use shared::domain::{Keys, Phone, Telephony};
 use shared::http::{APP_BODY_LIMIT, Form, WEBHOOK_BODY_LIMIT, json_body, string_field};
+use shared::vobiz::causes::{HangupReport, classify_hangup};
+use shared::vobiz::signature::{self, Signatures, Verdict};
 use shared::vobiz::{heard, spoken_words};
 
 /// Separates the strings of one input.

@@ -7,9 +7,10 @@ use std::fmt;
 use crate::domain::limits::Limits;
 use crate::domain::locale::{self, Languages, Locale};
 use crate::domain::script::{CodeShape, Voice};
-use crate::domain::signature::SignatureMode;
 use crate::domain::{Keys, Phone};
 use crate::error::{Error, Result};
+use crate::vobiz::VobizConfig;
+use crate::vobiz::signature::SignatureMode;
 
 /// One environment variable: name, default, bounds and purpose, as the README shows them.
 #[derive(Debug)]
@@ -167,27 +168,6 @@ impl fmt::Debug for EventsConfig {
         f.debug_struct("EventsConfig")
             .field("bus", &self.bus)
             .field("webhook", &self.webhook.as_ref().map(|(url, _)| url))
-            .finish()
-    }
-}
-
-#[derive(Clone)]
-pub struct VobizConfig {
-    pub api_url: String,
-    pub auth_id: String,
-    pub auth_token: String,
-    pub from: Phone,
-    pub timeout_ms: u64,
-    pub max_retries: u32,
-}
-
-impl fmt::Debug for VobizConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("VobizConfig")
-            .field("api_url", &self.api_url)
-            .field("auth_id", &"<redacted>")
-            .field("auth_token", &"<redacted>")
-            .field("from", &self.from)
             .finish()
     }
 }

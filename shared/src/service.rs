@@ -6,8 +6,8 @@ use crate::domain::Keys;
 use crate::domain::limits::Limits;
 use crate::domain::locale::Languages;
 use crate::domain::script::{Speaker, Voice};
-use crate::domain::signature::SignatureMode;
 use crate::ports::{Clock, Store, SystemClock};
+use crate::vobiz::signature::SignatureMode;
 
 /// How webhooks prove they come from Vobiz (besides their path token).
 #[derive(Clone)]

@@ -12,10 +12,10 @@ use common::{
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use shared::domain::Phone;
-use shared::domain::signature::{sign_v2, sign_v3, sign_v3_sdk};
 use shared::ports::{Clock, Store};
 use shared::routes::dispatch;
 use shared::vobiz::VobizClient;
+use shared::vobiz::signature::{sign_v2, sign_v3, sign_v3_sdk};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

@@ -11,7 +11,6 @@ use std::path::PathBuf;
 
 use common::{json, spoken_digits, text};
 use serde_json::json;
-use shared::config::VobizConfig;
 use shared::domain::limits::Counter;
 use shared::domain::secrets::token_hash;
 use shared::domain::{Attempt, CallRef, Keys, NewAttempt, Phone};
@@ -19,6 +18,7 @@ use shared::handlers::{self, Service};
 use shared::ports::{CallCounters, FakeClock, Start, Store, Write};
 use shared::store::MemoryStore;
 use shared::vobiz::VobizClient;
+use shared::vobiz::VobizConfig;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

@@ -11,9 +11,9 @@ use std::sync::{Arc, Mutex};
 use common::vobiz::{self as fake, AUTH_ID, AUTH_TOKEN, call_form, fired, last_token};
 use common::{PHONE, PUBLIC_URL, SECRET, form_req, json_req};
 use shared::domain::Phone;
-use shared::domain::signature::sign_v3;
 use shared::ports::Store;
 use shared::routes::dispatch;
+use shared::vobiz::signature::sign_v3;
 
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);

@@ -9,10 +9,9 @@ pub mod locale;
 pub mod phone;
 pub mod script;
 pub mod secrets;
-pub mod signature;
 
 pub use attempt::{Attempt, CallRef, NewAttempt, Refusal, Status, generate_code};
-pub use call::{CallOutcome, HangupReport, Telephony, classify_hangup};
+pub use call::{CallOutcome, Telephony};
 pub use phone::Phone;
 pub use secrets::Keys;
 

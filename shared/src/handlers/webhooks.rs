@@ -9,12 +9,13 @@ use lambda_http::{Body, Request, Response};
 use super::{Handled, Outcome, Rejection, Service, note_call, note_phone, run};
 use crate::domain::script::{self, Speaker, Step};
 use crate::domain::secrets::token_hash;
-use crate::domain::signature::{self, SignatureMode, Signatures, Verdict};
-use crate::domain::{Attempt, CallOutcome, CallRef, HangupReport, Phone, classify_hangup};
+use crate::domain::{Attempt, CallOutcome, CallRef, Phone};
 use crate::error::{Error, Result};
 use crate::http::{Form, path_param, public_base, xml_response};
 use crate::ports::{Clock, HangupFacts, Store, Write};
 use crate::routes::Route;
+use crate::vobiz::causes::{HangupReport, classify_hangup};
+use crate::vobiz::signature::{self, SignatureMode, Signatures, Verdict};
 
 /// A webhook that may not be served gets a polite hang-up with no hint of a code. Only a store
 /// outage answers 503 (Vobiz retries non-200 replies).

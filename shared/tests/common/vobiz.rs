@@ -1,9 +1,9 @@
 //! The fake Vobiz API (wiremock on loopback) and what a test needs to play Vobiz.
 
 use serde_json::{Value, json};
-use shared::config::VobizConfig;
 use shared::domain::Phone;
 use shared::vobiz::VobizClient;
+use shared::vobiz::VobizConfig;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
