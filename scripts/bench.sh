@@ -14,6 +14,9 @@
 #                                 every dependency again: 10-20 min each on 2 cores) and measures
 #                                 them; bench/out/profiles.md. Variants: baseline opt3 opt-s
 #                                 no-lto unwind phonenumber-3 (default: all)
+#   ./scripts/bench.sh --cost     what one verification costs, alone: release binaries of its six
+#                                 functions, 100 warm invokes of each route for the durations,
+#                                 then the verification; the table to stdout, bench/out/cost.json
 #
 # Other arguments go to the harness (--invokes N, --inits K, --load-secs S, --no-load, --only
 # LABEL,...). It exits non-zero if any invocation fails, answers a 5xx or an unexpected reply.
@@ -21,6 +24,7 @@
 # Unless AWS_ENDPOINT_URL_DYNAMODB already names a DynamoDB endpoint, it starts the tests' one
 # (moto, requests serialised: scripts/dynamodb-endpoint.py) on a free loopback port and stops it
 # on exit. The harness puts a counting proxy in front of whichever endpoint it is given.
+# Other arguments after --cost go to the harness too (--invokes N).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +32,8 @@ MODE=full
 if [ "${1:-}" = "--profiles" ]; then
   MODE=profiles
   shift
+elif [ "${1:-}" = "--cost" ]; then
+  MODE=cost
 else
   for a in "$@"; do
     if [ "$a" = "--smoke" ]; then MODE=smoke; fi
@@ -107,6 +113,13 @@ EOF
   exit 0
 fi
 
+if [ "$MODE" = cost ]; then
+  cargo build --release -p send-otp -p answer -p otp-choice -p hangup -p verify-otp -p otp-status -p bench
+  start_endpoint
+  "$TARGET_DIR/release/bench" --bin-dir "$TARGET_DIR/release" --profile release --endpoint "$ENDPOINT" "$@"
+  exit 0
+fi
+
 if [ "$MODE" = smoke ]; then
   cargo build "${PACKAGES[@]}"
   BIN="$TARGET_DIR/debug"
@@ -125,8 +138,5 @@ if ! command -v wrk >/dev/null 2>&1 && [ "$MODE" = full ] && [ "$(id -u)" = 0 ] 
     || echo "bench.sh: could not install wrk; the load test will be skipped" >&2
 fi
 
-# The functions' phone validation as they are built (regex without the features the tests'
-# dev-dependencies turn on), against phonenumber's own database: vendor/README.md.
-"$BIN/bench" --check-phones
 start_endpoint
 "$BIN/bench" --bin-dir "$BIN" --profile "$PROFILE" --endpoint "$ENDPOINT" "$@"

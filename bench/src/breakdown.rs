@@ -139,3 +139,20 @@ pub fn measure(bench_exe: &Path, env: &[(String, String)], runs: usize) -> Resul
     }
     Ok(out)
 }
+
+/// The phase: send-otp's init, step by step, in `--inits` fresh processes of this binary (same
+/// profile), with send-otp's environment.
+pub fn phase(ctx: &crate::harness::Ctx) -> BTreeMap<String, Samples> {
+    eprintln!("bench: init breakdown ...");
+    let env = ctx.function_env("send-otp");
+    match std::env::current_exe()
+        .map_err(|e| e.to_string())
+        .and_then(|exe| measure(&exe, &env, ctx.o.inits))
+    {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            BTreeMap::new()
+        }
+    }
+}

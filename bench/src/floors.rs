@@ -3,13 +3,15 @@
 //! same endpoint through the same counting proxy; and a bare Vobiz POST with a client built like
 //! `shared::vobiz::VobizClient`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, TransactWriteItem, Update};
 use serde_json::json;
 
+use crate::harness::Ctx;
+use crate::scenario::Floor;
 use crate::stats::Samples;
 
 /// The SDK client every floor uses: `shared::lambda::sdk_config()`, endpoint set to `endpoint`.
@@ -201,8 +203,7 @@ pub struct Kit {
 impl Kit {
     /// One sample of `floor`, right after an invoke: the ratio is then taken within the same
     /// few milliseconds, not minutes apart on a machine whose load changes.
-    pub async fn sample(&self, floor: crate::scenario::Floor, i: usize) -> Result<Duration, String> {
-        use crate::scenario::Floor;
+    pub async fn sample(&self, floor: Floor, i: usize) -> Result<Duration, String> {
         let (c, t, pk) = (&self.client, self.table.as_str(), self.pk.as_str());
         Ok(match floor {
             Floor::Hello => Duration::ZERO,
@@ -218,7 +219,7 @@ impl Kit {
     }
 
     /// `warmup + n` samples of one kind, the first `warmup` dropped.
-    pub async fn series(&self, floor: crate::scenario::Floor, warmup: usize, n: usize) -> Result<Samples, String> {
+    pub async fn series(&self, floor: Floor, warmup: usize, n: usize) -> Result<Samples, String> {
         let mut out = Samples::default();
         for i in 0..warmup + n {
             let d = self.sample(floor, i).await?;
@@ -252,6 +253,77 @@ impl Kit {
     }
 }
 
+pub struct FloorResults {
+    pub get: Samples,
+    pub update: Samples,
+    pub transact: Samples,
+    pub vobiz: Samples,
+    pub ddb_requests: BTreeMap<String, u64>,
+    /// Per case label: the same requests as the handler, sent from this process.
+    pub same: BTreeMap<&'static str, Samples>,
+}
+
+/// The floor item, seeded, and the clients the floor samples go through.
+pub async fn kit(ctx: &Ctx) -> Result<Kit, String> {
+    let client = client(&format!("http://{}", ctx.proxy.addr)).await;
+    // An attempt item like the ones the functions read and write.
+    let phone = shared::domain::Phone::parse("+919870000001").map_err(|e| e.to_string())?;
+    ctx.seeder
+        .seed(&phone, crate::seed::FIXTURE_CODE, "bench-floor", false)
+        .await?;
+    Ok(Kit {
+        client,
+        table: crate::harness::TABLE.to_owned(),
+        pk: format!("PHONE#{}", phone.e164()),
+        http: vobiz_http()?,
+        vobiz_url: format!("http://{}/api/v1/Account/MA_BENCH/Call/", ctx.vobiz.addr),
+    })
+}
+
+/// Every floor, `--invokes` samples each, and the same requests as each handler.
+pub async fn run(ctx: &Ctx, kit: &Kit) -> Result<FloorResults, String> {
+    eprintln!("bench: floors ...");
+    let client = kit.client.clone();
+    let n = ctx.o.floor_samples;
+    let warmup = 10.min(n);
+    let before = ctx.proxy.counts.snapshot();
+    let get = kit.series(Floor::GetItem, warmup, n).await?;
+    let update = kit.series(Floor::UpdateItem, warmup, n).await?;
+    let transact = kit.transact_series(warmup, n).await?;
+    let ddb_requests = crate::proxy::delta(&before, &ctx.proxy.counts.snapshot());
+    let vobiz = kit.vobiz_series(warmup, n).await?;
+
+    // The same requests each handler sends, from a warm DynamoStore on the proxied client.
+    let store = shared::store::DynamoStore::new(client, crate::harness::TABLE);
+    let calls = shared::vobiz::VobizClient::new(shared::vobiz::VobizConfig {
+        api_url: format!("http://{}", ctx.vobiz.addr),
+        auth_id: "MA_BENCH".into(),
+        auth_token: "bench-vobiz-auth-token".into(),
+        from: shared::domain::Phone::parse("+918012345678").map_err(|e| e.to_string())?,
+        timeout_ms: 8000,
+        max_retries: 2,
+    })
+    .map_err(|e| e.to_string())?;
+    let mut same = BTreeMap::new();
+    let same_n = if ctx.o.smoke { n } else { n.min(300) };
+    for case in crate::scenario::CASES.iter().filter(|c| ctx.o.wants(c)) {
+        same.insert(
+            case.label,
+            same_request::measure(case.kind, &store, &ctx.seeder, &calls, same_n)
+                .await
+                .map_err(|e| format!("{}: {e}", case.label))?,
+        );
+    }
+    Ok(FloorResults {
+        get,
+        update,
+        transact,
+        vobiz,
+        ddb_requests,
+        same,
+    })
+}
+
 /// The exact store calls (and Vobiz call) each handler makes, sent from this process through
 /// `shared::store::DynamoStore` on a warm client: the same requests, with no Lambda runtime,
 /// event parsing, handler or logging around them. Seeding between samples is not timed.
@@ -263,8 +335,8 @@ pub mod same_request {
     use shared::store::DynamoStore;
     use shared::vobiz::VobizClient;
 
-    use crate::scenario::{Kind, MAX_REPEATS};
-    use crate::seed::{FIXTURE_CALL_UUID, FIXTURE_CODE, Numbers, Seeder, now};
+    use crate::scenario::Kind;
+    use crate::seed::{FIXTURE_CALL_UUID, FIXTURE_CODE, MAX_REPEATS, Numbers, Seeder, now};
     use crate::stats::Samples;
 
     fn expect_done(w: Write, what: &str) -> Result<shared::domain::Attempt, String> {

@@ -45,7 +45,7 @@ impl LoadResult {
     }
 }
 
-pub fn wrk_available() -> bool {
+fn wrk_available() -> bool {
     Command::new("wrk")
         .arg("--version")
         .stdout(Stdio::null())
@@ -56,6 +56,33 @@ pub fn wrk_available() -> bool {
 
 fn free_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// The phase: the devserver under wrk at 2 and 64 connections, unless `--no-load` or wrk is
+/// missing (the note says which; a note starting "load test failed" fails the run).
+pub fn phase(ctx: &crate::harness::Ctx) -> (Vec<LoadResult>, Option<String>) {
+    if !ctx.o.load {
+        return (Vec::new(), Some("skipped (--no-load)".into()));
+    }
+    if !wrk_available() {
+        return (
+            Vec::new(),
+            Some("skipped: wrk is not installed (apt-get install wrk)".into()),
+        );
+    }
+    eprintln!("bench: devserver under wrk ...");
+    let scripts = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("wrk");
+    let spec = LoadSpec {
+        devserver: &ctx.binary("devserver"),
+        scripts: &scripts,
+        log: &ctx.logs.join("devserver.log"),
+        seconds: ctx.o.load_secs,
+        connections: &[2, 64],
+    };
+    match run(&spec) {
+        Ok(r) => (r, None),
+        Err(e) => (Vec::new(), Some(format!("load test failed: {e}"))),
+    }
 }
 
 /// Runs every (route, connections) pair against a fresh devserver (a fresh memory store, so the

@@ -4,9 +4,9 @@
 //! the floor measurements) reaches DynamoDB through it, so the counts are observed, not assumed,
 //! and both sides pay the same extra loopback hop.
 //!
-//! While a [`Tap`] is open (the cost model's whole verification, `journey.rs`), each request is
-//! also handed over, whole, before it is forwarded, and held until the tap releases it: the
-//! harness reads the items it names first, so every request's before-image is exact.
+//! It also counts the items each request names by the capacity they consume
+//! ([`crate::cost::classify`]), for the cost model; that needs the body, which is read whole
+//! (a few hundred bytes) before it is forwarded.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -14,14 +14,16 @@ use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot};
 
 #[derive(Clone, Default)]
 pub struct Counts(Arc<Mutex<BTreeMap<String, u64>>>);
 
 impl Counts {
     pub fn add(&self, key: &str) {
-        *self.0.lock().unwrap().entry(key.to_owned()).or_default() += 1;
+        self.add_n(key, 1);
+    }
+    pub fn add_n(&self, key: &str, n: u64) {
+        *self.0.lock().unwrap().entry(key.to_owned()).or_default() += n;
     }
     pub fn snapshot(&self) -> BTreeMap<String, u64> {
         self.0.lock().unwrap().clone()
@@ -39,46 +41,19 @@ pub fn delta(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> B
         .collect()
 }
 
-/// One request seen through an open [`Tap`]: forwarded once `release` is sent (or dropped).
-pub struct Tapped {
-    pub target: String,
-    pub body: Vec<u8>,
-    pub release: oneshot::Sender<()>,
-}
-
-/// Where tapped requests go while a tap is open; closed (the default), requests stream through.
-#[derive(Clone, Default)]
-pub struct Tap(Arc<Mutex<Option<mpsc::UnboundedSender<Tapped>>>>);
-
-impl Tap {
-    /// Opens the tap: every request from now on is handed to the receiver before it is forwarded.
-    pub fn open(&self) -> mpsc::UnboundedReceiver<Tapped> {
-        let (tx, rx) = mpsc::unbounded_channel();
-        *self.0.lock().unwrap() = Some(tx);
-        rx
-    }
-    /// Closes the tap; the receiver ends once the requests already handed over are read.
-    pub fn close(&self) {
-        *self.0.lock().unwrap() = None;
-    }
-    fn sender(&self) -> Option<mpsc::UnboundedSender<Tapped>> {
-        self.0.lock().unwrap().clone()
-    }
-}
-
 pub struct Proxy {
     pub addr: SocketAddr,
+    /// Requests by `X-Amz-Target`.
     pub counts: Counts,
-    pub tap: Tap,
+    /// Items named, by capacity class.
+    pub items: Counts,
 }
 
 pub async fn start(upstream: SocketAddr) -> std::io::Result<Proxy> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let counts = Counts::default();
-    let tap = Tap::default();
-    let c = counts.clone();
-    let t = tap.clone();
+    let (counts, items) = (Counts::default(), Counts::default());
+    let (c, t) = (counts.clone(), items.clone());
     tokio::spawn(async move {
         loop {
             let Ok((client, _)) = listener.accept().await else {
@@ -94,10 +69,10 @@ pub async fn start(upstream: SocketAddr) -> std::io::Result<Proxy> {
             });
         }
     });
-    Ok(Proxy { addr, counts, tap })
+    Ok(Proxy { addr, counts, items })
 }
 
-async fn relay(client: TcpStream, server: TcpStream, counts: Counts, tap: Tap) -> std::io::Result<()> {
+async fn relay(client: TcpStream, server: TcpStream, counts: Counts, items: Counts) -> std::io::Result<()> {
     let (cr, mut cw) = client.into_split();
     let (mut sr, mut sw) = server.into_split();
     let back = tokio::spawn(async move {
@@ -141,28 +116,13 @@ async fn relay(client: TcpStream, server: TcpStream, counts: Counts, tap: Tap) -
             }
             let target = target.as_deref().unwrap_or("(no X-Amz-Target)");
             counts.add(target);
-            if let Some(tx) = tap.sender() {
-                let mut body = vec![0; length];
-                cr.read_exact(&mut body).await?;
-                let (release, released) = oneshot::channel();
-                let tapped = Tapped {
-                    target: target.to_owned(),
-                    body: body.clone(),
-                    release,
-                };
-                if tx.send(tapped).is_ok() {
-                    let _ = released.await;
-                }
-                sw.write_all(&head).await?;
-                sw.write_all(&body).await?;
-                continue;
+            let mut body = vec![0; length];
+            cr.read_exact(&mut body).await?;
+            if let Some((class, n)) = crate::cost::classify(target, &body) {
+                items.add_n(class, n);
             }
             sw.write_all(&head).await?;
-            let mut body = (&mut cr).take(length as u64);
-            let copied = tokio::io::copy(&mut body, &mut sw).await?;
-            if copied != length as u64 {
-                return Ok(());
-            }
+            sw.write_all(&body).await?;
         }
     }
     .await;

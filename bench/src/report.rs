@@ -8,10 +8,12 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::cold_starts::CaseResult;
+use crate::fixtures::FixtureResult;
+use crate::floors::FloorResults;
 use crate::load::LoadResult;
 use crate::scenario::{Floor, Kind};
 use crate::stats::r3;
-use crate::{CaseResult, FixtureResult, FloorResults};
 
 /// The limits.
 pub const INIT_RATIO_MAX: f64 = 1.5;
@@ -97,7 +99,41 @@ fn release_profile() -> String {
     out.join(", ")
 }
 
+/// Writes the JSON report (pretty, with a final newline) and says where.
+pub fn write_json(path: &Path, json: &Value) {
+    match std::fs::write(path, serde_json::to_string_pretty(json).unwrap() + "\n") {
+        Ok(()) => eprintln!("bench: wrote {}", path.display()),
+        Err(e) => eprintln!("bench: cannot write {}: {e}", path.display()),
+    }
+}
+
 impl Report<'_> {
+    /// Whether anything failed (an invoke, a fixture, a 5xx under load, the verification, the
+    /// load test itself), saying what on stderr.
+    pub fn failed(&self) -> bool {
+        let mut failed = self.results.iter().any(|r| !r.failures.is_empty());
+        for f in self.fixtures {
+            if let Some(e) = &f.error {
+                eprintln!("bench: fixture {}: {e}", f.file);
+                failed = true;
+            }
+        }
+        for l in self.load.iter().filter(|l| l.s5xx > 0) {
+            eprintln!(
+                "bench: {} at {} connections answered {} 5xx",
+                l.route, l.connections, l.s5xx
+            );
+            failed = true;
+        }
+        for note in [self.cost_note, self.load_note].into_iter().flatten() {
+            if note.starts_with("failed") || note.starts_with("load test failed") {
+                eprintln!("bench: {note}");
+                failed = true;
+            }
+        }
+        failed
+    }
+
     fn hello(&self) -> Option<&CaseResult> {
         self.results.iter().find(|r| r.kind == Kind::Hello)
     }

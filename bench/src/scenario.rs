@@ -6,7 +6,7 @@ use std::path::Path;
 use serde_json::Value;
 use shared::domain::{CallOutcome, Phone};
 
-use crate::seed::{FIXTURE_CODE, Numbers, Seeder};
+use crate::seed::{FIXTURE_CODE, MAX_REPEATS, Numbers, Seeder};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -161,8 +161,6 @@ pub struct Scenario {
     /// Check the stored record after the invoke (hangup: was it recorded delivered?).
     pub verify_store: bool,
 }
-
-pub const MAX_REPEATS: u32 = 10;
 
 impl Scenario {
     pub fn new(kind: Kind, template: Value, series: u32) -> Scenario {

@@ -17,6 +17,8 @@ pub const FIXTURE_PHONE: &str = "+919876543210";
 pub const FIXTURE_CALL_UUID: &str = "c2b4b3a0-6f0e-4f3b-9d6b-2f1a7c9e8d10";
 /// The code `events/verify-otp.json` sends (`verify-otp-wrong.json` sends 654321).
 pub const FIXTURE_CODE: &str = "123456";
+/// The webhook functions' `OTP_MAX_REPEATS`.
+pub const MAX_REPEATS: u32 = 10;
 
 pub struct Seeder {
     pub store: DynamoStore,
@@ -93,7 +95,7 @@ impl Seeder {
                             nonces: &[],
                         },
                         // Picked up and the code read once, as after the key-press gate.
-                        Some(crate::scenario::MAX_REPEATS + 1),
+                        Some(MAX_REPEATS + 1),
                         now,
                     )
                     .await
