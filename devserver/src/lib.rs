@@ -1,5 +1,5 @@
 //! The local development server: every route on one port, dispatched through
-//! [`shared::routes::dispatch`] to the very handlers the Lambda functions run.
+//! [`shared::router::dispatch`] to the very handlers the Lambda functions run.
 
 use std::convert::Infallible;
 use std::path::{Path, PathBuf};
@@ -14,9 +14,9 @@ use lambda_http::Body;
 use rand::TryRngCore;
 use shared::domain::Keys;
 use shared::domain::locale::{self, Phrase};
+use shared::error::error_response;
 use shared::events::{Sink, StreamChange, WebhookSink};
 use shared::handlers::Service;
-use shared::http::error_response;
 use shared::ports::{CallPlacer, Clock, Store};
 use shared::store::{DynamoStore, MemoryStore, dynamo};
 use shared::vobiz::{Calls, SimulatedCalls, VobizClient};
@@ -236,7 +236,7 @@ async fn handle<S: Store, K: Clock, C: CallPlacer>(
         return Ok(prompt_file(dir, file, &parts.method).await);
     }
     let req = lambda_http::http::Request::from_parts(parts, Body::from(bytes.to_vec()));
-    let resp = shared::routes::dispatch(&app.svc, &app.calls, req).await;
+    let resp = shared::router::dispatch(&app.svc, &app.calls, req).await;
     Ok(to_hyper(resp))
 }
 

@@ -10,7 +10,8 @@ use lambda_http::http::header::{HeaderValue, RETRY_AFTER};
 use lambda_http::{Body, Response};
 use serde_json::json;
 
-use crate::http::json_response;
+use crate::domain::phone::PhoneError;
+use crate::http::response::json_response;
 use crate::telemetry::Metric;
 
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +63,15 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<PhoneError> for Error {
+    fn from(e: PhoneError) -> Error {
+        match e {
+            PhoneError::Invalid(problem) => Error::InvalidPhone(problem),
+            PhoneError::NotAllowed => Error::DestinationNotAllowed,
+        }
+    }
+}
 
 impl Error {
     pub fn status(&self) -> StatusCode {
@@ -153,4 +163,23 @@ pub fn error_response(e: &Error) -> Response<Body> {
         resp.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
     }
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_is_json_with_a_code() {
+        let e = Error::StoreUnavailable("secret detail".into());
+        let r = error_response(&e);
+        assert_eq!(r.status(), 503);
+        let body = match r.body() {
+            Body::Text(t) => t.clone(),
+            _ => unreachable!(),
+        };
+        assert!(!body.contains("secret detail"));
+        assert!(body.contains("\"store_unavailable\""));
+        assert_eq!(r.headers()["retry-after"], "1");
+    }
 }

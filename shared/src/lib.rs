@@ -4,7 +4,8 @@
 //! - [`ports`]: the traits the handlers need ([`ports::Store`], [`ports::CallPlacer`], [`ports::Clock`]).
 //! - [`store`], [`vobiz`]: adapters (DynamoDB, memory; Vobiz, simulated calls).
 //! - [`events`]: delivery events to EventBridge, a signed webhook or the console.
-//! - [`http`], [`handlers`], [`routes`]: the HTTP edge, shared by Lambda and the local server;
+//! - [`http`], [`handlers`], [`routes`], [`router`]: the HTTP edge, shared by Lambda and the
+//!   local server;
 //!   [`service`] holds what every handler borrows; [`error`] is the one error type and its
 //!   mapping to HTTP.
 
@@ -21,6 +22,7 @@ pub mod http;
 #[cfg(all(feature = "aws", feature = "http-client"))] // it builds the Vobiz client too
 pub mod lambda;
 pub mod ports;
+pub mod router;
 pub mod routes;
 pub mod service;
 pub mod store;

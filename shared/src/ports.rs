@@ -2,7 +2,6 @@
 //! [`crate::store`] and [`crate::vobiz`].
 
 use std::future::Future;
-use std::sync::atomic::{AtomicI64, Ordering};
 
 use crate::domain::limits::Counter;
 use crate::domain::{Attempt, CallRef, Phone, Telephony};
@@ -189,25 +188,6 @@ impl Clock for SystemClock {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0)
-    }
-}
-
-/// A clock tests move by hand.
-#[derive(Debug, Default)]
-pub struct FakeClock(AtomicI64);
-
-impl FakeClock {
-    pub fn at(now: i64) -> FakeClock {
-        FakeClock(AtomicI64::new(now))
-    }
-    pub fn advance(&self, secs: i64) {
-        self.0.fetch_add(secs, Ordering::SeqCst);
-    }
-}
-
-impl Clock for FakeClock {
-    fn now(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
     }
 }
 

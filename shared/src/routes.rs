@@ -1,15 +1,10 @@
 //! The route table: which method and path reach which handler, and which Lambda function
-//! serves it. The local server dispatches through it; a test checks `template.yaml` against it.
+//! serves it. [`crate::router`] dispatches through it on the local server; a test checks
+//! `template.yaml` against it.
 
 use std::collections::HashMap;
 
-use lambda_http::{Body, Request, RequestExt, Response};
-
-use crate::domain::secrets::ct_eq;
 use crate::error::Error;
-use crate::error::error_response;
-use crate::handlers::{self, Service};
-use crate::ports::{CallPlacer, Clock, Store};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Route {
@@ -53,10 +48,18 @@ pub struct RouteSpec {
     pub method: &'static str,
     /// API Gateway path template.
     pub path: &'static str,
-    /// The Lambda function (binary) that serves it.
-    pub function: &'static str,
+}
+
+impl RouteSpec {
+    /// The Lambda function (binary) that serves it: its route's name.
+    pub fn function(&self) -> &'static str {
+        self.route.name()
+    }
+
     /// App routes need the API key; webhooks are open (they carry their token).
-    pub app: bool,
+    pub fn app(&self) -> bool {
+        self.route.is_app()
+    }
 }
 
 pub const ROUTES: &[RouteSpec] = &[
@@ -64,71 +67,51 @@ pub const ROUTES: &[RouteSpec] = &[
         route: Route::SendOtp,
         method: "POST",
         path: "/send-otp",
-        function: "send-otp",
-        app: true,
     },
     RouteSpec {
         route: Route::VerifyOtp,
         method: "POST",
         path: "/verify-otp",
-        function: "verify-otp",
-        app: true,
     },
     RouteSpec {
         route: Route::OtpStatus,
         method: "GET",
         path: "/otp-status/{phone}",
-        function: "otp-status",
-        app: true,
     },
     RouteSpec {
         route: Route::CancelOtp,
         method: "POST",
         path: "/cancel-otp",
-        function: "cancel-otp",
-        app: true,
     },
     RouteSpec {
         route: Route::Answer,
         method: "POST",
         path: "/answer/{token}",
-        function: "answer",
-        app: false,
     },
     RouteSpec {
         route: Route::Answer,
         method: "POST",
         path: "/answer",
-        function: "answer",
-        app: false,
     },
     RouteSpec {
         route: Route::OtpChoice,
         method: "POST",
         path: "/otp-choice/{token}",
-        function: "otp-choice",
-        app: false,
     },
     RouteSpec {
         route: Route::OtpChoice,
         method: "POST",
         path: "/otp-choice",
-        function: "otp-choice",
-        app: false,
     },
     RouteSpec {
         route: Route::Hangup,
         method: "POST",
         path: "/hangup/{token}",
-        function: "hangup",
-        app: false,
     },
     RouteSpec {
         route: Route::Hangup,
         method: "POST",
         path: "/hangup",
-        function: "hangup",
-        app: false,
     },
 ];
 
@@ -179,61 +162,6 @@ pub fn allowed_methods(path: &str) -> Vec<&'static str> {
     methods
 }
 
-/// Routes a request to its handler, the way API Gateway does for the Lambda functions.
-pub async fn dispatch<S: Store, K: Clock, C: CallPlacer>(
-    svc: &Service<S, K>,
-    calls: &C,
-    req: Request,
-) -> Response<Body> {
-    let path = req.uri().path().to_owned();
-    let refuse = |e: Error| {
-        tracing::info!(
-            route = "router",
-            outcome = e.code(),
-            status = e.status().as_u16(),
-            "handled"
-        );
-        let mut resp = error_response(&e);
-        if matches!(e, Error::MethodNotAllowed) {
-            // RFC 9110: a 405 names the methods the resource does allow.
-            if let Ok(allow) = allowed_methods(&path).join(", ").parse() {
-                resp.headers_mut().insert("allow", allow);
-            }
-        }
-        resp
-    };
-    let (route, params) = match match_route(req.method().as_str(), req.uri().path()) {
-        Ok(found) => found,
-        Err(e) => return refuse(e),
-    };
-    if route.is_app()
-        && let Some(expected) = &svc.app_api_key
-    {
-        let given = req
-            .headers()
-            .get("x-api-key")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if !ct_eq(given, expected) {
-            return refuse(Error::Unauthorized);
-        }
-    }
-    let req = req.with_path_parameters(params);
-    let result = match route {
-        Route::SendOtp => handlers::send_otp(svc, calls, req).await,
-        Route::VerifyOtp => handlers::verify_otp(svc, req).await,
-        Route::OtpStatus => handlers::otp_status(svc, req).await,
-        Route::CancelOtp => handlers::cancel_otp(svc, req).await,
-        Route::Answer => handlers::answer(svc, req).await,
-        Route::OtpChoice => handlers::otp_choice(svc, req).await,
-        Route::Hangup => handlers::hangup(svc, req).await,
-    };
-    match result {
-        Ok(resp) => resp,
-        Err(never) => match never {},
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,8 +183,6 @@ mod tests {
         assert_eq!(allowed_methods("/otp-status/+91"), ["GET"]);
         assert!(allowed_methods("/nowhere").is_empty());
         for spec in ROUTES {
-            assert_eq!(spec.route.is_app(), spec.app, "{}", spec.path);
-            assert_eq!(spec.route.name(), spec.function, "{}", spec.path);
             assert!(spec.path[1..].starts_with(spec.route.name()), "{}", spec.path);
         }
     }

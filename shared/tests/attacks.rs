@@ -13,14 +13,14 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use shared::domain::Phone;
 use shared::ports::{Clock, Store};
-use shared::routes::dispatch;
+use shared::router::dispatch;
 use shared::vobiz::VobizClient;
 use shared::vobiz::signature::{sign_v2, sign_v3, sign_v3_sdk};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// The service as deployed: signatures checked when present, keyed with the Vobiz auth token.
-fn deployed<S: Store>(store: S, extra: &[(&str, &str)]) -> (TestService<S>, Arc<shared::ports::FakeClock>) {
+fn deployed<S: Store>(store: S, extra: &[(&str, &str)]) -> (TestService<S>, Arc<common::FakeClock>) {
     let mut vars = vec![("VOBIZ_AUTH_TOKEN", AUTH_TOKEN)];
     vars.extend_from_slice(extra);
     common::service_with(store, config_with(&vars))

@@ -7,7 +7,7 @@ use common::{PHONE, TestService, json, spoken_digits, text};
 use lambda_http::Body;
 use shared::domain::Phone;
 use shared::ports::{CallPlacer, CallRequest, PlacedCall, Store};
-use shared::routes::dispatch;
+use shared::router::dispatch;
 
 /// A call placer that must never be reached by bad input.
 struct NoCalls;

@@ -17,7 +17,7 @@ use common::{TestService, form_req, json, json_req, stored_code_of, text, wrong_
 use serde_json::{Value, json};
 use shared::events::{EventBridgeSink, Sink, WebhookSink};
 use shared::lambda::{EventsService, on_stream};
-use shared::routes::dispatch;
+use shared::router::dispatch;
 use shared::store::DynamoStore;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -238,10 +238,7 @@ async fn verify(svc: &TestService<DynamoStore>, vobiz: &MockServer, phone: &str,
 }
 
 /// Drives the calls every event type comes from, and gives the events each number should see.
-async fn drive(
-    svc: &TestService<DynamoStore>,
-    clock: &shared::ports::FakeClock,
-) -> BTreeMap<&'static str, Vec<&'static str>> {
+async fn drive(svc: &TestService<DynamoStore>, clock: &common::FakeClock) -> BTreeMap<&'static str, Vec<&'static str>> {
     let vobiz = fake::fake(201, fired()).await;
     let answered: Vec<(&str, &str)> = vec![
         ("Event", "Hangup"),

@@ -9,13 +9,14 @@ mod common;
 
 use std::path::PathBuf;
 
+use common::FakeClock;
 use common::{json, spoken_digits, text};
 use serde_json::json;
 use shared::domain::limits::Counter;
 use shared::domain::secrets::token_hash;
 use shared::domain::{Attempt, CallRef, Keys, NewAttempt, Phone};
 use shared::handlers::{self, Service};
-use shared::ports::{CallCounters, FakeClock, Start, Store, Write};
+use shared::ports::{CallCounters, Start, Store, Write};
 use shared::store::MemoryStore;
 use shared::vobiz::VobizClient;
 use shared::vobiz::VobizConfig;

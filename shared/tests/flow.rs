@@ -9,7 +9,7 @@ use common::{PHONE, PUBLIC_URL, TestService, form_req, json, json_req, spoken_di
 use serde_json::{Value, json};
 use shared::domain::Phone;
 use shared::ports::Store;
-use shared::routes::dispatch;
+use shared::router::dispatch;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

@@ -9,7 +9,7 @@ use common::{PHONE, TestService, form_req, json, json_req, readings, spoken_digi
 use shared::domain::Phone;
 use shared::domain::locale::find;
 use shared::ports::Store;
-use shared::routes::dispatch;
+use shared::router::dispatch;
 use shared::vobiz::heard;
 use wiremock::MockServer;
 

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use common::vobiz::{self as fake, fired};
 use common::{json, json_req};
-use shared::routes::dispatch;
+use shared::router::dispatch;
 use wiremock::MockServer;
 
 const SENDS: usize = 1000;

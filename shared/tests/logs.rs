@@ -12,7 +12,7 @@ use common::vobiz::{self as fake, AUTH_ID, AUTH_TOKEN, call_form, fired, last_to
 use common::{PHONE, PUBLIC_URL, SECRET, form_req, json_req};
 use shared::domain::Phone;
 use shared::ports::Store;
-use shared::routes::dispatch;
+use shared::router::dispatch;
 use shared::vobiz::signature::sign_v3;
 
 #[derive(Clone, Default)]

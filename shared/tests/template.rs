@@ -222,19 +222,24 @@ fn api_events_are_exactly_the_route_table() {
                     )
                 });
             assert_eq!(
-                row.function, f.binary,
+                row.function(),
+                f.binary,
                 "{} {} is served by {} in ROUTES but by {} ({}) in template.yaml",
-                e.method, e.path, row.function, f.binary, f.id
+                e.method,
+                e.path,
+                row.function(),
+                f.binary,
+                f.id
             );
         }
     }
     for r in ROUTES {
         assert!(
-            in_template.contains(&(r.method.to_owned(), r.path.to_owned(), r.function.to_owned())),
+            in_template.contains(&(r.method.to_owned(), r.path.to_owned(), r.function().to_owned())),
             "ROUTES row {} {} ({}) has no API event in template.yaml",
             r.method,
             r.path,
-            r.function
+            r.function()
         );
     }
     assert_eq!(in_template.len(), ROUTES.len());
@@ -256,14 +261,14 @@ fn app_routes_need_the_api_key_and_webhooks_do_not() {
                 });
             assert_eq!(
                 e.api_key_required,
-                row.app,
+                row.app(),
                 "{}.{} {} {}: ApiKeyRequired is {} but the route is {}",
                 f.id,
                 e.id,
                 e.method,
                 e.path,
                 e.api_key_required,
-                if row.app { "an app route" } else { "a webhook" }
+                if row.app() { "an app route" } else { "a webhook" }
             );
         }
     }
@@ -351,7 +356,7 @@ fn every_function_is_a_workspace_binary_and_every_binary_is_deployed() {
             );
         }
     }
-    let routed: BTreeSet<String> = ROUTES.iter().map(|r| r.function.to_owned()).collect();
+    let routed: BTreeSet<String> = ROUTES.iter().map(|r| r.function().to_owned()).collect();
     binaries.remove(STREAM_FUNCTION);
     assert_eq!(
         routed, binaries,
@@ -496,16 +501,16 @@ fn environment_variables_are_documented_and_secrets_are_resolved_at_deploy_time(
             "{var} must not reach verify-otp or otp-status"
         );
     }
-    for r in ROUTES.iter().filter(|r| !r.app) {
+    for r in ROUTES.iter().filter(|r| !r.app()) {
         assert!(
-            has(r.function, "VOBIZ_AUTH_TOKEN"),
+            has(r.function(), "VOBIZ_AUTH_TOKEN"),
             "{} verifies Vobiz signatures: it needs VOBIZ_AUTH_TOKEN",
-            r.function
+            r.function()
         );
         assert!(
-            !has(r.function, "VOBIZ_AUTH_ID") && !has(r.function, "FROM_NUMBER"),
+            !has(r.function(), "VOBIZ_AUTH_ID") && !has(r.function(), "FROM_NUMBER"),
             "{} needs only the auth token",
-            r.function
+            r.function()
         );
     }
     // No parameter may carry a secret.
@@ -540,7 +545,7 @@ fn webhooks_have_their_own_throttle_sized_from_the_call_rate() {
         Value::Tagged(tagged) if tagged.tag == "Ref" => tagged.value.as_str().map(str::to_owned),
         _ => None,
     };
-    for r in ROUTES.iter().filter(|r| !r.app) {
+    for r in ROUTES.iter().filter(|r| !r.app()) {
         let encoded = r.path.replace('/', "~1");
         let encoded = format!("/{encoded}");
         let s = settings

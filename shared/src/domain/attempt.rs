@@ -11,9 +11,13 @@ use rand::Rng;
 use serde::Serialize;
 
 use super::call::{CallOutcome, Telephony};
-use super::limits::SEND_WINDOW_SECS;
 use super::phone::Phone;
 use super::secrets::ct_eq;
+
+/// The number's send window: its sends are counted over the last hour.
+pub const SEND_WINDOW_SECS: i64 = 3600;
+/// The number's failure window: its failed verifications are counted for a day from the first.
+pub const FAILURE_WINDOW_SECS: i64 = 24 * 3600;
 
 /// A fresh code: `length` digits, uniform over all `10^length` values (leading zeros kept).
 pub fn generate_code(rng: &mut impl Rng, length: u32) -> String {

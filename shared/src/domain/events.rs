@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::attempt::Attempt;
 use super::call::CallOutcome;
-use super::rfc3339;
+use super::time::rfc3339;
 
 /// The kinds of event, as their `type` names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

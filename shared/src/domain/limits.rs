@@ -37,8 +37,7 @@ pub struct Limits {
     pub counter_shards: u32,
 }
 
-pub const SEND_WINDOW_SECS: i64 = 3600;
-pub const FAILURE_WINDOW_SECS: i64 = 24 * 3600;
+pub use super::attempt::{FAILURE_WINDOW_SECS, SEND_WINDOW_SECS};
 
 impl Default for Limits {
     fn default() -> Limits {

@@ -18,7 +18,18 @@
 //! they look numbers up by their E.164 key ([`Phone::normalize`]), and webhooks get theirs from
 //! the token we minted from a validated number.
 
-use crate::error::{Error, Result};
+/// Why a phone number was refused; [`crate::error::Error`] maps it to a 400 or a 403.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PhoneError {
+    /// Not a number in international format; says what is wrong with it.
+    #[error("not a valid phone number in international format (+<country code><number>): {0}")]
+    Invalid(&'static str),
+    /// A valid number this deployment does not call (region, or not a mobile or fixed line).
+    #[error("calls to this destination are not allowed")]
+    NotAllowed,
+}
+
+type Result<T, E = PhoneError> = std::result::Result<T, E>;
 use phonenumber::Type as NumberType;
 use std::fmt;
 
@@ -94,25 +105,25 @@ impl Phone {
     pub fn parse(input: &str) -> Result<Phone> {
         let input = input.trim();
         if input.is_empty() {
-            return Err(Error::InvalidPhone("empty"));
+            return Err(PhoneError::Invalid("empty"));
         }
         if input.chars().count() > MAX_INPUT_CHARS {
-            return Err(Error::InvalidPhone("too long"));
+            return Err(PhoneError::Invalid("too long"));
         }
         if !input.starts_with('+') {
-            return Err(Error::InvalidPhone("must start with + and the country code"));
+            return Err(PhoneError::Invalid("must start with + and the country code"));
         }
         if !input[1..]
             .chars()
             .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '.' | '(' | ')'))
         {
-            return Err(Error::InvalidPhone("only digits and separators are allowed"));
+            return Err(PhoneError::Invalid("only digits and separators are allowed"));
         }
         let digits: String = input[1..].chars().filter(char::is_ascii_digit).collect();
-        let db = metadata::for_digits(&digits).ok_or(Error::InvalidPhone("unparseable"))?;
-        let parsed = phonenumber::parse_with(db, None, input).map_err(|_| Error::InvalidPhone("unparseable"))?;
+        let db = metadata::for_digits(&digits).ok_or(PhoneError::Invalid("unparseable"))?;
+        let parsed = phonenumber::parse_with(db, None, input).map_err(|_| PhoneError::Invalid("unparseable"))?;
         if !parsed.is_valid_with(db) {
-            return Err(Error::InvalidPhone("no such number"));
+            return Err(PhoneError::Invalid("no such number"));
         }
         // E.164 as `phonenumber`'s formatter writes it (its formatter would need a database).
         let phone = Phone {
@@ -122,7 +133,7 @@ impl Phone {
         // The digits as written must be the E.164 digits (no national prefix such as
         // "+91 0…"): then verify and status, which only normalise, find the same number.
         if Phone::normalize(input).ok().as_ref() != Some(&phone) {
-            return Err(Error::InvalidPhone(
+            return Err(PhoneError::Invalid(
                 "write the number in international form, without a national prefix",
             ));
         }
@@ -135,21 +146,21 @@ impl Phone {
     pub fn normalize(input: &str) -> Result<Phone> {
         let input = input.trim();
         if input.chars().count() > MAX_INPUT_CHARS {
-            return Err(Error::InvalidPhone("too long"));
+            return Err(PhoneError::Invalid("too long"));
         }
         let Some(rest) = input.strip_prefix('+') else {
-            return Err(Error::InvalidPhone("must start with + and the country code"));
+            return Err(PhoneError::Invalid("must start with + and the country code"));
         };
         let mut digits = String::with_capacity(15);
         for c in rest.chars() {
             match c {
                 '0'..='9' => digits.push(c),
                 ' ' | '-' | '.' | '(' | ')' => {}
-                _ => return Err(Error::InvalidPhone("only digits and separators are allowed")),
+                _ => return Err(PhoneError::Invalid("only digits and separators are allowed")),
             }
         }
         if !(7..=15).contains(&digits.len()) || digits.starts_with('0') {
-            return Err(Error::InvalidPhone("not an E.164 number"));
+            return Err(PhoneError::Invalid("not an E.164 number"));
         }
         Ok(Phone {
             country_code: calling_code(&digits),
@@ -172,15 +183,15 @@ impl Phone {
     /// extra (no premium rate, shared cost, toll free, pager or voicemail-only numbers). Gives
     /// the number's region.
     pub fn check_destination(&self, allowed_regions: &[String]) -> Result<String> {
-        let db = metadata::for_digits(&self.e164[1..]).ok_or(Error::DestinationNotAllowed)?;
-        let parsed = phonenumber::parse_with(db, None, &self.e164).map_err(|_| Error::DestinationNotAllowed)?;
+        let db = metadata::for_digits(&self.e164[1..]).ok_or(PhoneError::NotAllowed)?;
+        let parsed = phonenumber::parse_with(db, None, &self.e164).map_err(|_| PhoneError::NotAllowed)?;
         // The number's own region, from its digits: +1 876 is Jamaica, +44 1624 the Isle of Man.
         let region = parsed
             .metadata(db)
             .and_then(|m| m.id().parse::<phonenumber::country::Id>().ok())
-            .ok_or(Error::DestinationNotAllowed)?;
+            .ok_or(PhoneError::NotAllowed)?;
         if !allowed_regions.iter().any(|r| r == region.as_ref()) {
-            return Err(Error::DestinationNotAllowed);
+            return Err(PhoneError::NotAllowed);
         }
         match parsed.number_type(db) {
             NumberType::PremiumRate
@@ -193,7 +204,7 @@ impl Phone {
             | NumberType::ShortCode
             | NumberType::Carrier
             | NumberType::NoInternational
-            | NumberType::Unknown => Err(Error::DestinationNotAllowed),
+            | NumberType::Unknown => Err(PhoneError::NotAllowed),
             _ => Ok(region.as_ref().to_owned()),
         }
     }
@@ -457,17 +468,17 @@ mod tests {
         assert!(mobile.check_destination(&regions(&["IN"])).is_ok());
         assert!(matches!(
             mobile.check_destination(&regions(&["GB"])),
-            Err(Error::DestinationNotAllowed)
+            Err(PhoneError::NotAllowed)
         ));
         let toll_free = Phone::parse("+18005550123").unwrap();
         assert!(matches!(
             toll_free.check_destination(&regions(&["US"])),
-            Err(Error::DestinationNotAllowed)
+            Err(PhoneError::NotAllowed)
         ));
         let premium = Phone::parse("+19005550123").unwrap();
         assert!(matches!(
             premium.check_destination(&regions(&["US"])),
-            Err(Error::DestinationNotAllowed)
+            Err(PhoneError::NotAllowed)
         ));
     }
 

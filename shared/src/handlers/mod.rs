@@ -89,11 +89,3 @@ fn note_call(id: &str) {
 fn os_rng() -> impl rand::CryptoRng {
     OsRng.unwrap_err()
 }
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn rfc3339_is_utc() {
-        assert_eq!(super::rfc3339(1_764_067_200), "2025-11-25T10:40:00Z");
-    }
-}

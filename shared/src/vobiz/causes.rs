@@ -324,7 +324,6 @@ pub fn classify_hangup(r: &HangupReport<'_>) -> Telephony {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::call::CallOutcome;
 
     fn report<'a>(status: &'a str, cause: &'a str, answer_time: &'a str, bill: &'a str) -> HangupReport<'a> {
         HangupReport {

@@ -10,7 +10,9 @@ use lambda_http::{Body, Request, Response};
 use shared::config::Config;
 use shared::domain::Keys;
 use shared::handlers::Service;
-use shared::ports::FakeClock;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use shared::ports::Clock;
 use shared::store::{DynamoStore, dynamo};
 
 pub const SECRET: &[u8] = b"test-secret-0123456789-abcdefghijklmnopqrstuvwxyz";
@@ -220,4 +222,23 @@ macro_rules! on_both_stores {
             )*
         }
     };
+}
+
+/// A clock tests move by hand.
+#[derive(Debug, Default)]
+pub struct FakeClock(AtomicI64);
+
+impl FakeClock {
+    pub fn at(now: i64) -> FakeClock {
+        FakeClock(AtomicI64::new(now))
+    }
+    pub fn advance(&self, secs: i64) {
+        self.0.fetch_add(secs, Ordering::SeqCst);
+    }
+}
+
+impl Clock for FakeClock {
+    fn now(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
 }

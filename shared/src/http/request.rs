@@ -1,37 +1,17 @@
-//! The HTTP edge: reading requests (size, content type, JSON, forms, path parameters) and
-//! writing responses. How an [`Error`] becomes a response is in [`crate::error`].
+//! Reading requests: size, content type, JSON, forms, path parameters, the public base URL.
 
-use lambda_http::http::header::{CONTENT_TYPE, HeaderValue};
-use lambda_http::http::{HeaderMap, StatusCode};
+use lambda_http::http::HeaderMap;
+use lambda_http::http::header::CONTENT_TYPE;
 use lambda_http::request::RequestContext;
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Request, RequestExt};
 use serde_json::{Map, Value};
 
 use crate::error::Error;
-pub use crate::error::error_response;
 
 /// Largest app request body (a phone number and a code need far less).
 pub const APP_BODY_LIMIT: usize = 4 * 1024;
 /// Largest webhook body (Vobiz's forms are about 1 KB).
 pub const WEBHOOK_BODY_LIMIT: usize = 16 * 1024;
-
-pub fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
-    response(status, "application/json", body.to_string())
-}
-
-pub fn xml_response(status: StatusCode, xml: String) -> Response<Body> {
-    response(status, "application/xml", xml)
-}
-
-fn response(status: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
-    let mut resp = Response::new(Body::Text(body));
-    *resp.status_mut() = status;
-    resp.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    resp.headers_mut()
-        .insert("cache-control", HeaderValue::from_static("no-store"));
-    resp
-}
 
 fn media_type(headers: &HeaderMap) -> Option<String> {
     let raw = headers.get(CONTENT_TYPE)?.to_str().unwrap_or("invalid");
@@ -176,7 +156,7 @@ pub fn public_base(req: &Request, configured: Option<&str>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lambda_http::http;
+    use lambda_http::{Body, http};
 
     fn req(content_type: Option<&str>, body: &str) -> Request {
         let mut b = http::Request::builder().method("POST").uri("/x");
@@ -233,19 +213,5 @@ mod tests {
         assert_eq!(f.get("CallUUID"), Some("abc-1"));
         assert!(Form::parse(&req(Some("application/x-www-form-urlencoded"), "Digits=1&Digits=2")).is_err());
         assert!(Form::parse(&req(Some("application/json"), "{}")).is_err());
-    }
-
-    #[test]
-    fn every_error_is_json_with_a_code() {
-        let e = Error::StoreUnavailable("secret detail".into());
-        let r = error_response(&e);
-        assert_eq!(r.status(), 503);
-        let body = match r.body() {
-            Body::Text(t) => t.clone(),
-            _ => unreachable!(),
-        };
-        assert!(!body.contains("secret detail"));
-        assert!(body.contains("\"store_unavailable\""));
-        assert_eq!(r.headers()["retry-after"], "1");
     }
 }
