@@ -6,29 +6,31 @@
 //! Webhooks need no index: their token decrypts to the phone number, so they address the item
 //! by its key with a strongly consistent write right after send-otp wrote it.
 
+mod item;
+#[cfg(feature = "stream")]
+mod stream;
+mod table;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, KeysAndAttributes, Put, ReturnValue,
-    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, StreamSpecification, StreamViewType, TableStatus,
-    TimeToLiveSpecification, TransactWriteItem, Update,
+    AttributeValue, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 
-use crate::domain::limits::Counter;
-use crate::domain::limits::{FAILURE_WINDOW_SECS, contention_pause};
-use crate::domain::{Attempt, CallRef, Phone, Telephony};
+use item::{Item, REPLAY_PREFIX, key, n, pk, replay_from_item, replay_item, s, unavailable};
+pub use item::{RETENTION_SECS, TTL_ATTRIBUTE, from_item, to_item};
+#[cfg(feature = "stream")]
+pub use stream::stream_change;
+pub use table::{create_table_if_missing, create_table_with_stream_if_missing};
+
+use crate::domain::limits::{Counter, FAILURE_WINDOW_SECS, contention_pause};
+use crate::domain::{Attempt, CallRef, Phone};
 use crate::error::{Error, Result};
 use crate::ports::{CallCounters, HangupFacts, Held, Replay, Start, Store, Write};
-
-/// The TTL attribute (epoch seconds). DynamoDB deletes expired items lazily, within days; every
-/// read and condition checks `expires_at` itself.
-pub const TTL_ATTRIBUTE: &str = "ttl";
-/// How long a finished attempt stays for `/otp-status` and the audit trail after it expires.
-pub const RETENTION_SECS: i64 = 24 * 3600;
 
 /// The "live" condition: [`Attempt::is_live`].
 /// `last_guess` is the last charged guess; once it matches the code, the code is used.
@@ -66,8 +68,6 @@ pub struct DynamoStore {
     client: Client,
     table: String,
 }
-
-type Item = HashMap<String, AttributeValue>;
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> DynamoStore {
@@ -528,85 +528,6 @@ impl Store for DynamoStore {
 /// How many times [`DynamoStore::get_for_send`] asks for keys DynamoDB left unprocessed.
 const BATCH_GET_ROUNDS: u32 = 4;
 
-/// Creates the table (string key `pk`, on-demand, TTL on [`TTL_ATTRIBUTE`]) if it is missing,
-/// and waits until it is active. For local endpoints and tests; production tables come from
-/// `template.yaml`.
-pub async fn create_table_if_missing(client: &Client, table: &str) -> Result<()> {
-    create_table(client, table, false).await
-}
-
-/// [`create_table_if_missing`], with the template's stream of new and old images (the
-/// delivery events' source). Only where a stream is read: moto's transactions slow down with
-/// every stream record they add (each costs time in proportion to the stream's length).
-pub async fn create_table_with_stream_if_missing(client: &Client, table: &str) -> Result<()> {
-    create_table(client, table, true).await
-}
-
-async fn create_table(client: &Client, table: &str, stream: bool) -> Result<()> {
-    let exists = client.describe_table().table_name(table).send().await;
-    match exists {
-        Ok(_) => return Ok(()),
-        Err(SdkError::ServiceError(e)) if e.err().is_resource_not_found_exception() => {}
-        Err(e) => return Err(unavailable(e)),
-    }
-    let built = (|| {
-        Ok::<_, aws_sdk_dynamodb::error::BuildError>((
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()?,
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()?,
-            TimeToLiveSpecification::builder()
-                .attribute_name(TTL_ATTRIBUTE)
-                .enabled(true)
-                .build()?,
-            // As the template: every change, before and after, for the delivery events.
-            StreamSpecification::builder()
-                .stream_enabled(stream)
-                .set_stream_view_type(stream.then_some(StreamViewType::NewAndOldImages))
-                .build()?,
-        ))
-    })();
-    let (attr, key_schema, ttl, stream) = built.map_err(|e| Error::Config(e.to_string()))?;
-    client
-        .create_table()
-        .table_name(table)
-        .attribute_definitions(attr)
-        .key_schema(key_schema)
-        .billing_mode(BillingMode::PayPerRequest)
-        .set_stream_specification(stream.stream_enabled.then_some(stream))
-        .send()
-        .await
-        .map_err(unavailable)?;
-    for _ in 0..120 {
-        let d = client
-            .describe_table()
-            .table_name(table)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        if d.table.and_then(|t| t.table_status) == Some(TableStatus::Active) {
-            client
-                .update_time_to_live()
-                .table_name(table)
-                .time_to_live_specification(ttl)
-                .send()
-                .await
-                .map_err(unavailable)?;
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    Err(Error::StoreUnavailable(format!("table {table} did not become active")))
-}
-
-fn unavailable<E: std::error::Error + 'static>(e: E) -> Error {
-    Error::StoreUnavailable(DisplayErrorContext(e).to_string())
-}
-
 /// `#name` → `name` for every `#name` in the expressions (DynamoDB refuses unused names).
 fn names_in(exprs: &[&str]) -> HashMap<String, String> {
     let mut names = HashMap::new();
@@ -624,249 +545,9 @@ fn names_in(exprs: &[&str]) -> HashMap<String, String> {
     names
 }
 
-fn key(phone: &Phone) -> AttributeValue {
-    AttributeValue::S(pk(phone))
-}
-
-/// The key of a number's item.
-fn pk(phone: &Phone) -> String {
-    format!("PHONE#{}", phone.e164())
-}
-
-fn s(v: &str) -> AttributeValue {
-    AttributeValue::S(v.to_owned())
-}
-
 /// [`Attempt::is_live`] and the call in progress (its sealed code there, not ended).
 fn in_progress() -> String {
     format!("{LIVE} AND attribute_exists(#code_sealed) AND attribute_not_exists(#ended_at)")
-}
-
-/// The key of a reply kept under an `Idempotency-Key`: `IDEM#` and the key's hash.
-const REPLAY_PREFIX: &str = "IDEM#";
-
-fn replay_item(r: &Replay) -> Item {
-    let mut item = Item::new();
-    item.insert("pk".into(), AttributeValue::S(format!("{REPLAY_PREFIX}{}", r.key_hash)));
-    item.insert("body_hash".into(), s(&r.body_hash));
-    item.insert("status".into(), n(r.status));
-    item.insert("body".into(), s(&r.body));
-    item.insert("expires_at".into(), n(r.expires_at));
-    item.insert(TTL_ATTRIBUTE.into(), n(r.expires_at + RETENTION_SECS));
-    item
-}
-
-fn replay_from_item(key_hash: &str, item: &Item) -> Result<Replay> {
-    let get_s = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
-    let get_n = |k: &str| {
-        item.get(k)
-            .and_then(|v| v.as_n().ok())
-            .and_then(|x| x.parse::<i64>().ok())
-    };
-    let corrupt = || Error::Corrupt("a kept reply is unreadable".into());
-    Ok(Replay {
-        key_hash: key_hash.to_owned(),
-        body_hash: get_s("body_hash").ok_or_else(corrupt)?,
-        status: get_n("status")
-            .and_then(|v| u16::try_from(v).ok())
-            .ok_or_else(corrupt)?,
-        body: get_s("body").ok_or_else(corrupt)?,
-        expires_at: get_n("expires_at").ok_or_else(corrupt)?,
-    })
-}
-
-fn n(v: impl ToString) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-
-pub fn to_item(a: &Attempt) -> Item {
-    let mut item = Item::new();
-    item.insert("pk".into(), key(&a.phone));
-    item.insert("phone".into(), s(a.phone.e164()));
-    item.insert("attempt_id".into(), s(&a.attempt_id));
-    item.insert("created_at".into(), n(a.created_at));
-    item.insert("expires_at".into(), n(a.expires_at));
-    item.insert(TTL_ATTRIBUTE.into(), n(a.keep_until() + RETENTION_SECS));
-    item.insert("token_hash".into(), s(&a.token_hash));
-    item.insert("code_mac".into(), s(&a.code_mac));
-    item.insert(
-        "guesses".into(),
-        AttributeValue::L(a.guesses.iter().map(|g| s(g)).collect()),
-    );
-    // The last guess again, for the "live" condition (a condition cannot index a list by an
-    // attribute); derived, so `from_item` does not read it.
-    if let Some(last) = a.guesses.last() {
-        item.insert("last_guess".into(), s(last));
-    }
-    item.insert("guess_cap".into(), n(a.guess_cap));
-    item.insert("max_attempts".into(), n(a.max_attempts));
-    item.insert("reads".into(), n(a.reads));
-    let mut opt_s = |k: &str, v: &Option<String>| {
-        if let Some(v) = v {
-            item.insert(k.into(), s(v));
-        }
-    };
-    opt_s("code_sealed", &a.code_sealed);
-    opt_s("call_failed", &a.call_failed);
-    opt_s("call_uuid", &a.call_uuid);
-    opt_s("hangup_cause", &a.hangup_cause);
-    opt_s("hangup", &a.hangup.map(|t| t.as_str().to_owned()));
-    opt_s("locale", &a.locale);
-    for (k, v) in [
-        ("answered_at", a.answered_at),
-        ("ended_at", a.ended_at),
-        ("verified_at", a.verified_at),
-        ("canceled_at", a.canceled_at),
-        ("failures_until", a.failures_until),
-    ] {
-        if let Some(v) = v {
-            item.insert(k.into(), n(v));
-        }
-    }
-    if !a.nonces.is_empty() {
-        item.insert("nonces".into(), AttributeValue::Ss(a.nonces.clone()));
-    }
-    if a.signed {
-        item.insert("signed".into(), AttributeValue::Bool(true));
-    }
-    if a.test {
-        item.insert("test".into(), AttributeValue::Bool(true));
-    }
-    item.insert("version".into(), n(a.version));
-    item.insert(
-        "send_times".into(),
-        AttributeValue::L(a.send_times.iter().map(|t| n(*t)).collect()),
-    );
-    item.insert("failures".into(), n(a.failures));
-    item
-}
-
-pub fn from_item(item: &Item) -> Result<Attempt> {
-    let get_s = |k: &str| -> Option<String> { item.get(k).and_then(|v| v.as_s().ok()).cloned() };
-    let req_s = |k: &str| get_s(k).ok_or_else(|| Error::Corrupt(format!("missing string attribute {k}")));
-    let get_n = |k: &str| -> Result<Option<i64>> {
-        match item.get(k) {
-            None => Ok(None),
-            Some(v) => v
-                .as_n()
-                .ok()
-                .and_then(|x| x.parse::<i64>().ok())
-                .map(Some)
-                .ok_or_else(|| Error::Corrupt(format!("attribute {k} is not an integer"))),
-        }
-    };
-    let req_n = |k: &str| get_n(k)?.ok_or_else(|| Error::Corrupt(format!("missing number attribute {k}")));
-    let count = |k: &str| -> Result<u32> {
-        u32::try_from(req_n(k)?).map_err(|_| Error::Corrupt(format!("attribute {k} out of range")))
-    };
-    let send_times = match item.get("send_times") {
-        None => Vec::new(),
-        Some(v) => v
-            .as_l()
-            .map_err(|_| Error::Corrupt("send_times is not a list".into()))?
-            .iter()
-            .map(|t| {
-                t.as_n()
-                    .ok()
-                    .and_then(|x| x.parse::<i64>().ok())
-                    .ok_or_else(|| Error::Corrupt("send_times holds a non-integer".into()))
-            })
-            .collect::<Result<Vec<i64>>>()?,
-    };
-    let guesses = match item.get("guesses") {
-        None => Vec::new(),
-        Some(v) => v
-            .as_l()
-            .map_err(|_| Error::Corrupt("guesses is not a list".into()))?
-            .iter()
-            .map(|g| {
-                g.as_s()
-                    .cloned()
-                    .map_err(|_| Error::Corrupt("guesses holds a non-string".into()))
-            })
-            .collect::<Result<Vec<String>>>()?,
-    };
-    let mut nonces = item
-        .get("nonces")
-        .and_then(|v| v.as_ss().ok())
-        .cloned()
-        .unwrap_or_default();
-    nonces.sort();
-    let hangup = match get_s("hangup") {
-        None => None,
-        Some(t) => Some(Telephony::parse(&t).ok_or_else(|| Error::Corrupt("unknown hangup outcome".into()))?),
-    };
-    Ok(Attempt {
-        phone: Phone::normalize(&req_s("phone")?).map_err(|_| Error::Corrupt("stored phone is invalid".into()))?,
-        attempt_id: req_s("attempt_id")?,
-        created_at: req_n("created_at")?,
-        expires_at: req_n("expires_at")?,
-        token_hash: req_s("token_hash")?,
-        code_mac: req_s("code_mac")?,
-        code_sealed: get_s("code_sealed"),
-        guesses,
-        // An item of the earlier data model has no cap: its code may take max_attempts guesses.
-        guess_cap: match get_n("guess_cap")? {
-            Some(_) => count("guess_cap")?,
-            None => count("max_attempts")?,
-        },
-        max_attempts: count("max_attempts")?,
-        call_failed: get_s("call_failed"),
-        answered_at: get_n("answered_at")?,
-        call_uuid: get_s("call_uuid"),
-        reads: match get_n("reads")? {
-            Some(_) => count("reads")?,
-            None => 0, // an item of the earlier data model counted repeats instead
-        },
-        ended_at: get_n("ended_at")?,
-        hangup,
-        hangup_cause: get_s("hangup_cause"),
-        verified_at: get_n("verified_at")?,
-        canceled_at: get_n("canceled_at")?,
-        locale: get_s("locale"),
-        nonces,
-        signed: item
-            .get("signed")
-            .and_then(|v| v.as_bool().ok())
-            .copied()
-            .unwrap_or(false),
-        test: item
-            .get("test")
-            .and_then(|v| v.as_bool().ok())
-            .copied()
-            .unwrap_or(false),
-        version: get_n("version")?.and_then(|v| u64::try_from(v).ok()).unwrap_or(0),
-        send_times,
-        failures: get_n("failures")?.and_then(|v| u32::try_from(v).ok()).unwrap_or(0),
-        failures_until: get_n("failures_until")?,
-    })
-}
-
-#[cfg(feature = "stream")]
-/// One DynamoDB stream record as the events see it (`NEW_AND_OLD_IMAGES`): the number's
-/// attempt before and after. Items that are not a number's (the global counters, idempotency
-/// replies) read as no attempt, and so does a key-only image (moto records the item a
-/// transaction is about to write as its key alone first); a `REMOVE` (the TTL, in this table)
-/// has no after.
-pub fn stream_change(record: &aws_lambda_events::event::dynamodb::EventRecord) -> Result<crate::events::StreamChange> {
-    let image = |image: &serde_dynamo::Item| -> Result<Option<Attempt>> {
-        let item: Item = image.clone().into();
-        match item.get("pk").and_then(|v| v.as_s().ok()) {
-            Some(pk) if pk.starts_with("PHONE#") && item.contains_key("attempt_id") => from_item(&item).map(Some),
-            _ => Ok(None),
-        }
-    };
-    let change = &record.change;
-    Ok(crate::events::StreamChange {
-        id: change.sequence_number.clone().unwrap_or_default(),
-        at: change.approximate_creation_date_time.timestamp(),
-        old: image(&change.old_image)?,
-        new: if record.event_name == "REMOVE" {
-            None
-        } else {
-            image(&change.new_image)?
-        },
-    })
 }
 
 #[cfg(test)]
@@ -880,34 +561,5 @@ mod tests {
         keys.sort();
         assert_eq!(keys, ["#a", "#b_c", "#d"]);
         assert_eq!(names["#b_c"], "b_c");
-    }
-
-    #[test]
-    fn items_round_trip() {
-        let mut a = crate::domain::attempt::tests::attempt(1_000);
-        assert_eq!(from_item(&to_item(&a)).unwrap(), a);
-        assert_eq!(
-            to_item(&a)[TTL_ATTRIBUTE],
-            n(1_000 + 3600 + RETENTION_SECS),
-            "kept while the send window is open"
-        );
-        a.hangup = Some(Telephony::Busy);
-        a.hangup_cause = Some("USER_BUSY".into());
-        a.ended_at = Some(1_030);
-        a.code_sealed = None;
-        a.verified_at = Some(1_040);
-        a.nonces = vec!["n1".into(), "n2".into()];
-        a.failures = 4;
-        a.failures_until = Some(990 + 86_400);
-        a.guesses = vec!["g1".into(), "g2".into()];
-        a.guess_cap = 2;
-        let item = to_item(&a);
-        assert_eq!(
-            item[TTL_ATTRIBUTE],
-            n(990 + 86_400 + RETENTION_SECS),
-            "kept while the failure window is open"
-        );
-        assert!(!item.contains_key("code_sealed"));
-        assert_eq!(from_item(&item).unwrap(), a);
     }
 }
