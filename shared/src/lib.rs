@@ -1,6 +1,7 @@
 //! otp-call: phone-call one-time passwords on AWS Lambda.
 //!
 //! - [`domain`]: the core (codes, attempts, call outcomes, the call script, keys); no AWS, no HTTP.
+//! - [`usecases`]: what the service does, over the ports (the send).
 //! - [`ports`]: the traits the handlers need ([`ports::Store`], [`ports::CallPlacer`], [`ports::Clock`]).
 //! - [`store`], [`vobiz`]: adapters (DynamoDB, memory; Vobiz, simulated calls).
 //! - [`events`]: delivery events to EventBridge, a signed webhook or the console.
@@ -29,6 +30,7 @@ pub mod store;
 pub mod telemetry;
 #[cfg(any(feature = "aws", feature = "http-client"))]
 pub mod tls;
+pub mod usecases;
 pub mod vobiz;
 
 pub use config::Config;

@@ -258,6 +258,9 @@ impl Store for DynamoStore {
         let mut transaction = self
             .client
             .transact_write_items()
+            // The attempt's id is the request's token: the SDK's own retries and a resend below
+            // are the same transaction to DynamoDB, which answers them with its first outcome.
+            .client_request_token(&attempt.attempt_id)
             .transact_items(TransactWriteItem::builder().update(number).build())
             .transact_items(TransactWriteItem::builder().update(take(&counters.minute)?).build());
         if let Some(day) = &counters.day {
@@ -279,7 +282,21 @@ impl Store for DynamoStore {
         // The items in order: the number, the minute's shard, the day's shard, the reply.
         let day_at = counters.day.as_ref().map(|_| 2);
         let replay_at = replay.map(|_| 2 + usize::from(counters.day.is_some()));
-        let result = transaction.send().await;
+        // The same token while its first transaction still runs (its reply was late and the
+        // SDK gave up): send it again shortly, never a new attempt that would race the first.
+        let mut in_progress = 0;
+        let result = loop {
+            match transaction.clone().send().await {
+                Err(SdkError::ServiceError(e))
+                    if e.err().is_transaction_in_progress_exception() && in_progress < MAX_IN_PROGRESS =>
+                {
+                    in_progress += 1;
+                    let pause = contention_pause(&mut rand::rng(), in_progress);
+                    tokio::time::sleep(pause).await;
+                }
+                other => break other,
+            }
+        };
         match result {
             Ok(_) => Ok(Start::Started),
             Err(SdkError::ServiceError(e)) => match e.err() {
@@ -313,8 +330,9 @@ impl Store for DynamoStore {
                         Start::Conflict
                     })
                 }
-                TransactWriteItemsError::TransactionInProgressException(_)
-                | TransactWriteItemsError::ThrottlingException(_)
+                // Still running after the resends: the send's outcome is not known yet.
+                TransactWriteItemsError::TransactionInProgressException(_) => Err(Error::Busy),
+                TransactWriteItemsError::ThrottlingException(_)
                 | TransactWriteItemsError::ProvisionedThroughputExceededException(_) => {
                     Ok(Start::Contended(Held::Other))
                 }
@@ -524,6 +542,10 @@ impl Store for DynamoStore {
         ))
     }
 }
+
+/// How many times a send's transaction is sent again while DynamoDB says the same token is in
+/// progress.
+const MAX_IN_PROGRESS: u32 = 4;
 
 /// How many times [`DynamoStore::get_for_send`] asks for keys DynamoDB left unprocessed.
 const BATCH_GET_ROUNDS: u32 = 4;
