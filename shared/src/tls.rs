@@ -15,7 +15,7 @@ pub const AMAZON_ROOT_CAS_PEM: &str = include_str!("tls/amazon-root-cas.pem");
 /// The SDK's HTTP client (hyper 1 + rustls/ring). `system_roots`: the endpoint is an HTTPS
 /// server that is not AWS's, so trust the system's roots (read at the first connection).
 #[cfg(feature = "aws")]
-pub fn sdk_http_client(system_roots: bool) -> crate::Result<aws_sdk_dynamodb::config::SharedHttpClient> {
+pub fn sdk_http_client(system_roots: bool) -> crate::error::Result<aws_sdk_dynamodb::config::SharedHttpClient> {
     use aws_smithy_http_client::tls::{Provider, TlsContext, TrustStore, rustls_provider::CryptoMode};
     let store = if system_roots {
         TrustStore::default()
@@ -27,7 +27,7 @@ pub fn sdk_http_client(system_roots: bool) -> crate::Result<aws_sdk_dynamodb::co
     let tls = TlsContext::builder()
         .with_trust_store(store)
         .build()
-        .map_err(|e| crate::Error::Config(format!("TLS context for DynamoDB: {e}")))?;
+        .map_err(|e| crate::error::Error::Config(format!("TLS context for DynamoDB: {e}")))?;
     Ok(aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
         .tls_context(tls)

@@ -6,13 +6,16 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
-use super::{Handled, Outcome, Service, note_call, note_phone, os_rng, rfc3339, run};
+use super::outcome::Outcome;
+use super::runner::{Handled, note_call, note_phone, os_rng, run};
+use crate::domain::rfc3339;
 use crate::domain::secrets::digest;
 use crate::domain::{Attempt, Phone, Refusal};
-use crate::error::Error;
+use crate::error::{Error, error_response};
 use crate::http::{json_body, json_response, optional_string_field, path_param, public_base, string_field};
 use crate::ports::{CallPlacer, Clock, Store, Write};
 use crate::routes::Route;
+use crate::service::Service;
 use crate::usecases::send::{Idempotency, SendRequest, Sent, send};
 
 /// `POST /send-otp {"phone"}`: mint a code and a call token, store the attempt, place the call.
@@ -21,7 +24,7 @@ pub async fn send_otp<S: Store, K: Clock, C: CallPlacer>(
     calls: &C,
     req: Request,
 ) -> Result<Response<Body>, Infallible> {
-    run(Route::SendOtp, None, send_otp_inner(svc, calls, req)).await
+    run(Route::SendOtp, error_response, send_otp_inner(svc, calls, req)).await
 }
 
 async fn send_otp_inner<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, calls: &C, req: Request) -> Handled {
@@ -88,7 +91,7 @@ fn idempotency_key(req: &Request) -> Result<Option<String>, Error> {
 
 /// `POST /verify-otp {"phone", "otp"}`: charge the guess (one conditional write), then judge it.
 pub async fn verify_otp<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Result<Response<Body>, Infallible> {
-    run(Route::VerifyOtp, None, verify_otp_inner(svc, req)).await
+    run(Route::VerifyOtp, error_response, verify_otp_inner(svc, req)).await
 }
 
 async fn verify_otp_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Handled {
@@ -159,7 +162,7 @@ async fn verify_otp_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request)
 
 /// `GET /otp-status/{phone}`: delivery and verification state of the number's current code.
 pub async fn otp_status<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Result<Response<Body>, Infallible> {
-    run(Route::OtpStatus, None, otp_status_inner(svc, req)).await
+    run(Route::OtpStatus, error_response, otp_status_inner(svc, req)).await
 }
 
 async fn otp_status_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Handled {
@@ -193,7 +196,7 @@ async fn otp_status_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request)
 /// verify then says `canceled`, a call picked up afterwards reads nothing, status reads
 /// `canceled`. Idempotent: an attempt already over is left as it is and its status returned.
 pub async fn cancel_otp<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Result<Response<Body>, Infallible> {
-    run(Route::CancelOtp, None, cancel_otp_inner(svc, req)).await
+    run(Route::CancelOtp, error_response, cancel_otp_inner(svc, req)).await
 }
 
 async fn cancel_otp_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Handled {

@@ -6,7 +6,8 @@ use std::convert::Infallible;
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 
-use super::{Handled, Outcome, Rejection, Service, note_call, note_phone, run};
+use super::outcome::{Outcome, Rejection};
+use super::runner::{Handled, note_call, note_phone, run};
 use crate::domain::script::{self, Speaker, Step};
 use crate::domain::secrets::token_hash;
 use crate::domain::{Attempt, CallOutcome, CallRef, Phone};
@@ -14,12 +15,13 @@ use crate::error::{Error, Result};
 use crate::http::{Form, path_param, public_base, xml_response};
 use crate::ports::{Clock, HangupFacts, Store, Write};
 use crate::routes::Route;
+use crate::service::Service;
 use crate::vobiz::causes::{HangupReport, classify_hangup};
 use crate::vobiz::signature::{self, SignatureMode, Signatures, Verdict};
 
 /// A webhook that may not be served gets a polite hang-up with no hint of a code. Only a store
 /// outage answers 503 (Vobiz retries non-200 replies).
-pub(super) fn refusal(e: &Error, speaker: &Speaker<'_>) -> Response<Body> {
+fn refusal(e: &Error, speaker: &Speaker<'_>) -> Response<Body> {
     let status = match e {
         Error::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         Error::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -180,7 +182,12 @@ fn is_pickup(form: &Form) -> bool {
 /// gate (the default) the callee is asked to press a key and hears the code only then, so a
 /// voicemail box never records it; without it the code is read now.
 pub async fn answer<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Result<Response<Body>, Infallible> {
-    run(Route::Answer, Some(svc.speaker(None)), answer_inner(svc, req)).await
+    run(
+        Route::Answer,
+        |e| refusal(e, &svc.speaker(None)),
+        answer_inner(svc, req),
+    )
+    .await
 }
 
 async fn answer_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Handled {
@@ -218,7 +225,12 @@ async fn answer_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> 
 /// code; after it, `Digits=1` reads it again while reads are left. No key, or another key after
 /// the code: goodbye.
 pub async fn otp_choice<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Result<Response<Body>, Infallible> {
-    run(Route::OtpChoice, Some(svc.speaker(None)), otp_choice_inner(svc, req)).await
+    run(
+        Route::OtpChoice,
+        |e| refusal(e, &svc.speaker(None)),
+        otp_choice_inner(svc, req),
+    )
+    .await
 }
 
 async fn otp_choice_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Handled {
@@ -249,7 +261,12 @@ async fn otp_choice_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request)
 
 /// `POST /hangup/{token}`: record what the call did and erase the sealed code. Idempotent.
 pub async fn hangup<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Result<Response<Body>, Infallible> {
-    run(Route::Hangup, Some(svc.speaker(None)), hangup_inner(svc, req)).await
+    run(
+        Route::Hangup,
+        |e| refusal(e, &svc.speaker(None)),
+        hangup_inner(svc, req),
+    )
+    .await
 }
 
 async fn hangup_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Handled {
