@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark harness (bench/README.md): cold starts, round trips, memory and size of the seven
+# The benchmark harness (bench/README.md): cold starts, round trips, memory and size of the eight
 # Lambda functions against their floors, and the local server under load.
 #
 #   ./scripts/bench.sh            full run: release binaries, 1 000 warm invokes per function,

@@ -48,7 +48,7 @@ fn usage() -> ! {
          \x20      bench --cost --bin-dir DIR [--profile NAME] [--endpoint URL] [--invokes N]\n\
          \x20      bench --check (--bin-dir DIR | --sam-build-dir DIR) [--runner \"CMD ARGS\"] [--endpoint URL]\n\
          \x20            [--events DIR] [--out FILE] [--invokes N] [--only LABEL,...]\n\
-         DIR holds the seven function binaries, hello and devserver (target/release or target/debug).\n\
+         DIR holds the eight function binaries, hello and devserver (target/release or target/debug).\n\
          URL is the DynamoDB endpoint (default: $AWS_ENDPOINT_URL_DYNAMODB). Run it through scripts/bench.sh.\n\
          --cost: only one whole verification, priced (durations from N warm invokes of its routes).\n\
          --check: correctness only (every fixture, N invokes per function, no timing figures, no floors).\n\

@@ -78,11 +78,11 @@ async fn disclosure_paths_read_nothing<S: Store>(store: S) {
     let token = last_token(&server).await;
     let code = stored_code(&svc).await;
 
-    // The seed's own hole: POST /answer?phone=<victim>.
+    // The Vobiz example's own hole: POST /answer?phone=<victim>.
     let bare = form_req("/answer?phone=%2B919876543210", &call_form(&[("Event", "StartApp")]));
     let (status, xml) = hook(&svc, &calls, bare).await;
     assert_eq!((status, spoken_digits(&xml).as_str()), (200, ""));
-    // Guessed tokens: random, the seed's call id, a token with one character changed.
+    // Guessed tokens: random, the Vobiz example's call id, a token with one character changed.
     let mut tampered = token.clone().into_bytes();
     tampered[10] = if tampered[10] == b'a' { b'b' } else { b'a' };
     for guess in [

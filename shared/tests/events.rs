@@ -3,7 +3,8 @@
 //! invoke -e` and `cargo lambda invoke --data-file` would run it.
 //!
 //! The webhook fixtures carry a token minted for +919876543210 under [`FIXTURE_SECRET`]; run a
-//! function with `OTP_SECRET` set to it and the fixtures' token is valid.
+//! function with `OTP_SECRET` set to it and the fixtures' token is valid. A fresh token:
+//! `cargo run -p shared --example fixture-token -- <FIXTURE_SECRET>`.
 
 mod common;
 
@@ -311,16 +312,5 @@ async fn hangups_record_what_the_call_did() {
     assert_eq!(
         status_of(&svc).await,
         json!({"status": "not_delivered", "outcome": "no_answer"})
-    );
-}
-
-/// Prints a fresh token for the fixtures: `cargo test -p shared --test events -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn print_fixture_token() {
-    let keys = Keys::derive(FIXTURE_SECRET.as_bytes()).unwrap();
-    println!(
-        "{}",
-        keys.mint_token(&mut rand::rng(), &Phone::parse("+919876543210").unwrap())
     );
 }

@@ -1,6 +1,6 @@
 //! The floor for init and for the runtime's own per-invoke cost: a bare `lambda_runtime`
 //! function (through `lambda_http`'s re-export, so the same crate versions and features as the
-//! six functions), built with the same profile. It builds no client, reads no configuration and
+//! functions), built with the same profile. It builds no client, reads no configuration and
 //! answers every event with a fixed API Gateway response.
 
 use lambda_http::lambda_runtime::{self, Error, LambdaEvent, service_fn};

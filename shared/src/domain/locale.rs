@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 
 use serde::Deserialize;
 
-/// The languages Vobiz's `<Speak>` documents (`vobiz-api` §3, xml/speak). None is Indian.
+/// The languages Vobiz's `<Speak>` documents (docs/vobiz.md §3, xml/speak). None is Indian.
 pub const VOBIZ_TTS_LANGUAGES: &[&str] = &[
     "en-US", "en-GB", "en-AU", "de-DE", "fr-FR", "fr-CA", "es-ES", "es-US", "it-IT", "nl-NL", "pl-PL", "pt-PT",
     "pt-BR", "ru-RU", "sv-SE", "da-DK",

@@ -2,7 +2,7 @@
 //!
 //! Steps name phrases ([`Phrase`]), never text: the [`Speaker`] renders them in the attempt's
 //! locale, as `<Speak>` for a language Vobiz's text-to-speech speaks or as `<Play>` of a
-//! prompt-pack file for one it does not. The code is read the seed's proven way, one digit at a
+//! prompt-pack file for one it does not. The code is read the Vobiz example's proven way, one digit at a
 //! time, each followed by a `<Wait>`, and read again before the `<Gather>` that offers "Press 1
 //! to hear it again". Every text and attribute goes through `quick_xml::escape`, and every
 //! document ends in `<Hangup/>`.

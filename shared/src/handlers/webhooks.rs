@@ -97,10 +97,16 @@ fn check_signature<S, K>(svc: &Service<S, K>, req: &Request, url: Option<&str>, 
     }
 }
 
-/// `Ok(Err(why))` means "refuse politely" (`why` is for the log).
-fn webhook_caller<S, K>(svc: &Service<S, K>, route: Route, req: &Request) -> Result<Result<Caller, Rejection>> {
+/// Who called a webhook: a caller that proved itself, or why it is refused politely (for the
+/// log). A bad form or signature is an error instead.
+enum Webhook {
+    Caller(Box<Caller>),
+    Rejected(Rejection),
+}
+
+fn webhook_caller<S, K>(svc: &Service<S, K>, route: Route, req: &Request) -> Result<Webhook> {
     let Some(token) = path_param(req, "token") else {
-        return Ok(Err(Rejection::NoToken));
+        return Ok(Webhook::Rejected(Rejection::NoToken));
     };
     let base = public_base(req, svc.public_url.as_deref());
     let form = Form::parse(req)?;
@@ -113,12 +119,12 @@ fn webhook_caller<S, K>(svc: &Service<S, K>, route: Route, req: &Request) -> Res
         &form,
     )?;
     let Some(phone) = svc.keys.open_token(&token) else {
-        return Ok(Err(Rejection::UnknownToken));
+        return Ok(Webhook::Rejected(Rejection::UnknownToken));
     };
     note_phone(&phone);
     let to = form.get("To").and_then(|t| Phone::normalize_lenient(t).ok());
     if to.as_ref() != Some(&phone) {
-        return Ok(Err(Rejection::WrongCallee));
+        return Ok(Webhook::Rejected(Rejection::WrongCallee));
     }
     let call_uuid = match form.get("CallUUID") {
         Some(c)
@@ -128,10 +134,10 @@ fn webhook_caller<S, K>(svc: &Service<S, K>, route: Route, req: &Request) -> Res
         {
             c.to_owned()
         }
-        _ => return Ok(Err(Rejection::NoCallUuid)),
+        _ => return Ok(Webhook::Rejected(Rejection::NoCallUuid)),
     };
     note_call(&call_uuid);
-    Ok(Ok(Caller {
+    Ok(Webhook::Caller(Box::new(Caller {
         token_hash: token_hash(&token),
         phone,
         call_uuid,
@@ -139,7 +145,7 @@ fn webhook_caller<S, K>(svc: &Service<S, K>, route: Route, req: &Request) -> Res
         base,
         token,
         nonces,
-    }))
+    })))
 }
 
 /// Answers Vobiz with `steps`, spoken in the attempt's locale (`None`: no attempt is known, or
@@ -170,7 +176,7 @@ fn read_code_steps<S, K>(svc: &Service<S, K>, caller: &Caller, a: &Attempt) -> O
 }
 
 /// A pickup: the answer URL's `StartApp` (or no `Event` at all) on a call in progress. Vobiz may
-/// also post ring and hangup events to the answer URL (`vobiz-api` §2); those are not pickups.
+/// also post ring and hangup events to the answer URL (docs/vobiz.md §2); those are not pickups.
 fn is_pickup(form: &Form) -> bool {
     form.get("Event").is_none_or(|e| e.eq_ignore_ascii_case("StartApp"))
         && form
@@ -192,8 +198,8 @@ pub async fn answer<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Re
 
 async fn answer_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Handled {
     let caller = match webhook_caller(svc, Route::Answer, &req)? {
-        Ok(c) => c,
-        Err(why) => return speak(svc, None, &script::apology(), Outcome::Rejected(why)),
+        Webhook::Caller(c) => c,
+        Webhook::Rejected(why) => return speak(svc, None, &script::apology(), Outcome::Rejected(why)),
     };
     if !is_pickup(&caller.form) {
         // Nothing said, nothing written: a ring or hangup event must not end or bind the call.
@@ -235,8 +241,8 @@ pub async fn otp_choice<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -
 
 async fn otp_choice_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Handled {
     let caller = match webhook_caller(svc, Route::OtpChoice, &req)? {
-        Ok(c) => c,
-        Err(why) => return speak(svc, None, &script::apology(), Outcome::Rejected(why)),
+        Webhook::Caller(c) => c,
+        Webhook::Rejected(why) => return speak(svc, None, &script::apology(), Outcome::Rejected(why)),
     };
     // "1" may read while reads are left; any other key only as the gate's key (no read yet).
     let cap = match caller.form.get("Digits").unwrap_or("") {
@@ -271,8 +277,8 @@ pub async fn hangup<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Re
 
 async fn hangup_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Handled {
     let caller = match webhook_caller(svc, Route::Hangup, &req)? {
-        Ok(c) => c,
-        Err(why) => return speak(svc, None, &[Step::Hangup], Outcome::Rejected(why)),
+        Webhook::Caller(c) => c,
+        Webhook::Rejected(why) => return speak(svc, None, &[Step::Hangup], Outcome::Rejected(why)),
     };
     let report = HangupReport::from_fields(|k| caller.form.get(k).unwrap_or(""));
     let telephony = classify_hangup(&report);

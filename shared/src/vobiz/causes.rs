@@ -70,7 +70,7 @@ impl CauseClass {
     }
 }
 
-/// One row of Vobiz's hangup-cause table (concepts/hangup-causes; `vobiz-api` §2).
+/// One row of Vobiz's hangup-cause table (concepts/hangup-causes; docs/vobiz.md §2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HangupCause {
     /// As `HangupCauseCode` carries it.
@@ -649,7 +649,7 @@ mod tests {
 
     #[test]
     fn hangup_cause_name_is_read_between_code_and_cause() {
-        // The captured production callback (`vobiz-api` §2).
+        // The captured production callback (docs/vobiz.md §2).
         let form = [
             ("CallStatus", "completed"),
             ("HangupCause", "NORMAL_CLEARING"),

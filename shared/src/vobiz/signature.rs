@@ -1,4 +1,4 @@
-//! Vobiz webhook signatures (`vobiz-api` §4): `X-Vobiz-Signature-V3` is
+//! Vobiz webhook signatures (docs/vobiz.md §4): `X-Vobiz-Signature-V3` is
 //! `base64(HMAC-SHA256(auth_token, url + "." + nonce))` by the docs, or Plivo's V3 (the form
 //! fields too) by Vobiz's own SDKs; `-V2` is the same over `url + nonce`, where `url` is the
 //! callback URL without its query. The body may be unsigned, which is why the per-call secret

@@ -1,5 +1,5 @@
 //! The local server configured with Vobiz credentials places the call over HTTP exactly as
-//! Lambda does: the same request to the (fake) Vobiz API, webhooks on PUBLIC_URL.
+//! Lambda does, here to a fake Vobiz API (wiremock): the same request, webhooks on PUBLIC_URL.
 
 use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path};
