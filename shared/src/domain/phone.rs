@@ -3,7 +3,7 @@
 //!
 //! Validation uses `phonenumber`'s own rules and data, in a lighter form than the crate's
 //! default database, which the functions never reference (so its 526 KB blob is not linked;
-//! only [`check_light_metadata`] uses it). That
+//! only the tests use it). That
 //! database decodes all ~250 regions and checks every regex the first time any number is
 //! parsed: ~110 ms of CPU in send-otp's cold path, and a 128 MB Lambda gets about a fourteenth
 //! of a vCPU. Instead build.rs writes the metadata once per country calling code (109 KB in
@@ -11,12 +11,10 @@
 //! (whitespace dropped, `[0-9]` for Unicode `\d`), and `metadata::for_digits` decodes and
 //! compiles a code's regions the first time a number with that code is parsed: +91 is India
 //! alone (≈ 5 ms), +1 the 25 NANP regions (so +1 876 is still Jamaica). The rules are the
-//! crate's: [`check_light_metadata`] runs every example number of every region, and near misses
-//! of each, through both and requires the same validity, region and type (the unit tests and
-//! `bench --check-phones` run it; the latter in the functions' own build, whose `regex` has only
-//! the features phonenumber's patterns need: vendor/README.md). verify and status never validate:
-//! they look numbers up by their E.164 key ([`Phone::normalize`]), and webhooks get theirs from
-//! the token we minted from a validated number.
+//! crate's: a unit test runs every example number of every region, and near misses of each,
+//! through both and requires the same validity, region and type. verify and status never
+//! validate: they look numbers up by their E.164 key ([`Phone::normalize`]), and webhooks get
+//! theirs from the token we minted from a validated number.
 
 /// Why a phone number was refused; [`crate::error::Error`] maps it to a 400 or a 403.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -227,12 +225,9 @@ impl Phone {
 /// Checks the per-calling-code metadata against `phonenumber`'s own database: every example
 /// number of every region and type, and three near misses of each (a digit changed, one added,
 /// one dropped), must get the same validity, region, type and E.164 from both. Gives how many
-/// numbers were checked and how many were valid. The unit tests run it, and so does
-/// `bench --check-phones` (`scripts/bench.sh` runs it on every build): a build without the
-/// tests' dev-dependencies, which turn on every feature of `regex` and would hide a Unicode
-/// class that the functions' trimmed `regex` lacks (vendor/README.md). Whatever links this
-/// links `phonenumber`'s whole database; the functions do not.
-pub fn check_light_metadata() -> std::result::Result<(usize, usize), String> {
+/// numbers were checked and how many were valid.
+#[cfg(test)]
+fn check_light_metadata() -> std::result::Result<(usize, usize), String> {
     use phonenumber::metadata::DATABASE;
     let mut numbers = Vec::new();
     for m in DATABASE.iter() {
@@ -277,9 +272,11 @@ pub fn check_light_metadata() -> std::result::Result<(usize, usize), String> {
     Ok((numbers.len(), valid))
 }
 
+#[cfg(test)]
 type Judged = Option<(bool, Option<String>, NumberType, String)>;
 
 /// What `phonenumber`'s default database says of a number: parsed, valid, region and type.
+#[cfg(test)]
 fn full(number: &str) -> Judged {
     let p = phonenumber::parse(None, number).ok()?;
     let region = p.country().id().map(|id| id.as_ref().to_owned());
@@ -292,6 +289,7 @@ fn full(number: &str) -> Judged {
 }
 
 /// The same, from the per-calling-code database validation uses.
+#[cfg(test)]
 fn light(number: &str) -> Judged {
     let db = metadata::for_digits(number.strip_prefix('+')?)?;
     let p = phonenumber::parse_with(db, None, number).ok()?;
