@@ -258,9 +258,9 @@ impl Store for DynamoStore {
         let mut transaction = self
             .client
             .transact_write_items()
-            // The attempt's id is the request's token: the SDK's own retries and a resend below
-            // are the same transaction to DynamoDB, which answers them with its first outcome.
-            .client_request_token(&attempt.attempt_id)
+            // One token for this call: the SDK's own retries and a resend below are the same
+            // transaction to DynamoDB, which answers them with its first outcome.
+            .client_request_token(request_token())
             .transact_items(TransactWriteItem::builder().update(number).build())
             .transact_items(TransactWriteItem::builder().update(take(&counters.minute)?).build());
         if let Some(day) = &counters.day {
@@ -541,6 +541,12 @@ impl Store for DynamoStore {
             "DynamoDB left keys of a BatchGetItem unprocessed".into(),
         ))
     }
+}
+
+/// A fresh `ClientRequestToken` (32 hex digits; DynamoDB allows 36 characters).
+fn request_token() -> String {
+    let bits: u128 = rand::random();
+    format!("{bits:032x}")
 }
 
 /// How many times a send's transaction is sent again while DynamoDB says the same token is in
