@@ -434,7 +434,11 @@ pub mod same_request {
                     };
                     match (kind, a.judge_last_guess()) {
                         (Kind::VerifyRight, Ok(())) => {
-                            if !store.record_verified(&phone, &a.attempt_id, now()).await.map_err(e)? {
+                            if !store
+                                .record_verified(&phone, &a.attempt_id, now(), None)
+                                .await
+                                .map_err(e)?
+                            {
                                 return Err("record_verified refused".into());
                             }
                         }
@@ -497,6 +501,7 @@ pub mod same_request {
         let slot = CallCounters {
             minute: shared::domain::limits::minute_counter(nw, &limits).shard(0),
             day: None,
+            guard: Vec::new(),
         };
         let base = "https://a1b2c3d4e5.execute-api.ap-south-1.amazonaws.com/prod";
         let call = CallRequest {

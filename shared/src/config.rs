@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use crate::domain::fraud::{self, Guard, Velocity};
 use crate::domain::limits::Limits;
 use crate::domain::locale::{self, Languages, Locale};
 use crate::domain::script::{CodeShape, Voice};
@@ -90,6 +91,18 @@ vars! {
     "EVENTS_WEBHOOK_URL", "(none)", Text("https URL (http on loopback)"), "Where delivery events are POSTed, signed the Standard Webhooks way (otp-events on AWS; the local server too). Unset: no webhook.";
     "EVENTS_WEBHOOK_SECRET", "(none)", Text("whsec_ + base64 key"), "The events webhook's signing key (required with EVENTS_WEBHOOK_URL); on AWS resolved from Secrets Manager.";
     "MAX_FAILURES_PER_DAY", "10", Range(1, 1000), "Consecutive failed verifications of one number within 24 h before it is locked for the rest of those 24 h.";
+    "FRAUD_GUARD", "block", Text("block, record or off"), "The fraud guard (docs/fraud-guard.md): block refuses sends its rules refuse (429 blocked with a reason); record refuses nothing and counts and logs what it would have refused (metric WouldBlock), to tune before enforcing; off counts nothing.";
+    "FRAUD_IP_PER_HOUR", "10", Range(0, 100000), "Sends per end-user IP (signals.ip; IPv6 per /64) per hour; 0: no limit.";
+    "FRAUD_IP_PER_DAY", "30", Range(0, 1000000), "Sends per end-user IP per UTC day; 0: no limit.";
+    "FRAUD_DEVICE_PER_HOUR", "5", Range(0, 100000), "Sends per signals.device_id per hour; 0: no limit.";
+    "FRAUD_DEVICE_PER_DAY", "15", Range(0, 1000000), "Sends per signals.device_id per UTC day; 0: no limit.";
+    "FRAUD_USER_PER_HOUR", "5", Range(0, 100000), "Sends per signals.user_id per hour; 0: no limit.";
+    "FRAUD_USER_PER_DAY", "15", Range(0, 1000000), "Sends per signals.user_id per UTC day; 0: no limit.";
+    "FRAUD_BLOCK_DIGITS", "3", Range(0, 6), "A number's block is its E.164 less this many last digits; calls placed and codes verified are counted per block and UTC day. 0: no block guard.";
+    "FRAUD_BLOCK_FLOOR", "10", Range(1, 100000), "Unverified calls a block may have in a UTC day before its verified volume counts; then it is refused (block_velocity) until the day ends.";
+    "FRAUD_BLOCK_SHARE_PERCENT", "100", Range(0, 10000), "Unverified calls a block may have as a percentage of its verified calls that day, when that is more than FRAUD_BLOCK_FLOOR.";
+    "FRAUD_SAFE_LIST", "(none)", Text("+prefix,..."), "Numbers or prefixes (E.164) the velocity rules never refuse (a test device farm, a support line).";
+    "FRAUD_DENY_PREFIXES", "(none)", Text("+prefix,..."), "Prefixes (E.164) always refused (blocked_prefix): number ranges known to earn from calls.";
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -112,6 +125,8 @@ pub struct Policy {
     pub app_name: Option<String>,
     /// `CODE_READS` and `DIGIT_PAUSE_SECONDS`.
     pub code_shape: CodeShape,
+    /// The fraud guard (`FRAUD_*`).
+    pub guard: Guard,
 }
 
 /// `TEST_NUMBERS`: numbers that get a fixed code and no call. Its `Debug` shows how many there
@@ -296,6 +311,53 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
             )))
         }
     }
+}
+
+/// A comma-separated list of E.164 prefixes (`+91140,+4470`): `+` and 1 to 15 digits each.
+fn prefixes<F: Fn(&str) -> Option<String>>(env: &Env<F>, name: &str) -> Result<Vec<String>> {
+    let Some(raw) = env.get(name) else {
+        return Ok(Vec::new());
+    };
+    raw.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let digits = p.strip_prefix('+').unwrap_or("");
+            if (1..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+                Ok(p.to_owned())
+            } else {
+                Err(Error::Config(format!(
+                    "{name} must be E.164 prefixes such as +91140,+4470; got {p:?}"
+                )))
+            }
+        })
+        .collect()
+}
+
+/// The fraud guard's variables.
+fn guard<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Guard> {
+    let raw_mode = env
+        .get("FRAUD_GUARD")
+        .unwrap_or_else(|| default_of("FRAUD_GUARD").into());
+    let mode = fraud::Mode::parse(&raw_mode)
+        .ok_or_else(|| Error::Config(format!("FRAUD_GUARD must be block, record or off, got {raw_mode:?}")))?;
+    let velocity = |hour: &str, day: &str| -> Result<Velocity> {
+        Ok(Velocity {
+            per_hour: env.number(hour)?,
+            per_day: env.number(day)?,
+        })
+    };
+    Ok(Guard {
+        mode,
+        ip: velocity("FRAUD_IP_PER_HOUR", "FRAUD_IP_PER_DAY")?,
+        device: velocity("FRAUD_DEVICE_PER_HOUR", "FRAUD_DEVICE_PER_DAY")?,
+        user: velocity("FRAUD_USER_PER_HOUR", "FRAUD_USER_PER_DAY")?,
+        block_digits: env.number("FRAUD_BLOCK_DIGITS")?,
+        block_floor: env.number("FRAUD_BLOCK_FLOOR")?,
+        block_share_percent: env.number("FRAUD_BLOCK_SHARE_PERCENT")?,
+        safe: prefixes(env, "FRAUD_SAFE_LIST")?,
+        deny: prefixes(env, "FRAUD_DENY_PREFIXES")?,
+    })
 }
 
 /// `CALL_LANGUAGE`, `REGION_LOCALES` and `PROMPTS_BASE_URL`: every locale named must be one this
@@ -520,6 +582,7 @@ impl Config {
                     reads: env.number("CODE_READS")?,
                     digit_pause: env.number("DIGIT_PAUSE_SECONDS")?,
                 },
+                guard: guard(&env)?,
             },
             voice: Voice {
                 voice,
@@ -568,6 +631,29 @@ mod tests {
     }
 
     #[test]
+    fn the_fraud_guard_is_configured_and_checked() {
+        let c = cfg(&[
+            ("FRAUD_GUARD", "record"),
+            ("FRAUD_IP_PER_HOUR", "0"),
+            ("FRAUD_SAFE_LIST", "+919999900001, +9180"),
+            ("FRAUD_DENY_PREFIXES", "+91140"),
+        ])
+        .unwrap();
+        let g = &c.policy.guard;
+        assert_eq!((g.mode, g.ip.per_hour, g.ip.per_day), (fraud::Mode::Record, 0, 30));
+        assert_eq!((g.safe.len(), g.deny.as_slice()), (2, &["+91140".to_owned()][..]));
+        for (name, value) in [
+            ("FRAUD_GUARD", "on"),
+            ("FRAUD_SAFE_LIST", "919999900001"),
+            ("FRAUD_DENY_PREFIXES", "+91-140"),
+            ("FRAUD_BLOCK_DIGITS", "7"),
+        ] {
+            let err = cfg(&[(name, value)]).unwrap_err().to_string();
+            assert!(err.contains(name), "{name}={value}: {err}");
+        }
+    }
+
+    #[test]
     fn defaults_are_the_documented_ones() {
         let c = cfg(&[]).unwrap();
         assert_eq!(
@@ -588,6 +674,7 @@ mod tests {
                     reads: 2,
                     digit_pause: 1
                 },
+                guard: Guard::default(),
             }
         );
         assert_eq!(
@@ -623,7 +710,7 @@ mod tests {
                 Text(_) => None,
             })
             .collect();
-        assert_eq!(ranges.len(), 18, "every whole-number variable has its range");
+        assert_eq!(ranges.len(), 27, "every whole-number variable has its range");
         for (name, default, min, max) in ranges {
             // An optional number ("(none)": unset means off) has no default to check.
             if default != "(none)" {

@@ -10,6 +10,7 @@ use lambda_http::http::header::{HeaderValue, RETRY_AFTER};
 use lambda_http::{Body, Response};
 use serde_json::json;
 
+use crate::domain::fraud::{Reason, SignalError};
 use crate::domain::phone::PhoneError;
 use crate::http::response::json_response;
 use crate::telemetry::Metric;
@@ -34,6 +35,8 @@ pub enum Error {
     PayloadTooLarge { limit: usize },
     #[error("{0}")]
     RateLimited(crate::domain::limits::Limited),
+    #[error("this send was refused by the fraud guard ({}); retry after {retry_after} s", .reason.as_str())]
+    Blocked { reason: Reason, retry_after: i64 },
     #[error("a valid x-api-key header is required")]
     Unauthorized,
     #[error("this Idempotency-Key was used with another request body")]
@@ -64,6 +67,15 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+impl From<SignalError> for Error {
+    fn from(e: SignalError) -> Error {
+        Error::InvalidField {
+            field: e.field,
+            problem: e.problem,
+        }
+    }
+}
+
 impl From<PhoneError> for Error {
     fn from(e: PhoneError) -> Error {
         match e {
@@ -85,7 +97,7 @@ impl Error {
             Error::Unauthorized => StatusCode::UNAUTHORIZED,
             Error::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Error::IdempotencyKeyInUse => StatusCode::CONFLICT,
-            Error::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Error::RateLimited(_) | Error::Blocked { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::NotFound | Error::NoRoute => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -106,6 +118,7 @@ impl Error {
             Error::DestinationNotAllowed => "destination_not_allowed",
             Error::RateLimited(crate::domain::limits::Limited::Budget { .. }) => "budget_exhausted",
             Error::RateLimited(_) => "rate_limited",
+            Error::Blocked { .. } => "blocked",
             Error::Busy => "busy",
             Error::Unauthorized => "unauthorized",
             Error::IdempotencyKeyReused => "idempotency_key_reused",
@@ -129,6 +142,7 @@ impl Error {
             Error::CallFailed(_) => Some(Metric::CallFailed),
             Error::RateLimited(crate::domain::limits::Limited::Budget { .. }) => Some(Metric::BudgetExhausted),
             Error::RateLimited(_) => Some(Metric::RateLimited),
+            Error::Blocked { reason, .. } => Some(Metric::Blocked(*reason)),
             Error::Busy => Some(Metric::Contended),
             _ => None,
         }
@@ -145,9 +159,14 @@ impl Error {
 }
 
 impl Error {
-    /// The JSON error body: `{"error": "<code>", "message": "<for a person>"}`.
+    /// The JSON error body: `{"error": "<code>", "message": "<for a person>"}`, and a
+    /// fraud guard's refusal says why (`"reason"`).
     pub fn body(&self) -> serde_json::Value {
-        json!({"error": self.code(), "message": self.public_message()})
+        let mut body = json!({"error": self.code(), "message": self.public_message()});
+        if let Error::Blocked { reason, .. } = self {
+            body["reason"] = reason.as_str().into();
+        }
+        body
     }
 }
 
@@ -156,6 +175,7 @@ pub fn error_response(e: &Error) -> Response<Body> {
     let mut resp = json_response(e.status(), &e.body());
     let retry_after = match e {
         Error::RateLimited(l) => Some(l.retry_after()),
+        Error::Blocked { retry_after, .. } => Some((*retry_after).max(1)),
         Error::StoreUnavailable(_) | Error::IdempotencyKeyInUse | Error::Busy => Some(1),
         _ => None,
     };

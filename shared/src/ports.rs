@@ -48,6 +48,10 @@ pub enum Start {
     /// time (`TransactionConflict`) or an item was written too fast (throttled): nothing was
     /// written. A shard: take another one; the number or the request: again a moment later.
     Contended(Held),
+    /// The fraud guard's counter `CallCounters::guard[i]` was full, or held by another
+    /// transaction: the send is refused (an attacker makes its own counters hot; it is never
+    /// retried into a 503).
+    Guarded(usize),
 }
 
 /// Which of a send's items DynamoDB found held (or throttled).
@@ -61,12 +65,13 @@ pub enum Held {
     Other,
 }
 
-/// The global counters a send takes one unit of: a shard of this minute's ceiling and, with a
-/// daily budget, a shard of today's.
+/// The counters a send takes one unit of: a shard of this minute's ceiling, with a daily budget
+/// a shard of today's, and the fraud guard's counters of its signals and its number's block.
 #[derive(Clone, Debug)]
 pub struct CallCounters {
     pub minute: Counter,
     pub day: Option<Counter>,
+    pub guard: Vec<Counter>,
 }
 
 /// What the hangup webhook learnt.
@@ -132,10 +137,17 @@ pub trait Store: Send + Sync {
     /// compared with the code before it is charged.
     fn guess(&self, phone: &Phone, guess_mac: &str, now: i64) -> impl Future<Output = Result<Write>> + Send;
 
-    /// Records that `attempt_id`'s code was used: `verified_at`, and the sealed code erased.
-    /// Follows a guess judged right; the guess, not this, decides (false: already recorded, or
-    /// the attempt was replaced).
-    fn record_verified(&self, phone: &Phone, attempt_id: &str, now: i64) -> impl Future<Output = Result<bool>> + Send;
+    /// Records that `attempt_id`'s code was used: `verified_at`, and the sealed code erased;
+    /// with `tally`, one more verification counted there (the fraud guard's count of the
+    /// number's block), in the same transaction. Follows a guess judged right; the guess, not
+    /// this, decides (false: already recorded, or the attempt was replaced).
+    fn record_verified(
+        &self,
+        phone: &Phone,
+        attempt_id: &str,
+        now: i64,
+        tally: Option<&Counter>,
+    ) -> impl Future<Output = Result<bool>> + Send;
 
     /// The number's current attempt (strongly consistent).
     fn get(&self, phone: &Phone) -> impl Future<Output = Result<Option<Attempt>>> + Send;

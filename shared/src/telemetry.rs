@@ -14,6 +14,7 @@
 use std::io::Write;
 use std::sync::OnceLock;
 
+use crate::domain::fraud::Reason;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -134,10 +135,14 @@ pub enum Metric {
     BudgetExhausted,
     /// A send refused with 503 after DynamoDB kept cancelling its transaction for contention.
     Contended,
+    /// A send the fraud guard refused, by its reason.
+    Blocked(Reason),
+    /// A send the fraud guard would have refused, in record mode (`FRAUD_GUARD=record`).
+    WouldBlock(Reason),
 }
 
 impl Metric {
-    pub const ALL: [Metric; 12] = [
+    pub const ALL: [Metric; 22] = [
         Metric::CodeSent,
         Metric::CallFailed,
         Metric::CallAnswered,
@@ -150,6 +155,16 @@ impl Metric {
         Metric::TestCodeVerified,
         Metric::BudgetExhausted,
         Metric::Contended,
+        Metric::Blocked(Reason::IpVelocity),
+        Metric::Blocked(Reason::DeviceVelocity),
+        Metric::Blocked(Reason::UserVelocity),
+        Metric::Blocked(Reason::BlockVelocity),
+        Metric::Blocked(Reason::BlockedPrefix),
+        Metric::WouldBlock(Reason::IpVelocity),
+        Metric::WouldBlock(Reason::DeviceVelocity),
+        Metric::WouldBlock(Reason::UserVelocity),
+        Metric::WouldBlock(Reason::BlockVelocity),
+        Metric::WouldBlock(Reason::BlockedPrefix),
     ];
 
     pub fn name(self) -> &'static str {
@@ -166,6 +181,20 @@ impl Metric {
             Metric::TestCodeVerified => "TestCodeVerified",
             Metric::BudgetExhausted => "BudgetExhausted",
             Metric::Contended => "Contended",
+            Metric::Blocked(r) => match r {
+                Reason::IpVelocity => "BlockedIpVelocity",
+                Reason::DeviceVelocity => "BlockedDeviceVelocity",
+                Reason::UserVelocity => "BlockedUserVelocity",
+                Reason::BlockVelocity => "BlockedBlockVelocity",
+                Reason::BlockedPrefix => "BlockedPrefix",
+            },
+            Metric::WouldBlock(r) => match r {
+                Reason::IpVelocity => "WouldBlockIpVelocity",
+                Reason::DeviceVelocity => "WouldBlockDeviceVelocity",
+                Reason::UserVelocity => "WouldBlockUserVelocity",
+                Reason::BlockVelocity => "WouldBlockBlockVelocity",
+                Reason::BlockedPrefix => "WouldBlockPrefix",
+            },
         }
     }
 }

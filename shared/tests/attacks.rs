@@ -316,6 +316,7 @@ async fn the_events_webhook_follows_no_redirect() {
         attempt_id: "attempt-1".into(),
         locale: Some("en-IN".into()),
         test: false,
+        client_ref: None,
         outcome: None,
         ending: None,
     };

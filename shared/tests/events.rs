@@ -81,6 +81,7 @@ async fn service(setup: Setup) -> Service<MemoryStore, FakeClock> {
                 cap: 1,
             },
             day: None,
+            guard: Vec::new(),
         };
         assert_eq!(
             svc.store.start_attempt(&attempt, None, &slot, None).await.unwrap(),

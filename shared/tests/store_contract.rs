@@ -62,6 +62,7 @@ fn slot() -> CallCounters {
     CallCounters {
         minute: counter(&format!("GLOBAL#calls#{}#0", NOW / 60), 1000),
         day: None,
+        guard: Vec::new(),
     }
 }
 
@@ -165,6 +166,7 @@ async fn the_global_ceiling_holds<S: Store>(store: S) {
     let slot = CallCounters {
         minute: counter("GLOBAL#calls#29833333#0", 2),
         day: None,
+        guard: Vec::new(),
     };
     for (i, want) in [Start::Started, Start::Started, Start::GlobalLimit]
         .into_iter()
@@ -185,6 +187,7 @@ async fn the_global_ceiling_holds<S: Store>(store: S) {
     let next_minute = CallCounters {
         minute: counter("GLOBAL#calls#29833333#1", 2),
         day: None,
+        guard: Vec::new(),
     };
     let a = Attempt::new(
         NewAttempt {
@@ -206,6 +209,7 @@ async fn the_daily_budget_holds<S: Store>(store: S) {
     let counters = CallCounters {
         minute: counter("GLOBAL#calls#budget#0", 100),
         day: Some(counter("GLOBAL#day#20000#0", 1)),
+        guard: Vec::new(),
     };
     let mut results = Vec::new();
     for i in 0..2 {
@@ -220,6 +224,7 @@ async fn the_daily_budget_holds<S: Store>(store: S) {
     let more = CallCounters {
         minute: counter("GLOBAL#calls#budget#0", 2),
         day: Some(counter("GLOBAL#day#20000#1", 1)),
+        guard: Vec::new(),
     };
     let mut n = new("b2", NOW);
     n.phone = Phone::parse("+919876543202").unwrap();
@@ -454,9 +459,9 @@ async fn guesses_are_charged_then_judged<S: Store>(store: S) {
     );
     let a = done(store.guess(&phone(), "mac-a1", NOW + 10).await.unwrap());
     assert_eq!(a.judge_last_guess(), Ok(()));
-    assert!(store.record_verified(&phone(), "a1", NOW + 10).await.unwrap());
+    assert!(store.record_verified(&phone(), "a1", NOW + 10, None).await.unwrap());
     assert!(
-        !store.record_verified(&phone(), "a1", NOW + 11).await.unwrap(),
+        !store.record_verified(&phone(), "a1", NOW + 11, None).await.unwrap(),
         "recorded once"
     );
     let old = refused(store.guess(&phone(), "mac-a1", NOW + 11).await.unwrap()).unwrap();
@@ -484,7 +489,7 @@ async fn a_right_guess_ends_the_attempt_before_verified_at<S: Store>(store: S) {
     let old = refused(store.guess(&phone(), "mac-a1", NOW + 6).await.unwrap()).expect("the record");
     assert_eq!((old.guessed(), old.refusal(NOW + 6)), (1, Some(Refusal::AlreadyUsed)));
     assert!(refused(store.read_code(&hook, 5, NOW + 6).await.unwrap()).is_some());
-    assert!(store.record_verified(&phone(), "a1", NOW + 7).await.unwrap());
+    assert!(store.record_verified(&phone(), "a1", NOW + 7, None).await.unwrap());
     let a = store.get(&phone()).await.unwrap().unwrap();
     assert_eq!((a.verified_at, a.canceled_at), (Some(NOW + 7), None));
 }

@@ -75,6 +75,8 @@ pub struct Attempt {
     /// The locale the call speaks (BCP 47, `hi-IN`), chosen at send; `None` on attempts stored
     /// before locales, which speak the configured fallback.
     pub locale: Option<String>,
+    /// The app's own reference for this send (`client_ref`), echoed in status and events.
+    pub client_ref: Option<String>,
 
     // The number's own counters: they outlive the attempt and a resend does not reset them.
     /// Bumped by every send; a send writes only if nobody else sent since it read.
@@ -172,6 +174,7 @@ impl Attempt {
             test: false,
             canceled_at: None,
             locale: None,
+            client_ref: None,
             version: prior.map_or(1, |p| p.version + 1),
             send_times,
             failures: streak,
@@ -182,6 +185,12 @@ impl Attempt {
     /// The call speaks `tag` (a locale chosen at send).
     pub fn in_locale(mut self, tag: &str) -> Attempt {
         self.locale = Some(tag.to_owned());
+        self
+    }
+
+    /// The app's reference for this send, if it gave one.
+    pub fn with_client_ref(mut self, client_ref: Option<&str>) -> Attempt {
+        self.client_ref = client_ref.map(str::to_owned);
         self
     }
 

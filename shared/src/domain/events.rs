@@ -94,6 +94,9 @@ pub struct Event {
     pub locale: Option<String>,
     /// A `TEST_NUMBERS` number: a fixed code, no call.
     pub test: bool,
+    /// The app's own reference, as its send gave it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_ref: Option<String>,
     /// `call.not_delivered`: how the call ended.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outcome: Option<CallOutcome>,
@@ -140,6 +143,7 @@ pub fn events_of(change: Change<'_>, at: i64, failures_per_window: u32) -> Vec<E
         attempt_id: a.attempt_id.clone(),
         locale: a.locale.clone(),
         test: a.test,
+        client_ref: a.client_ref.clone(),
         outcome: None,
         ending: None,
     };

@@ -4,6 +4,7 @@
 pub mod attempt;
 pub mod call;
 pub mod events;
+pub mod fraud;
 pub mod limits;
 pub mod locale;
 pub mod phone;

@@ -1,9 +1,11 @@
 //! Everything keyed by the server secret (`OTP_SECRET`).
 //!
-//! Three independent keys are derived with HKDF-SHA256:
+//! Four independent keys are derived with HKDF-SHA256:
 //! - the **code MAC** key: the table stores `HMAC(code)`, never a verifiable plaintext code;
 //! - the **code sealing** key: the copy of the code the call must read is AES-256-GCM encrypted
 //!   and erased when the call ends or the code is consumed;
+//! - the **signal** key: the fraud guard counts an end user's IP, device and user id under
+//!   `HMAC(signal)`, never in clear;
 //! - the **token** key: a webhook token is `AES-256-GCM(random 128 bits ‖ phone)`, so a webhook
 //!   finds its record in one strongly consistent request, and a guessed or forged token is
 //!   refused before any I/O. The table stores only `SHA-256(token)`.
@@ -28,6 +30,7 @@ pub const MIN_SECRET_BYTES: usize = 32;
 #[derive(Clone)]
 pub struct Keys {
     mac: [u8; 32],
+    signal: [u8; 32],
     seal: Aes256Gcm,
     token: Aes256Gcm,
 }
@@ -51,6 +54,7 @@ impl Keys {
         };
         Some(Keys {
             mac: expand(b"code-mac")?,
+            signal: expand(b"fraud-signal")?,
             seal: Aes256Gcm::new(&expand(b"code-seal")?.into()),
             token: Aes256Gcm::new(&expand(b"webhook-token")?.into()),
         })
@@ -62,6 +66,17 @@ impl Keys {
         let mut s = [0u8; 32];
         rng.fill_bytes(&mut s);
         Keys::derive(&s)
+    }
+
+    /// `HMAC-SHA256(kind ‖ 0 ‖ value)` of an end user's signal, its first 128 bits in base64:
+    /// what the fraud guard counts an IP, a device or a user by (never the value itself).
+    #[allow(clippy::expect_used, reason = "HMAC accepts keys of any length")]
+    pub fn signal_hash(&self, kind: &str, value: &str) -> String {
+        let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&self.signal).expect("HMAC takes any key length");
+        m.update(kind.as_bytes());
+        m.update(&[0]);
+        m.update(value.as_bytes());
+        B64.encode(&m.finalize().into_bytes()[..16])
     }
 
     /// `HMAC-SHA256(phone ‖ 0 ‖ code)`, base64. What verify compares against.

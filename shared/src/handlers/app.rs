@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::outcome::Outcome;
 use super::runner::{Handled, note_call, note_phone, os_rng, run};
+use crate::domain::fraud::{Signals, printable_id};
 use crate::domain::rfc3339;
 use crate::domain::secrets::digest;
 use crate::domain::{Attempt, Phone, Refusal};
@@ -46,11 +47,17 @@ async fn send_otp_inner<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, 
         key_hash,
         body_hash: digest(req.body().as_ref()),
     });
+    let signals = signals(&body)?;
+    let client_ref = optional_string_field(&body, "client_ref")?
+        .map(|r| printable_id(r, "client_ref"))
+        .transpose()?;
     let request = SendRequest {
         phone: &phone,
         locale: &locale.tag,
         base: &base,
         idempotency,
+        signals: &signals,
+        client_ref: client_ref.as_deref(),
     };
     match send(svc, calls, request, &mut os_rng()).await? {
         Sent::Calling { reply, request_uuid } => {
@@ -71,6 +78,40 @@ async fn send_otp_inner<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, 
             Ok((resp, Outcome::Replayed))
         }
     }
+}
+
+/// `"signals": {"ip", "device_id", "user_id"}`: each optional, strings; the object too.
+fn signals(body: &serde_json::Map<String, serde_json::Value>) -> Result<Signals, Error> {
+    let Some(raw) = body.get("signals").filter(|v| !v.is_null()) else {
+        return Ok(Signals::default());
+    };
+    let Some(obj) = raw.as_object() else {
+        return Err(Error::InvalidField {
+            field: "signals",
+            problem: "must be an object with ip, device_id and user_id",
+        });
+    };
+    if let Some(other) = obj
+        .keys()
+        .find(|k| !["ip", "device_id", "user_id"].contains(&k.as_str()))
+    {
+        tracing::debug!(field = %other, "unknown signal ignored");
+    }
+    let field = |name: &'static str, path: &'static str| -> Result<Option<&str>, Error> {
+        match obj.get(name) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(Error::InvalidField {
+                field: path,
+                problem: "must be a string",
+            }),
+        }
+    };
+    Ok(Signals::parse(
+        field("ip", "signals.ip")?,
+        field("device_id", "signals.device_id")?,
+        field("user_id", "signals.user_id")?,
+    )?)
 }
 
 /// The `Idempotency-Key` header, as its hash: 1 to 255 visible ASCII characters.
@@ -141,7 +182,15 @@ async fn verify_otp_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request)
     match a.judge_last_guess() {
         Ok(()) => {
             // The guess decided; this write only records it and erases the sealed code.
-            if let Err(e) = svc.store.record_verified(&phone, &a.attempt_id, now).await {
+            // A test number's code is no evidence about its block.
+            let tally = (!a.test)
+                .then(|| svc.policy.guard.verified_counter(&phone, now))
+                .flatten();
+            if let Err(e) = svc
+                .store
+                .record_verified(&phone, &a.attempt_id, now, tally.as_ref())
+                .await
+            {
                 tracing::warn!(error = %e, "verified, but could not record it");
             }
             if a.test {
@@ -188,6 +237,9 @@ async fn otp_status_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request)
     });
     if a.test {
         body["test"] = true.into();
+    }
+    if let Some(r) = &a.client_ref {
+        body["client_ref"] = r.as_str().into();
     }
     Ok((json_response(StatusCode::OK, &body), Outcome::Found))
 }

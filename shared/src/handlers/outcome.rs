@@ -158,6 +158,7 @@ impl From<&Error> for Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::fraud::Reason;
     use crate::domain::limits::Limited;
 
     #[test]
@@ -192,8 +193,13 @@ mod tests {
         ];
         let budget = Outcome::from(&Error::RateLimited(Limited::Budget { retry_after: 1 }));
         assert_eq!(budget.as_str(), "budget_exhausted");
-        for m in Metric::ALL {
-            assert!(outcomes.iter().any(|o| o.metric() == Some(m)), "{m:?}");
+        let blocked: Vec<Outcome> = Reason::ALL
+            .into_iter()
+            .map(|reason| Outcome::from(&Error::Blocked { reason, retry_after: 1 }))
+            .collect();
+        // WouldBlock is counted by the send itself (record mode refuses nothing).
+        for m in Metric::ALL.into_iter().filter(|m| !matches!(m, Metric::WouldBlock(_))) {
+            assert!(outcomes.iter().chain(&blocked).any(|o| o.metric() == Some(m)), "{m:?}");
         }
     }
 

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::domain::limits::FAILURE_WINDOW_SECS;
+use crate::domain::limits::{Counter, FAILURE_WINDOW_SECS};
 use crate::domain::{Attempt, CallRef, Phone};
 use crate::error::Result;
 use crate::ports::{CallCounters, HangupFacts, Replay, Start, Store, Write};
@@ -140,14 +140,20 @@ impl Store for MemoryStore {
         if current.map(seen) != prior.map(seen) {
             return Ok(Start::Conflict);
         }
-        let full = |c: &crate::domain::limits::Counter| taken.get(&c.key).copied().unwrap_or(0) >= c.cap;
+        let full = |c: &Counter| taken.get(&c.key).copied().unwrap_or(0) >= c.cap;
         if full(&counters.minute) {
             return Ok(Start::GlobalLimit);
         }
         if counters.day.as_ref().is_some_and(full) {
             return Ok(Start::BudgetLimit);
         }
-        for c in std::iter::once(&counters.minute).chain(&counters.day) {
+        if let Some(i) = counters.guard.iter().position(full) {
+            return Ok(Start::Guarded(i));
+        }
+        for c in std::iter::once(&counters.minute)
+            .chain(&counters.day)
+            .chain(&counters.guard)
+        {
             *taken.entry(c.key.clone()).or_insert(0) += 1;
         }
         let before = items.insert(attempt.phone.e164().to_owned(), attempt.clone());
@@ -251,7 +257,13 @@ impl Store for MemoryStore {
         ))
     }
 
-    async fn record_verified(&self, phone: &Phone, attempt_id: &str, now: i64) -> Result<bool> {
+    async fn record_verified(
+        &self,
+        phone: &Phone,
+        attempt_id: &str,
+        now: i64,
+        tally: Option<&Counter>,
+    ) -> Result<bool> {
         round_trip().await;
         let w = self.update(
             phone,
@@ -261,7 +273,13 @@ impl Store for MemoryStore {
                 a.code_sealed = None;
             },
         );
-        Ok(done(w).is_some())
+        let recorded = done(w).is_some();
+        // The count follows only a recorded verification (DynamoDB: one transaction).
+        if let (true, Some(t)) = (recorded, tally) {
+            let mut taken = self.counters.lock().unwrap_or_else(|p| p.into_inner());
+            *taken.entry(t.key.clone()).or_insert(0) += 1;
+        }
+        Ok(recorded)
     }
 
     async fn get(&self, phone: &Phone) -> Result<Option<Attempt>> {

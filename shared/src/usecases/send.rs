@@ -7,6 +7,7 @@
 use rand::Rng;
 use serde_json::{Value, json};
 
+use crate::domain::fraud::{Decision, Guard, Mode, Plan, Signals, Tally};
 use crate::domain::limits::{
     Candidates, Limited, SHARD_TRIES, Sharded, admit_send, contention_pause, day_counter, minute_counter, shard_order,
     until_midnight,
@@ -16,6 +17,7 @@ use crate::domain::{Attempt, NewAttempt, Phone, generate_code, rfc3339};
 use crate::error::{Error, Result};
 use crate::ports::{CallCounters, CallPlacer, CallRequest, Clock, Held, REPLAY_SECS, Replay, Start, Store};
 use crate::service::Service;
+use crate::telemetry::{self, Metric};
 
 /// How many times a send re-reads the number after losing a race to another send.
 const MAX_SEND_CONFLICTS: u32 = 4;
@@ -31,6 +33,10 @@ pub struct SendRequest<'a> {
     pub locale: &'a str,
     pub base: &'a str,
     pub idempotency: Option<Idempotency>,
+    /// What the app knows of its end user, for the fraud guard.
+    pub signals: &'a Signals,
+    /// The app's own reference, echoed in the reply, the status and every event.
+    pub client_ref: Option<&'a str>,
 }
 
 /// An `Idempotency-Key` and the request body it came with, as hashes.
@@ -78,10 +84,22 @@ pub async fn send<S: Store, K: Clock, C: CallPlacer>(
     // same item, and a full counter is refused without a write.
     let minute = minute_counter(now, &svc.limits);
     let day = day_counter(now, &svc.limits);
+    // The fraud guard's counters (the signals', the number's block): read with the rest, taken
+    // in the same transaction. A signal is counted under its keyed hash.
+    let guard = &svc.policy.guard;
+    let hashed: Vec<_> = req
+        .signals
+        .given()
+        .map(|(kind, value)| (kind, svc.keys.signal_hash(kind.as_str(), value)))
+        .collect();
+    let plan = guard.plan(phone, &hashed, now);
+    // Counters record mode found held: left out (record mode refuses nothing).
+    let mut skipped: Vec<String> = Vec::new();
     let (mut conflicts, mut contended, mut held) = (0, 0, false);
     // Read the number and the shards, decide, write if nobody else wrote since: one
     // conditional transaction that also takes the call's units of the global counters.
-    let (mut prior, mut minute_shards, mut day_shards) = read_for_send(svc, phone, &minute, day.as_ref(), rng).await?;
+    let (mut prior, mut minute_shards, mut day_shards, mut units) =
+        read_for_send(svc, phone, &minute, day.as_ref(), &plan, rng).await?;
     let (attempt, token, reply, replay) = loop {
         if held {
             // Other transactions held the items this send could write: nothing was written.
@@ -93,12 +111,20 @@ pub async fn send<S: Store, K: Clock, C: CallPlacer>(
             }
             contended += 1;
             tokio::time::sleep(contention_pause(rng, contended)).await;
-            (prior, minute_shards, day_shards) = read_for_send(svc, phone, &minute, day.as_ref(), rng).await?;
+            (prior, minute_shards, day_shards, units) =
+                read_for_send(svc, phone, &minute, day.as_ref(), &plan, rng).await?;
             held = false;
         }
         let send_times = admit_send(prior.as_ref(), now, &svc.limits).map_err(Error::RateLimited)?;
+        let tallies: Vec<Tally> = guard_tallies(guard, &plan, &units, now)?
+            .into_iter()
+            .filter(|t| !skipped.contains(&t.key))
+            .collect();
         let counters = match pick_shards(&minute_shards, day_shards.as_ref()) {
-            Picked::Shards(counters) => counters,
+            Picked::Shards(mut counters) => {
+                counters.guard = tallies.iter().map(Tally::counter).collect();
+                counters
+            }
             Picked::Spent(Spent::Minute) => {
                 return Err(Error::RateLimited(Limited::Global {
                     retry_after: minute.expires - 60 - now,
@@ -132,7 +158,9 @@ pub async fn send<S: Store, K: Clock, C: CallPlacer>(
             failures_per_window: svc.limits.failures_per_window,
         };
         drop(code);
-        let attempt = Attempt::new(new, prior.as_ref(), send_times).in_locale(req.locale);
+        let attempt = Attempt::new(new, prior.as_ref(), send_times)
+            .in_locale(req.locale)
+            .with_client_ref(req.client_ref);
         let attempt = if test_code.is_some() {
             attempt.as_test(now)
         } else {
@@ -177,10 +205,28 @@ pub async fn send<S: Store, K: Clock, C: CallPlacer>(
             }
             // The number's item (or the request) was held or throttled.
             Start::Contended(Held::Other) => held = true,
+            // A guard's counter filled since it was read, or another send held it: refused
+            // (record mode: noted, and the send goes on without that counter).
+            Start::Guarded(i) => {
+                let Some(t) = tallies.get(i) else {
+                    return Err(Error::Corrupt(
+                        "the store named a guard counter the send did not write".into(),
+                    ));
+                };
+                if guard.mode == Mode::Block {
+                    return Err(Error::Blocked {
+                        reason: t.reason,
+                        retry_after: t.retry_after,
+                    });
+                }
+                would_block(t.reason);
+                skipped.push(t.key.clone());
+            }
             // The number changed since it was read (another send or a guess): read it again.
             Start::Conflict if conflicts < MAX_SEND_CONFLICTS => {
                 conflicts += 1;
-                (prior, minute_shards, day_shards) = read_for_send(svc, phone, &minute, day.as_ref(), rng).await?;
+                (prior, minute_shards, day_shards, units) =
+                    read_for_send(svc, phone, &minute, day.as_ref(), &plan, rng).await?;
             }
             Start::Conflict => return Err(Error::RateLimited(Limited::Cooldown { retry_after: 1 })),
         }
@@ -238,30 +284,63 @@ fn send_reply<S, K>(svc: &Service<S, K>, phone: &Phone, attempt: &Attempt) -> Va
     if attempt.test {
         reply["test"] = true.into();
     }
+    if let Some(r) = &attempt.client_ref {
+        reply["client_ref"] = r.as_str().into();
+    }
     reply
 }
 
-/// The number's record and the candidate shards of each counter, read in one request.
+/// What a send decides on, read in one request: the number's record, the candidate shards of
+/// each global counter, and the units of the fraud guard's counters (in `plan`'s order).
+type ReadForSend = (Option<Attempt>, Candidates, Option<Candidates>, Vec<u32>);
+
 async fn read_for_send<S: Store, K: Clock>(
     svc: &Service<S, K>,
     phone: &Phone,
     minute: &Sharded,
     day: Option<&Sharded>,
+    plan: &Plan,
     rng: &mut impl Rng,
-) -> Result<(Option<Attempt>, Candidates, Option<Candidates>), Error> {
+) -> Result<ReadForSend, Error> {
     let minute_order = shard_order(rng.random(), minute.shards, SHARD_TRIES);
     let day_order = day.map(|d| shard_order(rng.random(), d.shards, SHARD_TRIES));
     let mut keys = Candidates::keys(minute, &minute_order);
     if let (Some(d), Some(order)) = (day, &day_order) {
         keys.extend(Candidates::keys(d, order));
     }
+    let shard_keys = keys.len();
+    keys.extend(plan.keys());
     let (prior, taken) = svc.store.get_for_send(phone, &keys).await?;
-    let (minute_taken, day_taken) = taken.split_at(minute_order.len().min(taken.len()));
+    let (shards_taken, guard_units) = taken.split_at(shard_keys.min(taken.len()));
+    let (minute_taken, day_taken) = shards_taken.split_at(minute_order.len().min(shards_taken.len()));
     let minute_shards = Candidates::new(minute, &minute_order, minute_taken);
     let day_shards = day
         .zip(day_order)
         .map(|(d, order)| Candidates::new(d, &order, day_taken));
-    Ok((prior, minute_shards, day_shards))
+    Ok((prior, minute_shards, day_shards, guard_units.to_vec()))
+}
+
+/// The guard's decision on a send: the counters to take, or (block mode) the refusal. Record
+/// mode takes every counter without its cap and notes what it would have refused.
+fn guard_tallies(guard: &Guard, plan: &Plan, units: &[u32], now: i64) -> Result<Vec<Tally>, Error> {
+    match (guard.decide(plan, units, now), guard.mode) {
+        (Decision::Admit(take), Mode::Block) => Ok(take),
+        (Decision::Refuse { reason, retry_after }, Mode::Block) => Err(Error::Blocked { reason, retry_after }),
+        (Decision::Refuse { reason, .. }, _) => {
+            would_block(reason);
+            Ok(Guard::uncapped(plan, now))
+        }
+        (Decision::Admit(_), _) => Ok(Guard::uncapped(plan, now)),
+    }
+}
+
+/// Record mode: what the guard would have refused is logged and counted, nothing refused.
+fn would_block(reason: crate::domain::fraud::Reason) {
+    tracing::warn!(
+        reason = reason.as_str(),
+        "the fraud guard would refuse this send (record mode)"
+    );
+    telemetry::count(Metric::WouldBlock(reason), "send-otp");
 }
 
 enum Picked {
@@ -286,8 +365,16 @@ fn pick_shards(minute: &Candidates, day: Option<&Candidates>) -> Picked {
         return Picked::Spent(Spent::Day);
     }
     match (minute.pick(), day.map(Candidates::pick)) {
-        (Some(minute), None) => Picked::Shards(CallCounters { minute, day: None }),
-        (Some(minute), Some(Some(day))) => Picked::Shards(CallCounters { minute, day: Some(day) }),
+        (Some(minute), None) => Picked::Shards(CallCounters {
+            minute,
+            day: None,
+            guard: Vec::new(),
+        }),
+        (Some(minute), Some(Some(day))) => Picked::Shards(CallCounters {
+            minute,
+            day: Some(day),
+            guard: Vec::new(),
+        }),
         _ => Picked::Busy,
     }
 }

@@ -107,6 +107,7 @@ pub fn to_item(a: &Attempt) -> Item {
     opt_s("hangup_cause", &a.hangup_cause);
     opt_s("hangup", &a.hangup.map(|t| t.as_str().to_owned()));
     opt_s("locale", &a.locale);
+    opt_s("client_ref", &a.client_ref);
     for (k, v) in [
         ("answered_at", a.answered_at),
         ("ended_at", a.ended_at),
@@ -219,6 +220,7 @@ pub fn from_item(item: &Item) -> Result<Attempt> {
         verified_at: get_n("verified_at")?,
         canceled_at: get_n("canceled_at")?,
         locale: get_s("locale"),
+        client_ref: get_s("client_ref"),
         nonces,
         signed: item
             .get("signed")

@@ -42,8 +42,9 @@ const LIVE: &str = "attribute_not_exists(#verified_at) AND attribute_not_exists(
 /// The attempt's own attributes that a new attempt removes when the old one had them (the
 /// last four are of an earlier data model: failure counters the guesses replaced, and repeats,
 /// which reads replaced).
-const ATTEMPT_OPTIONAL: [&str; 18] = [
+const ATTEMPT_OPTIONAL: [&str; 19] = [
     "last_guess",
+    "client_ref",
     "call_failed",
     "answered_at",
     "call_uuid",
@@ -237,7 +238,8 @@ impl Store for DynamoStore {
             .set_expression_attribute_values(Some(values))
             .build()
             .map_err(|e| Error::Corrupt(e.to_string()))?;
-        // A unit of each global counter's shard (the minute's ceiling, the day's budget).
+        // A unit of each counter: the global counters' shards (the minute's ceiling, the day's
+        // budget) and the fraud guard's.
         let take = |c: &Counter| {
             let update = "SET #ttl = :expires ADD #calls :one";
             let cond = "attribute_not_exists(#calls) OR #calls < :cap";
@@ -266,6 +268,9 @@ impl Store for DynamoStore {
         if let Some(day) = &counters.day {
             transaction = transaction.transact_items(TransactWriteItem::builder().update(take(day)?).build());
         }
+        for c in &counters.guard {
+            transaction = transaction.transact_items(TransactWriteItem::builder().update(take(c)?).build());
+        }
         if let Some(r) = replay {
             // The reply under its key, in the same transaction: unless a live one is there.
             let put = Put::builder()
@@ -279,9 +284,12 @@ impl Store for DynamoStore {
                 .map_err(|e| Error::Corrupt(e.to_string()))?;
             transaction = transaction.transact_items(TransactWriteItem::builder().put(put).build());
         }
-        // The items in order: the number, the minute's shard, the day's shard, the reply.
+        // The items in order: the number, the minute's shard, the day's shard, the guard's
+        // counters, the reply.
         let day_at = counters.day.as_ref().map(|_| 2);
-        let replay_at = replay.map(|_| 2 + usize::from(counters.day.is_some()));
+        let guard_from = 2 + usize::from(counters.day.is_some());
+        let guard_at = guard_from..guard_from + counters.guard.len();
+        let replay_at = replay.map(|_| guard_at.end);
         // The same token while its first transaction still runs (its reply was late and the
         // SDK gave up): send it again shortly, never a new attempt that would race the first.
         let mut in_progress = 0;
@@ -311,10 +319,15 @@ impl Store for DynamoStore {
                         i.and_then(|i| codes.get(i))
                             .is_some_and(|c| ["TransactionConflict", "ThrottlingError"].contains(c))
                     };
+                    // A guard's counter found full or held refuses the send: only an attacker
+                    // makes its own counters hot, and it is not retried into a 503.
+                    let guarded = guard_at.clone().find(|&i| failed(Some(i)) || held(Some(i)));
                     Ok(if held(Some(1)) {
                         Start::Contended(Held::Minute)
                     } else if held(day_at) {
                         Start::Contended(Held::Day)
+                    } else if let Some(i) = guarded {
+                        Start::Guarded(i - guard_from)
                     } else if (0..codes.len()).any(|i| held(Some(i))) {
                         Start::Contended(Held::Other)
                     } else if failed(replay_at) {
@@ -456,16 +469,78 @@ impl Store for DynamoStore {
         .await
     }
 
-    async fn record_verified(&self, phone: &Phone, attempt_id: &str, now: i64) -> Result<bool> {
-        let w = self
-            .update(
-                phone,
-                "#attempt_id = :aid AND attribute_not_exists(#verified_at)",
-                "SET #verified_at = :now REMOVE #code_sealed",
-                vec![(":aid", s(attempt_id)), (":now", n(now))],
-            )
-            .await?;
-        Ok(done(w).is_some())
+    async fn record_verified(
+        &self,
+        phone: &Phone,
+        attempt_id: &str,
+        now: i64,
+        tally: Option<&Counter>,
+    ) -> Result<bool> {
+        let condition = "#attempt_id = :aid AND attribute_not_exists(#verified_at)";
+        let update = "SET #verified_at = :now REMOVE #code_sealed";
+        let values = vec![(":aid", s(attempt_id)), (":now", n(now))];
+        let Some(tally) = tally else {
+            let w = self.update(phone, condition, update, values).await?;
+            return Ok(done(w).is_some());
+        };
+        // With the block's count: one transaction of two updates, still one request.
+        let number = Update::builder()
+            .table_name(&self.table)
+            .key("pk", key(phone))
+            .condition_expression(condition)
+            .update_expression(update)
+            .set_expression_attribute_names(Some(names_in(&[condition, update])))
+            .set_expression_attribute_values(Some(values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()))
+            .build()
+            .map_err(|e| Error::Corrupt(e.to_string()))?;
+        let count = "SET #ttl = :expires ADD #calls :one";
+        let counted = Update::builder()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(tally.key.clone()))
+            .update_expression(count)
+            .set_expression_attribute_names(Some(names_in(&[count])))
+            .set_expression_attribute_values(Some(HashMap::from([
+                (":expires".to_owned(), n(tally.expires)),
+                (":one".to_owned(), n(1)),
+            ])))
+            .build()
+            .map_err(|e| Error::Corrupt(e.to_string()))?;
+        let mut tries = 0;
+        loop {
+            let sent = self
+                .client
+                .transact_write_items()
+                .client_request_token(request_token())
+                .transact_items(TransactWriteItem::builder().update(number.clone()).build())
+                .transact_items(TransactWriteItem::builder().update(counted.clone()).build())
+                .send()
+                .await;
+            match sent {
+                Ok(_) => return Ok(true),
+                Err(SdkError::ServiceError(e)) => match e.err() {
+                    TransactWriteItemsError::TransactionCanceledException(c) => {
+                        let codes: Vec<&str> = c
+                            .cancellation_reasons()
+                            .iter()
+                            .map(|r| r.code().unwrap_or("None"))
+                            .collect();
+                        if codes.first() == Some(&"ConditionalCheckFailed") {
+                            return Ok(false);
+                        }
+                        // Held by another transaction (a send taking the block's counter is
+                        // another item; this is verify against verify): a moment later.
+                        if tries == MAX_IN_PROGRESS {
+                            return Err(Error::Busy);
+                        }
+                        tries += 1;
+                        let pause = contention_pause(&mut rand::rng(), tries);
+                        tokio::time::sleep(pause).await;
+                    }
+                    _ => return Err(unavailable(SdkError::ServiceError(e))),
+                },
+                Err(e) => return Err(unavailable(e)),
+            }
+        }
     }
 
     async fn get(&self, phone: &Phone) -> Result<Option<Attempt>> {
