@@ -84,7 +84,7 @@ impl Seeder {
                 Start::Conflict | Start::Contended(_) => continue,
                 Start::GlobalLimit | Start::BudgetLimit => return Err("seeding hit a global counter".into()),
                 Start::KeyTaken => return Err("seeding uses no Idempotency-Key".into()),
-                Start::Guarded(_) => return Err("seeding takes no fraud guard counter".into()),
+                Start::Guarded { .. } => return Err("seeding takes no fraud guard counter".into()),
             }
             if answered {
                 match self

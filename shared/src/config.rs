@@ -51,7 +51,7 @@ use Bounds::{Range, Text};
 
 vars! {
     "OTP_TABLE", "(none)", Text("table name"), "DynamoDB table. Required on Lambda; the local server uses its in-memory store when unset.";
-    "OTP_SECRET", "(none)", Text("at least 32 bytes"), "Server secret for code MACs, sealed codes and webhook tokens. Required on Lambda; the local server generates one per process when unset.";
+    "OTP_SECRET", "(none)", Text("at least 32 bytes"), "Server secret for code MACs, sealed codes, webhook tokens and the fraud guard's signal hashes. Required on Lambda; the local server generates one per process when unset.";
     "VOBIZ_AUTH_ID", "(none)", Text("non-empty"), "Vobiz account auth id. Required by send-otp on Lambda; the local server simulates calls when unset.";
     "VOBIZ_AUTH_TOKEN", "(none)", Text("non-empty"), "Vobiz account auth token (set with VOBIZ_AUTH_ID).";
     "FROM_NUMBER", "(none)", Text("E.164 number"), "Caller id: a number on the Vobiz account (set with VOBIZ_AUTH_ID).";

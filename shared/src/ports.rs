@@ -48,10 +48,14 @@ pub enum Start {
     /// time (`TransactionConflict`) or an item was written too fast (throttled): nothing was
     /// written. A shard: take another one; the number or the request: again a moment later.
     Contended(Held),
-    /// The fraud guard's counter `CallCounters::guard[i]` was full, or held by another
-    /// transaction: the send is refused (an attacker makes its own counters hot; it is never
-    /// retried into a 503).
-    Guarded(usize),
+    /// The fraud guard's counter `CallCounters::guard[index]` was full, or (`held`) held by
+    /// another transaction. Full refuses the send; held is tried again once or twice, then
+    /// refuses it too: an attacker makes its own counters hot, and is refused, never retried
+    /// into a 503.
+    Guarded {
+        index: usize,
+        held: bool,
+    },
 }
 
 /// Which of a send's items DynamoDB found held (or throttled).

@@ -148,7 +148,7 @@ impl Store for MemoryStore {
             return Ok(Start::BudgetLimit);
         }
         if let Some(i) = counters.guard.iter().position(full) {
-            return Ok(Start::Guarded(i));
+            return Ok(Start::Guarded { index: i, held: false });
         }
         for c in std::iter::once(&counters.minute)
             .chain(&counters.day)

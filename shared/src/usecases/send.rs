@@ -25,6 +25,10 @@ const MAX_SEND_CONFLICTS: u32 = 4;
 /// How many times a send retries a transaction DynamoDB cancelled for contention on an item.
 const MAX_CONTENDED: u32 = 8;
 
+/// How many times a send retries when another transaction held one of the fraud guard's
+/// counters; then the send is refused (a counter that stays hot is an attack's own).
+const MAX_GUARD_CONTENDED: u32 = 2;
+
 /// A send, as the handler read it: the number (valid, and a destination this deployment
 /// calls), the locale the call speaks, the base URL of the webhooks, and its idempotency key.
 #[derive(Clone, Debug)]
@@ -95,7 +99,7 @@ pub async fn send<S: Store, K: Clock, C: CallPlacer>(
     let plan = guard.plan(phone, &hashed, now);
     // Counters record mode found held: left out (record mode refuses nothing).
     let mut skipped: Vec<String> = Vec::new();
-    let (mut conflicts, mut contended, mut held) = (0, 0, false);
+    let (mut conflicts, mut contended, mut held, mut guard_contended) = (0, 0, false, 0);
     // Read the number and the shards, decide, write if nobody else wrote since: one
     // conditional transaction that also takes the call's units of the global counters.
     let (mut prior, mut minute_shards, mut day_shards, mut units) =
@@ -207,12 +211,24 @@ pub async fn send<S: Store, K: Clock, C: CallPlacer>(
             Start::Contended(Held::Other) => held = true,
             // A guard's counter filled since it was read, or another send held it: refused
             // (record mode: noted, and the send goes on without that counter).
-            Start::Guarded(i) => {
-                let Some(t) = tallies.get(i) else {
+            Start::Guarded {
+                index,
+                held: guard_held,
+            } => {
+                let Some(t) = tallies.get(index) else {
                     return Err(Error::Corrupt(
                         "the store named a guard counter the send did not write".into(),
                     ));
                 };
+                // Another send held it: two real users of one block at one moment, most likely,
+                // unless the counter stays hot; then it is an attack's own counter.
+                if guard_held && guard_contended < MAX_GUARD_CONTENDED {
+                    guard_contended += 1;
+                    tokio::time::sleep(contention_pause(rng, guard_contended)).await;
+                    (prior, minute_shards, day_shards, units) =
+                        read_for_send(svc, phone, &minute, day.as_ref(), &plan, rng).await?;
+                    continue;
+                }
                 if guard.mode == Mode::Block {
                     return Err(Error::Blocked {
                         reason: t.reason,

@@ -321,13 +321,16 @@ impl Store for DynamoStore {
                     };
                     // A guard's counter found full or held refuses the send: only an attacker
                     // makes its own counters hot, and it is not retried into a 503.
-                    let guarded = guard_at.clone().find(|&i| failed(Some(i)) || held(Some(i)));
+                    let guarded = guard_at
+                        .clone()
+                        .find(|&i| failed(Some(i)) || held(Some(i)))
+                        .map(|i| (i - guard_from, held(Some(i))));
                     Ok(if held(Some(1)) {
                         Start::Contended(Held::Minute)
                     } else if held(day_at) {
                         Start::Contended(Held::Day)
-                    } else if let Some(i) = guarded {
-                        Start::Guarded(i - guard_from)
+                    } else if let Some((index, held)) = guarded {
+                        Start::Guarded { index, held }
                     } else if (0..codes.len()).any(|i| held(Some(i))) {
                         Start::Contended(Held::Other)
                     } else if failed(replay_at) {
