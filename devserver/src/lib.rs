@@ -88,7 +88,10 @@ pub async fn run(mut cfg: Config, listener: TcpListener) -> Result<(), Error> {
         }
         None => {
             eprintln!("No Vobiz credentials: calls are simulated, and what the callee would hear is printed here.");
-            Calls::Simulated(SimulatedCalls::new(cfg.policy.app_name.clone())?)
+            Calls::Simulated(SimulatedCalls::new(
+                cfg.policy.app_name.clone(),
+                cfg.caller_id.as_ref(),
+            )?)
         }
     };
     match cfg.table.clone() {

@@ -26,7 +26,8 @@ async fn the_local_server_calls_vobiz_when_configured() {
         shared::Config::from_lookup(move |k| match k {
             "VOBIZ_AUTH_ID" => Some("MA_LOCAL".into()),
             "VOBIZ_AUTH_TOKEN" => Some("local-token".into()),
-            "FROM_NUMBER" => Some("+918012345678".into()),
+            // A 160-series caller id (service and transactional calls in India), unchanged.
+            "FROM_NUMBER" => Some("+911600123456".into()),
             "VOBIZ_API_URL" => Some(uri.clone()),
             "PUBLIC_URL" => Some("https://tunnel.example".into()),
             "APP_API_KEY" => key.clone(),
@@ -64,7 +65,7 @@ async fn the_local_server_calls_vobiz_when_configured() {
     assert_eq!(
         body,
         json!({
-            "from": "+918012345678", "to": "+919876543210",
+            "from": "+911600123456", "to": "+919876543210",
             "answer_url": format!("https://tunnel.example/answer/{token}"), "answer_method": "POST",
             "hangup_url": format!("https://tunnel.example/hangup/{token}"), "hangup_method": "POST",
             "time_limit": 120, "ring_timeout": 40,

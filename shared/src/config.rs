@@ -54,7 +54,7 @@ vars! {
     "OTP_SECRET", "(none)", Text("at least 32 bytes"), "Server secret for code MACs, sealed codes, webhook tokens and the fraud guard's signal hashes. Required on Lambda; the local server generates one per process when unset.";
     "VOBIZ_AUTH_ID", "(none)", Text("non-empty"), "Vobiz account auth id. Required by send-otp on Lambda; the local server simulates calls when unset.";
     "VOBIZ_AUTH_TOKEN", "(none)", Text("non-empty"), "Vobiz account auth token (set with VOBIZ_AUTH_ID).";
-    "FROM_NUMBER", "(none)", Text("E.164 number"), "Caller id: a number on the Vobiz account (set with VOBIZ_AUTH_ID).";
+    "FROM_NUMBER", "(none)", Text("E.164 number"), "Caller id: a number on the Vobiz account (set with VOBIZ_AUTH_ID), passed to Vobiz unchanged; in India a 160-series number for service and transactional calls (docs/deploy.md). Alone, the local simulator's caller id.";
     "VOBIZ_API_URL", "https://api.vobiz.ai", Text("https URL (http on loopback)"), "Vobiz API base URL (tests point it at a fake).";
     "PUBLIC_URL", "(derived)", Text("https URL (http on loopback)"), "Base URL Vobiz calls back on. On Lambda derived from the API Gateway request when unset; the local server uses http://127.0.0.1:HTTP_PORT.";
     "HTTP_PORT", "8000", Range(1, 65535), "Port of the local development server.";
@@ -190,6 +190,8 @@ impl fmt::Debug for EventsConfig {
 #[derive(Clone)]
 pub struct Config {
     pub table: Option<String>,
+    /// `FROM_NUMBER`: the caller id of Vobiz calls, and of the local simulator's.
+    pub caller_id: Option<Phone>,
     /// Keys derived from `OTP_SECRET`; `None` when it is unset.
     pub keys: Option<Keys>,
     pub public_url: Option<String>,
@@ -434,14 +436,24 @@ impl Config {
             env.get("FROM_NUMBER"),
         ];
         let webhook_auth_token = creds[1].clone();
+        // The caller id, kept exactly as configured (a 160-series number for service and
+        // transactional calls in India: docs/deploy.md); alone, the local simulator's `From`.
+        let caller_id = creds[2]
+            .as_deref()
+            .map(|from| {
+                Phone::normalize(from)
+                    .map_err(|_| Error::Config("FROM_NUMBER must be an E.164 number such as +918012345678".into()))
+            })
+            .transpose()?;
         let vobiz = match creds {
-            [None, None, None] | [None, Some(_), None] => None,
-            [Some(auth_id), Some(auth_token), Some(from)] => Some(VobizConfig {
+            [None, None, _] | [None, Some(_), None] => None,
+            [Some(auth_id), Some(auth_token), Some(_)] => Some(VobizConfig {
                 api_url: vobiz_api_url.clone(),
                 auth_id,
                 auth_token,
-                from: Phone::normalize(&from)
-                    .map_err(|_| Error::Config("FROM_NUMBER must be an E.164 number such as +918012345678".into()))?,
+                from: caller_id
+                    .clone()
+                    .ok_or_else(|| Error::Config("FROM_NUMBER is required with the Vobiz credentials".into()))?,
                 timeout_ms,
                 max_retries,
             }),
@@ -561,6 +573,7 @@ impl Config {
         Ok(Config {
             table,
             keys,
+            caller_id,
             public_url: env.url("PUBLIC_URL")?,
             vobiz,
             vobiz_api_url,
@@ -628,6 +641,28 @@ mod tests {
     fn cfg(pairs: &[(&str, &str)]) -> Result<Config> {
         let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(move |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn a_160_series_caller_id_is_kept_as_configured() {
+        // TRAI's series for service and transactional calls (1600… for RBI, SEBI, PFRDA and
+        // IRDAI regulated entities): an ordinary E.164 number to Vobiz, passed on unchanged.
+        let c = cfg(&[
+            ("VOBIZ_AUTH_ID", "MA123"),
+            ("VOBIZ_AUTH_TOKEN", "tok"),
+            ("FROM_NUMBER", "+91 1600 123 456"),
+        ])
+        .unwrap();
+        assert_eq!(c.vobiz.unwrap().from.e164(), "+911600123456");
+        let alone = cfg(&[("FROM_NUMBER", "+911601234567")]).unwrap();
+        assert!(alone.vobiz.is_none(), "no credentials: calls are simulated");
+        assert_eq!(alone.caller_id.unwrap().e164(), "+911601234567");
+        assert!(
+            cfg(&[("FROM_NUMBER", "160-SBI")])
+                .unwrap_err()
+                .to_string()
+                .contains("FROM_NUMBER")
+        );
     }
 
     #[test]

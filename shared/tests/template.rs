@@ -803,3 +803,37 @@ fn every_reference_resolves() {
         assert!(t["Outputs"].get(out).is_some(), "output {out} is missing");
     }
 }
+
+/// Every function logs to a log group of the template's, kept for `LogRetentionDays` (a year
+/// and a month by default: at least a year, as India's DPDP rules ask of access logs), never
+/// Lambda's default of forever.
+#[test]
+fn every_function_keeps_its_logs_as_long_as_the_retention_parameter_says() {
+    let t = load_template();
+    let param = &t["Parameters"]["LogRetentionDays"];
+    let default = param["Default"].as_u64().expect("LogRetentionDays has a default");
+    assert!(default >= 365, "the default keeps logs at least a year: {default}");
+    let groups = resources_of_type(&t, "AWS::Logs::LogGroup");
+    for (id, res) in resources_of_type(&t, "AWS::Serverless::Function") {
+        let group = &res["Properties"]["LoggingConfig"]["LogGroup"];
+        assert_eq!(
+            tag_of(group).as_deref(),
+            Some("Ref"),
+            "{id}: LoggingConfig.LogGroup is a !Ref"
+        );
+        let Value::Tagged(tagged) = group else { unreachable!() };
+        let name = tagged.value.as_str().unwrap();
+        let g = groups
+            .get(name)
+            .unwrap_or_else(|| panic!("{id}: {name} is not a log group of the template"));
+        let retention = &g["Properties"]["RetentionInDays"];
+        assert_eq!(tag_of(retention).as_deref(), Some("Ref"), "{name}: RetentionInDays");
+        let Value::Tagged(r) = retention else { unreachable!() };
+        assert_eq!(r.value.as_str(), Some("LogRetentionDays"), "{name}");
+    }
+    assert_eq!(
+        groups.len(),
+        resources_of_type(&t, "AWS::Serverless::Function").len(),
+        "one log group a function"
+    );
+}

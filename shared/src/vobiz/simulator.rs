@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::xml::{Heard, gather_action, heard};
+use crate::domain::Phone;
 use crate::domain::secrets::random_id;
 use crate::error::{Error, Result};
 use crate::ports::{CallPlacer, CallRequest, PlacedCall};
@@ -16,15 +17,21 @@ pub struct SimulatedCalls {
     http: reqwest::Client,
     /// `APP_NAME`, to read an intro prompt back into words.
     app_name: Option<String>,
+    /// The caller id the webhooks' `From` carries, as Vobiz sends it (E.164 digits, no `+`):
+    /// `FROM_NUMBER` when set, unchanged (a 160-series number too).
+    from: String,
 }
 
 impl SimulatedCalls {
-    pub fn new(app_name: Option<String>) -> Result<SimulatedCalls> {
+    pub fn new(app_name: Option<String>, from: Option<&Phone>) -> Result<SimulatedCalls> {
         let http = crate::tls::reqwest_builder()
             .timeout(Duration::from_secs(10))
             .build()
             .map_err(|_| Error::Config("could not build the HTTP client for the call simulator".into()))?;
-        Ok(SimulatedCalls { http, app_name })
+        let from = from
+            .map_or("918000000000", |p| p.e164().trim_start_matches('+'))
+            .to_owned();
+        Ok(SimulatedCalls { http, app_name, from })
     }
 }
 
@@ -56,7 +63,7 @@ async fn simulate(
         ("Event", "StartApp"),
         ("CallUUID", call_uuid),
         ("RequestUUID", request_uuid),
-        ("From", "918000000000"),
+        ("From", &sim.from),
         ("To", &to),
         ("Direction", "outbound"),
         ("CallStatus", "in-progress"),
@@ -134,7 +141,7 @@ async fn simulate(
         ("Event", "Hangup"),
         ("CallUUID", call_uuid),
         ("RequestUUID", request_uuid),
-        ("From", "918000000000"),
+        ("From", &sim.from),
         ("To", &to),
         ("CallStatus", "completed"),
         ("HangupCause", "NORMAL_CLEARING"),
@@ -151,4 +158,50 @@ async fn simulate(
         .await
         .map_err(|_| "the hangup webhook did not respond".to_string())?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    use super::*;
+
+    /// The simulated call's webhooks carry `FROM_NUMBER` as Vobiz would (digits, no `+`),
+    /// unchanged: a 160-series caller id too.
+    #[tokio::test]
+    async fn the_simulated_call_comes_from_the_configured_caller_id() {
+        let app = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("<Response><Hangup/></Response>"))
+            .mount(&app)
+            .await;
+        let from = Phone::normalize("+911600123456").unwrap();
+        let sim = SimulatedCalls::new(None, Some(&from)).unwrap();
+        let req = CallRequest {
+            to: Phone::parse("+919876543210").unwrap(),
+            answer_url: format!("{}/answer/t", app.uri()),
+            hangup_url: format!("{}/hangup/t", app.uri()),
+            time_limit: 120,
+            ring_timeout: 40,
+            machine_detection: false,
+        };
+        sim.place_call(&req).await.unwrap();
+        let mut froms = Vec::new();
+        for _ in 0..100 {
+            let got = app.received_requests().await.unwrap();
+            if got.len() >= 2 {
+                froms = got
+                    .iter()
+                    .map(|r| {
+                        let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&r.body).unwrap();
+                        form.into_iter().find(|(k, _)| k == "From").unwrap().1
+                    })
+                    .collect();
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(froms, ["911600123456", "911600123456"], "answer and hangup");
+    }
 }

@@ -309,11 +309,7 @@ impl Store for DynamoStore {
             Ok(_) => Ok(Start::Started),
             Err(SdkError::ServiceError(e)) => match e.err() {
                 TransactWriteItemsError::TransactionCanceledException(c) => {
-                    let codes: Vec<&str> = c
-                        .cancellation_reasons()
-                        .iter()
-                        .map(|r| r.code().unwrap_or("None"))
-                        .collect();
+                    let codes = cancellation_codes(c);
                     let failed = |i: Option<usize>| i.and_then(|i| codes.get(i)) == Some(&"ConditionalCheckFailed");
                     let held = |i: Option<usize>| {
                         i.and_then(|i| codes.get(i))
@@ -522,12 +518,7 @@ impl Store for DynamoStore {
                 Ok(_) => return Ok(true),
                 Err(SdkError::ServiceError(e)) => match e.err() {
                     TransactWriteItemsError::TransactionCanceledException(c) => {
-                        let codes: Vec<&str> = c
-                            .cancellation_reasons()
-                            .iter()
-                            .map(|r| r.code().unwrap_or("None"))
-                            .collect();
-                        if codes.first() == Some(&"ConditionalCheckFailed") {
+                        if cancellation_codes(c).first() == Some(&"ConditionalCheckFailed") {
                             return Ok(false);
                         }
                         // Held by another transaction (a send taking the block's counter is
@@ -619,6 +610,14 @@ impl Store for DynamoStore {
             "DynamoDB left keys of a BatchGetItem unprocessed".into(),
         ))
     }
+}
+
+/// Why DynamoDB cancelled a transaction, item by item (`None` for an item that was fine).
+fn cancellation_codes(c: &aws_sdk_dynamodb::types::error::TransactionCanceledException) -> Vec<&str> {
+    c.cancellation_reasons()
+        .iter()
+        .map(|r| r.code().unwrap_or("None"))
+        .collect()
 }
 
 /// A fresh `ClientRequestToken` (32 hex digits; DynamoDB allows 36 characters).
