@@ -135,6 +135,7 @@ fn publish_events(
         eprintln!("Events: printed here (set EVENTS_WEBHOOK_URL and EVENTS_WEBHOOK_SECRET to receive them).");
     }
     let failures_per_window = cfg.limits.failures_per_window;
+    let phone = cfg.events.phone.clone();
     tokio::spawn(async move {
         let mut seq: u64 = 0;
         while let Some((old, new)) = changes.recv().await {
@@ -146,12 +147,12 @@ fn publish_events(
                 new: Some(new),
             };
             let change = std::slice::from_ref(&change);
-            shared::events::deliver(change, &[Sink::Console], failures_per_window).await;
+            shared::events::deliver(change, &[Sink::Console], failures_per_window, &phone).await;
             if webhook.is_empty() {
                 continue;
             }
             for attempt in 1..=5 {
-                match shared::events::deliver(change, &webhook, failures_per_window).await {
+                match shared::events::deliver(change, &webhook, failures_per_window, &phone).await {
                     None => break,
                     Some(_) if attempt < 5 => tokio::time::sleep(std::time::Duration::from_secs(1)).await,
                     Some(_) => eprintln!("events of change {seq} dropped after 5 attempts (see the log)"),

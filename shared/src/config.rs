@@ -4,6 +4,7 @@
 
 use std::fmt;
 
+use crate::domain::events::PhoneForm;
 use crate::domain::fraud::{self, Guard, Velocity};
 use crate::domain::limits::Limits;
 use crate::domain::locale::{self, Languages, Locale};
@@ -89,6 +90,8 @@ vars! {
     "CALL_COUNTER_SHARDS", "32", Range(1, 256), "Most items each global counter (the minute's ceiling, the day's budget) is spread over, one per 50 units of its cap, so concurrent sends to different numbers do not write one hot item.";
     "EVENT_BUS_NAME", "default", Text("EventBridge bus name or ARN"), "otp-events: the bus delivery events are put on (source otp-call, detail-type the event's type).";
     "EVENTS_WEBHOOK_URL", "(none)", Text("https URL (http on loopback)"), "Where delivery events are POSTed, signed the Standard Webhooks way (otp-events on AWS; the local server too). Unset: no webhook.";
+    "EVENTS_PHONE", "full", Text("full, masked or hash"), "How delivery events carry the number: full (E.164), masked as in the logs (+91******3210), or hash: HMAC-SHA256 with EVENTS_PHONE_KEY, in hex, which the app computes from its own copy of the number to match.";
+    "EVENTS_PHONE_KEY", "(none)", Text("at least 16 characters"), "The key of EVENTS_PHONE=hash, shared with the app (on AWS resolved from Secrets Manager).";
     "EVENTS_WEBHOOK_SECRET", "(none)", Text("whsec_ + base64 key"), "The events webhook's signing key (required with EVENTS_WEBHOOK_URL); on AWS resolved from Secrets Manager.";
     "MAX_FAILURES_PER_DAY", "10", Range(1, 1000), "Consecutive failed verifications of one number within 24 h before it is locked for the rest of those 24 h.";
     "FRAUD_GUARD", "block", Text("block, record or off"), "The fraud guard (docs/fraud-guard.md): block refuses sends its rules refuse (429 blocked with a reason); record refuses nothing and counts and logs what it would have refused (metric WouldBlock), to tune before enforcing; off counts nothing.";
@@ -176,6 +179,8 @@ pub struct EventsConfig {
     pub bus: String,
     /// The URL and the `whsec_` secret.
     pub webhook: Option<(String, String)>,
+    /// How events carry the number (`EVENTS_PHONE`, `EVENTS_PHONE_KEY`).
+    pub phone: PhoneForm,
 }
 
 impl fmt::Debug for EventsConfig {
@@ -183,6 +188,7 @@ impl fmt::Debug for EventsConfig {
         f.debug_struct("EventsConfig")
             .field("bus", &self.bus)
             .field("webhook", &self.webhook.as_ref().map(|(url, _)| url))
+            .field("phone", &self.phone)
             .finish()
     }
 }
@@ -549,7 +555,28 @@ impl Config {
             },
             counter_shards: env.number("CALL_COUNTER_SHARDS")?,
         };
+        let phone = match (
+            env.get("EVENTS_PHONE")
+                .unwrap_or_else(|| default_of("EVENTS_PHONE").into())
+                .as_str(),
+            env.get("EVENTS_PHONE_KEY"),
+        ) {
+            ("full", _) => PhoneForm::Full,
+            ("masked", _) => PhoneForm::Masked,
+            ("hash", Some(key)) if key.len() >= 16 => PhoneForm::Hashed(key.into_bytes()),
+            ("hash", _) => {
+                return Err(Error::Config(
+                    "EVENTS_PHONE=hash needs EVENTS_PHONE_KEY, at least 16 characters (the app keeps a copy)".into(),
+                ));
+            }
+            (other, _) => {
+                return Err(Error::Config(format!(
+                    "EVENTS_PHONE must be full, masked or hash, got {other:?}"
+                )));
+            }
+        };
         let events = EventsConfig {
+            phone,
             bus: env
                 .get("EVENT_BUS_NAME")
                 .unwrap_or_else(|| default_of("EVENT_BUS_NAME").into()),

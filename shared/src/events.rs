@@ -4,7 +4,7 @@
 //! on the memory store's changes. Nothing here is on the path Vobiz waits on.
 
 use crate::domain::Attempt;
-use crate::domain::events::{Change, Event, events_of};
+use crate::domain::events::{Change, Event, PhoneForm, events_of};
 #[cfg(feature = "http-client")]
 use crate::error::Error;
 use crate::error::Result;
@@ -65,9 +65,14 @@ impl Sink {
 /// change a sink refused (with `None`, all went out). Lambda retries the batch from that change
 /// (ReportBatchItemFailures): the changes before it are done, and whatever of it or after it
 /// is delivered again carries the same event ids.
-pub async fn deliver(changes: &[StreamChange], sinks: &[Sink], failures_per_window: u32) -> Option<String> {
+pub async fn deliver(
+    changes: &[StreamChange],
+    sinks: &[Sink],
+    failures_per_window: u32,
+    phone: &PhoneForm,
+) -> Option<String> {
     for change in changes {
-        let events = change.events(failures_per_window);
+        let events = phone.apply(change.events(failures_per_window));
         if events.is_empty() {
             continue;
         }

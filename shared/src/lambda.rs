@@ -78,6 +78,8 @@ pub fn dynamo_config_with(attempt: Duration, operation: Duration) -> Result<aws_
 pub struct EventsService {
     pub sinks: Vec<crate::events::Sink>,
     pub failures_per_window: u32,
+    /// How events carry the number (`EVENTS_PHONE`).
+    pub phone: crate::domain::events::PhoneForm,
 }
 
 #[cfg(feature = "stream")]
@@ -97,6 +99,7 @@ pub fn events_service() -> Result<EventsService> {
     Ok(EventsService {
         sinks,
         failures_per_window: cfg.limits.failures_per_window,
+        phone: cfg.events.phone.clone(),
     })
 }
 
@@ -123,7 +126,7 @@ pub async fn on_stream(
             }
         }
     }
-    let first_refused = crate::events::deliver(&changes, &svc.sinks, svc.failures_per_window).await;
+    let first_refused = crate::events::deliver(&changes, &svc.sinks, svc.failures_per_window, &svc.phone).await;
     let failure = first_refused.or(failed);
     let mut response = DynamoDbEventResponse::default();
     if let Some(id) = failure {

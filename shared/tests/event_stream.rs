@@ -15,6 +15,7 @@ use aws_lambda_events::event::dynamodb::Event as StreamEvent;
 use common::vobiz::{self as fake, call_form, fired, last_token};
 use common::{TestService, form_req, json, json_req, stored_code_of, text, wrong_code};
 use serde_json::{Value, json};
+use shared::domain::events::PhoneForm;
 use shared::events::{EventBridgeSink, Sink, WebhookSink};
 use shared::lambda::{EventsService, on_stream};
 use shared::router::dispatch;
@@ -304,6 +305,7 @@ fn events_service(receiver: &MockServer) -> EventsService {
             Sink::Webhook(WebhookSink::new(&format!("{}/hooks", receiver.uri()), SECRET).unwrap()),
         ],
         failures_per_window: 10,
+        phone: Default::default(),
     }
 }
 
@@ -388,6 +390,7 @@ async fn a_failing_or_slow_receiver_loses_nothing_and_mints_no_new_id() {
     let webhook_only = |server: &MockServer| EventsService {
         sinks: vec![Sink::Webhook(WebhookSink::new(&server.uri(), SECRET).unwrap())],
         failures_per_window: 10,
+        phone: Default::default(),
     };
     on_stream(&webhook_only(&healthy), batch(&records)).await.unwrap();
     let all: Vec<String> = delivered(&healthy).await.into_iter().map(|(id, _)| id).collect();
@@ -445,6 +448,10 @@ async fn a_failing_or_slow_receiver_loses_nothing_and_mints_no_new_id() {
 /// The `events/otp-events-*.json` fixtures (DynamoDB stream events as Lambda delivers them)
 /// through the handler, as `cargo lambda invoke --data-file` would run them.
 async fn fixture(file: &str) -> (Vec<Value>, Vec<String>) {
+    fixture_with(file, PhoneForm::Full).await
+}
+
+async fn fixture_with(file: &str, phone: PhoneForm) -> (Vec<Value>, Vec<String>) {
     let raw = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../events/").to_owned() + file).unwrap();
     let event: StreamEvent = serde_json::from_str(&raw).unwrap_or_else(|e| panic!("{file}: {e}"));
     let receiver = MockServer::start().await;
@@ -455,6 +462,7 @@ async fn fixture(file: &str) -> (Vec<Value>, Vec<String>) {
     let svc = EventsService {
         sinks: vec![Sink::Webhook(WebhookSink::new(&receiver.uri(), SECRET).unwrap())],
         failures_per_window: 10,
+        phone,
     };
     let resp = on_stream(&svc, event).await.unwrap();
     let failures = resp
@@ -483,6 +491,27 @@ async fn fixture_a_delivered_call_then_its_verification() {
     assert_eq!(bodies[0]["locale"], "hi-IN");
     assert_eq!(bodies[0]["phone"], "+919876543210");
     assert_eq!(bodies[0]["time"], "2026-11-25T10:00:00Z");
+}
+
+/// EVENTS_PHONE: the same events with the number masked, or as the keyed hash the app can
+/// compute itself; both valid under the event schema.
+#[tokio::test]
+async fn events_carry_the_number_as_configured() {
+    let (masked, _) = fixture_with("otp-events-delivered-verified.json", PhoneForm::Masked).await;
+    assert!(masked.iter().all(|b| b["phone"] == "+91******3210"), "{masked:?}");
+    let key = b"the-app-keeps-a-copy-of-this-key".to_vec();
+    let (hashed, _) = fixture_with("otp-events-delivered-verified.json", PhoneForm::Hashed(key.clone())).await;
+    let app_side = {
+        use hmac::{Hmac, Mac};
+        let mut m = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&key).unwrap();
+        m.update(b"+919876543210");
+        m.finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    assert!(hashed.iter().all(|b| b["phone"] == app_side.as_str()), "{hashed:?}");
 }
 
 #[tokio::test]

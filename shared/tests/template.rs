@@ -431,6 +431,7 @@ const SECRETS: &[&str] = &[
     "VOBIZ_AUTH_TOKEN",
     "FROM_NUMBER",
     "EVENTS_WEBHOOK_SECRET",
+    "EVENTS_PHONE_KEY",
 ];
 
 #[test]

@@ -7,11 +7,13 @@
 //! attempt, so its id is derived from the attempt and the event's type: a redelivered record
 //! yields the same ids, and an app deduplicates on them.
 
+use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::attempt::Attempt;
 use super::call::CallOutcome;
+use super::phone::Phone;
 use super::time::rfc3339;
 
 /// The kinds of event, as their `type` names them.
@@ -87,7 +89,7 @@ pub struct Event {
     pub kind: EventType,
     /// When the change happened (RFC 3339, UTC).
     pub time: String,
-    /// E.164.
+    /// E.164, or as `EVENTS_PHONE` says ([`PhoneForm`]).
     pub phone: String,
     pub attempt_id: String,
     /// The locale of the call (BCP 47); `null` for an attempt from before locales.
@@ -103,6 +105,55 @@ pub struct Event {
     /// `otp.expired`: replaced by a new send, or expired and removed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ending: Option<Ending>,
+}
+
+/// How events carry the number (`EVENTS_PHONE`): in full (the default), masked like the logs
+/// (`+91******3210`), or as `HMAC-SHA256(key, E.164)` in hex, which the app can compute from
+/// its own copy of the number and the key, to match without receiving it.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub enum PhoneForm {
+    #[default]
+    Full,
+    Masked,
+    Hashed(Vec<u8>),
+}
+
+impl std::fmt::Debug for PhoneForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PhoneForm::Full => "Full",
+            PhoneForm::Masked => "Masked",
+            PhoneForm::Hashed(_) => "Hashed(<key redacted>)",
+        })
+    }
+}
+
+impl PhoneForm {
+    /// `phone` (E.164) as events carry it.
+    #[allow(clippy::expect_used, reason = "HMAC accepts keys of any length")]
+    pub fn render(&self, phone: &Phone) -> String {
+        match self {
+            PhoneForm::Full => phone.e164().to_owned(),
+            PhoneForm::Masked => phone.masked().to_string(),
+            PhoneForm::Hashed(key) => {
+                let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+                m.update(phone.e164().as_bytes());
+                m.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+            }
+        }
+    }
+
+    /// The events with their number in this form.
+    pub fn apply(&self, mut events: Vec<Event>) -> Vec<Event> {
+        if *self != PhoneForm::Full {
+            for e in &mut events {
+                if let Ok(p) = Phone::normalize(&e.phone) {
+                    e.phone = self.render(&p);
+                }
+            }
+        }
+        events
+    }
 }
 
 /// The id of the event of `kind` about attempt `attempt_id`.
@@ -284,6 +335,19 @@ mod tests {
         let events = events_of(Change::Written { old: None, new: &t }, NOW, FAILS);
         assert_eq!(kinds(&events), ["call.delivered"]);
         assert!(events[0].test && events[0].locale.as_deref() == Some("hi-IN"));
+    }
+
+    #[test]
+    fn the_number_in_events_takes_the_configured_form() {
+        let p = Phone::parse("+919876543210").unwrap();
+        assert_eq!(PhoneForm::Full.render(&p), "+919876543210");
+        assert_eq!(PhoneForm::Masked.render(&p), "+91******3210");
+        // HMAC-SHA256("key", "+919876543210"): what the app computes with its copy of the key.
+        let hashed = PhoneForm::Hashed(b"key".to_vec()).render(&p);
+        assert_eq!(hashed.len(), 64);
+        assert!(hashed.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_ne!(hashed, PhoneForm::Hashed(b"other key".to_vec()).render(&p));
+        assert!(!format!("{:?}", PhoneForm::Hashed(b"key".to_vec())).contains("key\""));
     }
 
     #[test]
