@@ -46,7 +46,7 @@ fi
 
 # The harness itself is an x86 binary: built with the same packages as bench.sh's smoke run, so
 # after that run (CI) this is a no-op and no dependency is compiled again with other features.
-cargo build -p send-otp -p verify-otp -p otp-status -p cancel-otp -p answer -p otp-choice -p hangup -p otp-events -p devserver -p bench
+cargo build -p send-otp -p verify-otp -p otp-status -p cancel-otp -p erase-number -p answer -p otp-choice -p hangup -p otp-events -p devserver -p bench
 TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 mkdir -p bench/out
 

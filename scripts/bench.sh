@@ -40,7 +40,7 @@ else
   done
 fi
 
-PACKAGES=(-p send-otp -p verify-otp -p otp-status -p cancel-otp -p answer -p otp-choice -p hangup -p otp-events -p devserver -p bench)
+PACKAGES=(-p send-otp -p verify-otp -p otp-status -p cancel-otp -p erase-number -p answer -p otp-choice -p hangup -p otp-events -p devserver -p bench)
 TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 mkdir -p bench/out
 

@@ -165,9 +165,9 @@ pub fn function_env(function: &str, dynamodb: &str, vobiz: &str) -> Vec<(String,
         e("APP_NAME", ""),
         e("PROMPTS_BASE_URL", "https://prompts.example/prompts"),
     ];
-    // Every function but otp-status, cancel-otp and otp-events uses a key (template.yaml gives
+    // Every function but otp-status, cancel-otp, erase-number and otp-events uses a key (template.yaml gives
     // them no OTP_SECRET).
-    if !["otp-status", "cancel-otp", scenario::STREAM_FUNCTION].contains(&function) {
+    if !["otp-status", "cancel-otp", "erase-number", scenario::STREAM_FUNCTION].contains(&function) {
         env.push(e("OTP_SECRET", seed::FIXTURE_SECRET));
     }
     match function {

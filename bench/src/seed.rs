@@ -150,7 +150,9 @@ impl Seeder {
 }
 
 /// Fresh valid Indian mobile numbers (`+91 9 8 <prefix> <n>`), one series per scenario so no
-/// number is reused within a run (send cooldowns, verify failure counters).
+/// number is reused within a run (send cooldowns, verify failure counters). Consecutive ones
+/// differ in the digits before the last three, so each falls in a block of its own, as real
+/// users' numbers do: the fraud guard's block rule refuses what floods one block.
 pub struct Numbers {
     prefix: u32,
     next: u32,
@@ -164,7 +166,7 @@ impl Numbers {
 
     pub fn fresh(&mut self) -> Phone {
         loop {
-            let candidate = format!("+9198{:02}{:06}", self.prefix, self.next);
+            let candidate = format!("+9198{:02}{:03}{:03}", self.prefix, self.next % 1000, self.next / 1000);
             self.next += 1;
             assert!(self.next < 1_000_000, "number series exhausted");
             if let Ok(p) = Phone::parse(&candidate)

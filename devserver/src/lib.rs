@@ -144,7 +144,8 @@ fn publish_events(
                 id: seq.to_string(),
                 at: time_now(),
                 old,
-                new: Some(new),
+                erased: new.is_none(),
+                new,
             };
             let change = std::slice::from_ref(&change);
             shared::events::deliver(change, &[Sink::Console], failures_per_window, &phone).await;

@@ -94,6 +94,7 @@ vars! {
     "EVENTS_PHONE_KEY", "(none)", Text("at least 16 characters"), "The key of EVENTS_PHONE=hash, shared with the app (on AWS resolved from Secrets Manager).";
     "EVENTS_WEBHOOK_SECRET", "(none)", Text("whsec_ + base64 key"), "The events webhook's signing key (required with EVENTS_WEBHOOK_URL); on AWS resolved from Secrets Manager.";
     "MAX_FAILURES_PER_DAY", "10", Range(1, 1000), "Consecutive failed verifications of one number within 24 h before it is locked for the rest of those 24 h.";
+    "LOG_RETENTION_DAYS", "400", Range(1, 3653), "How long the functions' logs are kept, as erase-number's reply tells the app; the template sets it and the log groups' retention from LogRetentionDays.";
     "FRAUD_GUARD", "block", Text("block, record or off"), "The fraud guard (docs/fraud-guard.md): block refuses sends its rules refuse (429 blocked with a reason); record refuses nothing and counts and logs what it would have refused (metric WouldBlock), to tune before enforcing; off counts nothing.";
     "FRAUD_IP_PER_HOUR", "10", Range(0, 100000), "Sends per end-user IP (signals.ip; IPv6 per /64) per hour; 0: no limit.";
     "FRAUD_IP_PER_DAY", "30", Range(0, 1000000), "Sends per end-user IP per UTC day; 0: no limit.";
@@ -130,6 +131,8 @@ pub struct Policy {
     pub code_shape: CodeShape,
     /// The fraud guard (`FRAUD_*`).
     pub guard: Guard,
+    /// How long the logs are kept (`LOG_RETENTION_DAYS`): what an erasure's reply says of them.
+    pub log_retention_days: u32,
 }
 
 /// `TEST_NUMBERS`: numbers that get a fixed code and no call. Its `Debug` shows how many there
@@ -623,6 +626,7 @@ impl Config {
                     digit_pause: env.number("DIGIT_PAUSE_SECONDS")?,
                 },
                 guard: guard(&env)?,
+                log_retention_days: env.number("LOG_RETENTION_DAYS")?,
             },
             voice: Voice {
                 voice,
@@ -737,6 +741,7 @@ mod tests {
                     digit_pause: 1
                 },
                 guard: Guard::default(),
+                log_retention_days: 400,
             }
         );
         assert_eq!(
@@ -772,7 +777,7 @@ mod tests {
                 Text(_) => None,
             })
             .collect();
-        assert_eq!(ranges.len(), 27, "every whole-number variable has its range");
+        assert_eq!(ranges.len(), 28, "every whole-number variable has its range");
         for (name, default, min, max) in ranges {
             // An optional number ("(none)": unset means off) has no default to check.
             if default != "(none)" {

@@ -18,6 +18,8 @@ pub struct StreamChange {
     pub at: i64,
     pub old: Option<Attempt>,
     pub new: Option<Attempt>,
+    /// A removal by the app's erasure of the number, not by the table's TTL.
+    pub erased: bool,
 }
 
 impl StreamChange {
@@ -25,6 +27,7 @@ impl StreamChange {
     pub fn events(&self, failures_per_window: u32) -> Vec<Event> {
         match (&self.old, &self.new) {
             (old, Some(new)) => events_of(Change::Written { old: old.as_ref(), new }, self.at, failures_per_window),
+            (Some(old), None) if self.erased => events_of(Change::Erased { old }, self.at, failures_per_window),
             (Some(old), None) => events_of(Change::Removed { old }, self.at, failures_per_window),
             (None, None) => Vec::new(),
         }

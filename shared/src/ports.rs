@@ -153,6 +153,10 @@ pub trait Store: Send + Sync {
         tally: Option<&Counter>,
     ) -> impl Future<Output = Result<bool>> + Send;
 
+    /// Erases the number's record, whatever its state (nothing to erase is no error): one
+    /// delete, which the table's stream tells from the TTL's.
+    fn erase(&self, phone: &Phone) -> impl Future<Output = Result<()>> + Send;
+
     /// The number's current attempt (strongly consistent).
     fn get(&self, phone: &Phone) -> impl Future<Output = Result<Option<Attempt>>> + Send;
 

@@ -55,6 +55,7 @@ pub async fn dispatch<S: Store, K: Clock, C: CallPlacer>(
         Route::VerifyOtp => handlers::verify_otp(svc, req).await,
         Route::OtpStatus => handlers::otp_status(svc, req).await,
         Route::CancelOtp => handlers::cancel_otp(svc, req).await,
+        Route::EraseNumber => handlers::erase_number(svc, req).await,
         Route::Answer => handlers::answer(svc, req).await,
         Route::OtpChoice => handlers::otp_choice(svc, req).await,
         Route::Hangup => handlers::hangup(svc, req).await,

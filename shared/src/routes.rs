@@ -12,6 +12,7 @@ pub enum Route {
     VerifyOtp,
     OtpStatus,
     CancelOtp,
+    EraseNumber,
     Answer,
     OtpChoice,
     Hangup,
@@ -22,7 +23,7 @@ impl Route {
     pub fn is_app(self) -> bool {
         matches!(
             self,
-            Route::SendOtp | Route::VerifyOtp | Route::OtpStatus | Route::CancelOtp
+            Route::SendOtp | Route::VerifyOtp | Route::OtpStatus | Route::CancelOtp | Route::EraseNumber
         )
     }
 
@@ -34,6 +35,7 @@ impl Route {
             Route::VerifyOtp => "verify-otp",
             Route::OtpStatus => "otp-status",
             Route::CancelOtp => "cancel-otp",
+            Route::EraseNumber => "erase-number",
             Route::Answer => "answer",
             Route::OtpChoice => "otp-choice",
             Route::Hangup => "hangup",
@@ -82,6 +84,11 @@ pub const ROUTES: &[RouteSpec] = &[
         route: Route::CancelOtp,
         method: "POST",
         path: "/cancel-otp",
+    },
+    RouteSpec {
+        route: Route::EraseNumber,
+        method: "POST",
+        path: "/erase-number",
     },
     RouteSpec {
         route: Route::Answer,

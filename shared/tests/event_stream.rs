@@ -514,6 +514,15 @@ async fn events_carry_the_number_as_configured() {
     assert!(hashed.iter().all(|b| b["phone"] == app_side.as_str()), "{hashed:?}");
 }
 
+/// A removal that is not the TTL's is an erasure: one `number.erased`, never `otp.expired`.
+#[tokio::test]
+async fn fixture_an_erased_number_is_one_event() {
+    let (bodies, failures) = fixture("otp-events-erased.json").await;
+    assert!(failures.is_empty());
+    let kinds: Vec<&str> = bodies.iter().map(|b| b["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["number.erased"]);
+}
+
 #[tokio::test]
 async fn fixture_an_unverified_attempt_removed_by_the_ttl() {
     let (bodies, failures) = fixture("otp-events-expired.json").await;

@@ -143,6 +143,7 @@ async fn run(
         f if f.starts_with("verify-otp") => handlers::verify_otp(&svc, req).await,
         f if f.starts_with("otp-status") => handlers::otp_status(&svc, req).await,
         f if f.starts_with("cancel-otp") => handlers::cancel_otp(&svc, req).await,
+        f if f.starts_with("erase-number") => handlers::erase_number(&svc, req).await,
         f if f.starts_with("answer") => handlers::answer(&svc, req).await,
         f if f.starts_with("otp-choice") => handlers::otp_choice(&svc, req).await,
         f if f.starts_with("hangup") => handlers::hangup(&svc, req).await,
@@ -172,6 +173,7 @@ async fn every_fixture_has_a_test_here() {
         "verify-otp-wrong.json",
         "otp-status.json",
         "cancel-otp.json",
+        "erase-number.json",
         "answer-started.json",
         "answer-bare.json",
         "answer-unknown-token.json",
@@ -182,6 +184,7 @@ async fn every_fixture_has_a_test_here() {
         "hangup-no-answer.json",
         // DynamoDB stream events of otp-events: tests/event_stream.rs runs them.
         "otp-events-delivered-verified.json",
+        "otp-events-erased.json",
         "otp-events-expired.json",
     ];
     let mut found: Vec<String> = std::fs::read_dir(events_dir())
@@ -262,6 +265,27 @@ async fn cancel_ends_the_live_attempt() {
     assert_eq!(status_of(&svc).await["status"], "canceled");
     let (_svc, _s, resp) = run("cancel-otp.json", Setup::Fresh).await;
     assert_eq!(resp.status(), 404);
+}
+
+#[tokio::test]
+async fn erase_removes_the_record_and_an_unknown_number_reads_the_same() {
+    let (svc, _s, live) = run("erase-number.json", Setup::Live).await;
+    assert_eq!(live.status(), 200);
+    assert!(
+        svc.store
+            .get(&Phone::parse("+919876543210").unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let (_svc, _s, fresh) = run("erase-number.json", Setup::Fresh).await;
+    assert_eq!(
+        (fresh.status(), json(&fresh)),
+        (live.status(), json(&live)),
+        "no oracle"
+    );
+    assert_eq!(json(&live)["erased"], true);
+    assert_eq!(json(&live)["remains"][0]["what"], "logs");
 }
 
 #[tokio::test]

@@ -481,9 +481,10 @@ fn environment_variables_are_documented_and_secrets_are_resolved_at_deploy_time(
         assert!(f.env.contains_key("OTP_TABLE"), "{}: OTP_TABLE is not set", f.id);
     }
     // OTP_SECRET only where a key is used: codes (send, verify), tokens and sealed codes (send,
-    // the webhooks). otp-status only reads a record, cancel-otp only ends one.
+    // the webhooks). otp-status only reads a record, cancel-otp only ends one, erase-number only
+    // deletes one.
     for f in &fns {
-        let needs = !["otp-status", "cancel-otp", STREAM_FUNCTION].contains(&f.binary.as_str());
+        let needs = !["otp-status", "cancel-otp", "erase-number", STREAM_FUNCTION].contains(&f.binary.as_str());
         assert_eq!(
             f.env.contains_key("OTP_SECRET"),
             needs,

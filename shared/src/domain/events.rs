@@ -42,10 +42,14 @@ pub enum EventType {
     /// after it expired (late: see the README).
     #[serde(rename = "otp.expired")]
     OtpExpired,
+    /// The app erased the number (`POST /erase-number`): its record is gone. The one event an
+    /// erasure means, whatever state the attempt was in.
+    #[serde(rename = "number.erased")]
+    NumberErased,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 7] = [
+    pub const ALL: [EventType; 8] = [
         EventType::CallDelivered,
         EventType::CallNotDelivered,
         EventType::OtpVerified,
@@ -53,6 +57,7 @@ impl EventType {
         EventType::NumberLocked,
         EventType::OtpCanceled,
         EventType::OtpExpired,
+        EventType::NumberErased,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -64,6 +69,7 @@ impl EventType {
             EventType::NumberLocked => "number.locked",
             EventType::OtpCanceled => "otp.canceled",
             EventType::OtpExpired => "otp.expired",
+            EventType::NumberErased => "number.erased",
         }
     }
 }
@@ -172,8 +178,10 @@ pub fn event_id(attempt_id: &str, kind: EventType) -> String {
 pub enum Change<'a> {
     /// A write: the item before (none for the first send to a number) and after.
     Written { old: Option<&'a Attempt>, new: &'a Attempt },
-    /// The item was deleted (by the table's TTL, in practice).
+    /// The item was deleted by the table's TTL.
     Removed { old: &'a Attempt },
+    /// The item was deleted by the app's erasure of the number.
+    Erased { old: &'a Attempt },
 }
 
 /// The attempt ended without a verification, a cancel, a refused call or used-up guesses:
@@ -200,6 +208,7 @@ pub fn events_of(change: Change<'_>, at: i64, failures_per_window: u32) -> Vec<E
     };
     let mut out = Vec::new();
     let (old, new) = match change {
+        Change::Erased { old } => return vec![event(old, EventType::NumberErased)],
         Change::Removed { old } => {
             if unsettled(old) {
                 out.push(Event {
@@ -335,6 +344,21 @@ mod tests {
         let events = events_of(Change::Written { old: None, new: &t }, NOW, FAILS);
         assert_eq!(kinds(&events), ["call.delivered"]);
         assert!(events[0].test && events[0].locale.as_deref() == Some("hi-IN"));
+    }
+
+    #[test]
+    fn an_erasure_is_one_event_whatever_the_state() {
+        let a = attempt(NOW);
+        let kinds = |c| events_of(c, NOW, FAILS).iter().map(|e| e.kind).collect::<Vec<_>>();
+        assert_eq!(kinds(Change::Erased { old: &a }), [EventType::NumberErased]);
+        assert_eq!(
+            kinds(Change::Removed { old: &a }),
+            [EventType::OtpExpired],
+            "the TTL's removal"
+        );
+        let mut verified = a.clone();
+        verified.verified_at = Some(NOW);
+        assert_eq!(kinds(Change::Erased { old: &verified }), [EventType::NumberErased]);
     }
 
     #[test]

@@ -79,6 +79,18 @@ impl Keys {
         B64.encode(&m.finalize().into_bytes()[..16])
     }
 
+    /// The keyed hash of a send's request body, kept with its `Idempotency-Key`'s reply: a
+    /// retry must repeat the body, and the body (which holds the number) cannot be recovered
+    /// from the hash without the key.
+    #[allow(clippy::expect_used, reason = "HMAC accepts keys of any length")]
+    pub fn body_hash(&self, body: &[u8]) -> String {
+        let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&self.signal).expect("HMAC takes any key length");
+        m.update(b"replay-body");
+        m.update(&[0]);
+        m.update(body);
+        B64.encode(m.finalize().into_bytes())
+    }
+
     /// `HMAC-SHA256(phone ‖ 0 ‖ code)`, base64. What verify compares against.
     #[allow(clippy::expect_used, reason = "HMAC accepts keys of any length")]
     pub fn code_mac(&self, phone: &Phone, code: &str) -> String {

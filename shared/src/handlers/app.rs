@@ -45,7 +45,7 @@ async fn send_otp_inner<S: Store, K: Clock, C: CallPlacer>(svc: &Service<S, K>, 
     // The body is hashed only when there is a key.
     let idempotency = idempotency_key(&req)?.map(|key_hash| Idempotency {
         key_hash,
-        body_hash: digest(req.body().as_ref()),
+        body_hash: svc.keys.body_hash(req.body().as_ref()),
     });
     let signals = signals(&body)?;
     let client_ref = optional_string_field(&body, "client_ref")?
@@ -263,4 +263,46 @@ async fn cancel_otp_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request)
     };
     let reply = json!({"phone": phone.e164(), "status": a.status(now)});
     Ok((json_response(StatusCode::OK, &reply), outcome))
+}
+
+/// `POST /erase-number {"phone"}`: everything otp-call holds about the number is erased (its
+/// record, in one delete; kept replies and the fraud guard's counters never name it). An
+/// unknown number gets the same reply: erasing is no way to learn who has a record. The reply
+/// says what remains elsewhere, and for how long.
+pub async fn erase_number<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Result<Response<Body>, Infallible> {
+    run(Route::EraseNumber, error_response, erase_number_inner(svc, req)).await
+}
+
+async fn erase_number_inner<S: Store, K: Clock>(svc: &Service<S, K>, req: Request) -> Handled {
+    let body = json_body(&req)?;
+    let phone = Phone::normalize(string_field(&body, "phone")?)?;
+    note_phone(&phone);
+    svc.store.erase(&phone).await?;
+    let reply = json!({
+        "phone": phone.e164(),
+        "erased": true,
+        "remains": [
+            {
+                "what": "logs",
+                "holds": format!("the number masked ({}) in each request's log line; never a code", phone.masked()),
+                "kept_days": svc.policy.log_retention_days,
+            },
+            {
+                "what": "fraud guard counters",
+                "holds": "counts per number block (the number less its last digits) and per keyed hash of a signal; no number",
+                "kept_days": 2,
+            },
+            {
+                "what": "the table's stream and backups",
+                "holds": "the erased record's last image in the stream (read by otp-events) and in point-in-time recovery",
+                "kept_days": 35,
+            },
+            {
+                "what": "delivery events already sent, and the call provider's call records",
+                "holds": "what the app, its event targets and Vobiz keep under their own terms",
+                "kept_days": null,
+            },
+        ],
+    });
+    Ok((json_response(StatusCode::OK, &reply), Outcome::Erased))
 }

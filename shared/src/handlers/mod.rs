@@ -1,7 +1,7 @@
-//! The seven route handlers. Lambda functions and the local server call these same functions.
+//! The eight route handlers. Lambda functions and the local server call these same functions.
 //!
 //! - [`app`]: the routes the app's backend calls (`send-otp`, `verify-otp`, `otp-status`,
-//!   `cancel-otp`).
+//!   `cancel-otp`, `erase-number`).
 //! - [`webhooks`]: the routes Vobiz calls during a call (`answer`, `otp-choice`, `hangup`).
 //! - [`runner`]: the request runner every handler goes through; [`outcome`]: what it logs.
 //!
@@ -14,7 +14,7 @@ mod outcome;
 mod runner;
 mod webhooks;
 
-pub use app::{cancel_otp, otp_status, send_otp, verify_otp};
+pub use app::{cancel_otp, erase_number, otp_status, send_otp, verify_otp};
 pub use outcome::{Outcome, Rejection};
 pub use webhooks::{answer, hangup, otp_choice};
 

@@ -26,6 +26,8 @@ pub enum Outcome {
     Canceled,
     /// cancel-otp: nothing live to cancel (already over, or canceled before).
     NothingToCancel,
+    /// erase-number: the number's record is gone (or there was none: the same to the app).
+    Erased,
     /// answer (no key-press gate) or otp-choice (the gate's key): the code was read to the
     /// callee for the first time.
     Served,
@@ -92,6 +94,7 @@ impl Outcome {
             Outcome::Found => "found",
             Outcome::Canceled => "canceled",
             Outcome::NothingToCancel => "nothing_to_cancel",
+            Outcome::Erased => "erased",
             Outcome::Served => "served",
             Outcome::Gated => "gated",
             Outcome::NotPickup => "not_pickup",
@@ -130,6 +133,7 @@ impl Outcome {
             Outcome::Found
             | Outcome::Canceled
             | Outcome::NothingToCancel
+            | Outcome::Erased
             | Outcome::Replayed
             | Outcome::Gated
             | Outcome::NotPickup

@@ -10,8 +10,9 @@ use crate::domain::{Attempt, CallRef, Phone};
 use crate::error::Result;
 use crate::ports::{CallCounters, HangupFacts, Replay, Start, Store, Write};
 
-/// One write of an attempt: the record before (none for a first send) and after.
-pub type Changed = (Option<Attempt>, Attempt);
+/// One change of a number's record: before (none for a first send) and after (none when the
+/// number was erased).
+pub type Changed = (Option<Attempt>, Option<Attempt>);
 
 #[derive(Debug, Default)]
 pub struct MemoryStore {
@@ -28,6 +29,20 @@ pub struct MemoryStore {
 impl MemoryStore {
     pub fn new() -> MemoryStore {
         MemoryStore::default()
+    }
+
+    /// The replies kept under `Idempotency-Key`s, by key hash: for tests that look for what
+    /// the store holds.
+    pub fn replays(&self) -> Vec<Replay> {
+        let mut all: Vec<Replay> = self
+            .replays
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        all.sort_by(|a, b| a.key_hash.cmp(&b.key_hash));
+        all
     }
 
     /// Everything stored, in a stable order: for tests that check "nothing changed".
@@ -63,7 +78,7 @@ impl MemoryStore {
     /// Tells the subscriber, if any, of a write (under the items' lock: in write order).
     fn written(&self, before: Option<Attempt>, after: &Attempt) {
         if let Some(tx) = self.changes.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-            let _ = tx.send((before, after.clone()));
+            let _ = tx.send((before, Some(after.clone())));
         }
     }
 
@@ -280,6 +295,17 @@ impl Store for MemoryStore {
             *taken.entry(t.key.clone()).or_insert(0) += 1;
         }
         Ok(recorded)
+    }
+
+    async fn erase(&self, phone: &Phone) -> Result<()> {
+        round_trip().await;
+        let mut items = self.items.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(old) = items.remove(phone.e164())
+            && let Some(tx) = self.changes.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
+        {
+            let _ = tx.send((Some(old), None));
+        }
+        Ok(())
     }
 
     async fn get(&self, phone: &Phone) -> Result<Option<Attempt>> {

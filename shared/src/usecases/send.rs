@@ -78,7 +78,7 @@ pub async fn send<S: Store, K: Clock, C: CallPlacer>(
     if let Some((key_hash, body_hash)) = &keyed
         && let Some(kept) = svc.store.replay(key_hash, now).await?
     {
-        return replayed(kept, body_hash);
+        return replayed(kept, body_hash, phone);
     }
     // A test number (TEST_NUMBERS) gets its fixed code and no call; every limit still applies.
     let test_code = svc.policy.test_numbers.code_for(phone);
@@ -175,7 +175,7 @@ pub async fn send<S: Store, K: Clock, C: CallPlacer>(
             key_hash: key_hash.clone(),
             body_hash: body_hash.clone(),
             status: 200,
-            body: reply.to_string(),
+            body: kept_reply(&reply).to_string(),
             expires_at: now + REPLAY_SECS,
         });
         match svc
@@ -190,7 +190,7 @@ pub async fn send<S: Store, K: Clock, C: CallPlacer>(
                     return Err(Error::Corrupt("a key was taken, though the send had none".into()));
                 };
                 return match svc.store.replay(key_hash, now).await? {
-                    Some(kept) => replayed(kept, body_hash),
+                    Some(kept) => replayed(kept, body_hash, phone),
                     None => Err(Error::IdempotencyKeyInUse),
                 };
             }
@@ -395,12 +395,27 @@ fn pick_shards(minute: &Candidates, day: Option<&Candidates>) -> Picked {
     }
 }
 
-/// The first reply to a key, again, when the body is the same; else 422.
-fn replayed(kept: Replay, body_hash: &str) -> Result<Sent> {
+/// A reply as it is kept under its key: without the number, so that a kept reply names no one
+/// (the number is in the request, whose body the key's retry must repeat; its hash is keyed).
+fn kept_reply(reply: &Value) -> Value {
+    let mut kept = reply.clone();
+    if let Some(fields) = kept.as_object_mut() {
+        fields.remove("phone");
+    }
+    kept
+}
+
+/// The first reply to a key, again, when the body is the same (so is the number); else 422.
+fn replayed(kept: Replay, body_hash: &str, phone: &Phone) -> Result<Sent> {
     if !ct_eq(&kept.body_hash, body_hash) {
         return Err(Error::IdempotencyKeyReused);
     }
-    let body: Value = serde_json::from_str(&kept.body).map_err(|_| Error::Corrupt("a kept reply".into()))?;
+    let mut body: Value = serde_json::from_str(&kept.body).map_err(|_| Error::Corrupt("a kept reply".into()))?;
+    if kept.status == 200
+        && let Some(fields) = body.as_object_mut()
+    {
+        fields.insert("phone".into(), phone.e164().into());
+    }
     Ok(Sent::Replayed {
         status: kept.status,
         body,

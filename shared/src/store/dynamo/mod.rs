@@ -537,6 +537,17 @@ impl Store for DynamoStore {
         }
     }
 
+    async fn erase(&self, phone: &Phone) -> Result<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", key(phone))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
     async fn get(&self, phone: &Phone) -> Result<Option<Attempt>> {
         let out = self
             .client

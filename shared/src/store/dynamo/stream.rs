@@ -8,7 +8,7 @@ use crate::events::StreamChange;
 /// One DynamoDB stream record as the events see it (`NEW_AND_OLD_IMAGES`): the number's
 /// attempt before and after. Items that are not a number's (the global counters, idempotency
 /// replies) read as no attempt, and so does a key-only image (moto records the item a
-/// transaction is about to write as its key alone first); a `REMOVE` (the TTL, in this table)
+/// transaction is about to write as its key alone first); a `REMOVE` (the TTL, or an erasure)
 /// has no after.
 pub fn stream_change(record: &aws_lambda_events::event::dynamodb::EventRecord) -> Result<StreamChange> {
     let image = |image: &serde_dynamo::Item| -> Result<Option<Attempt>> {
@@ -19,6 +19,11 @@ pub fn stream_change(record: &aws_lambda_events::event::dynamodb::EventRecord) -
         }
     };
     let change = &record.change;
+    // The TTL's deletions come from DynamoDB itself; any other removal is an erasure.
+    let by_ttl = record
+        .user_identity
+        .as_ref()
+        .is_some_and(|u| u.type_ == "Service" && u.principal_id == "dynamodb.amazonaws.com");
     Ok(StreamChange {
         id: change.sequence_number.clone().unwrap_or_default(),
         at: change.approximate_creation_date_time.timestamp(),
@@ -28,5 +33,6 @@ pub fn stream_change(record: &aws_lambda_events::event::dynamodb::EventRecord) -
         } else {
             image(&change.new_image)?
         },
+        erased: record.event_name == "REMOVE" && !by_ttl,
     })
 }
