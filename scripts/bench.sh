@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The benchmark harness (bench/README.md): cold starts, round trips, memory and size of the eight
-# Lambda functions against their floors, and the local server under load.
+# The benchmark harness (bench/README.md): cold starts, round trips, memory and size of the Lambda
+# functions against their floors (erase-number has no case of its own yet), and the local server
+# under load.
 #
 #   ./scripts/bench.sh            full run: release binaries, 1 000 warm invokes per function,
 #                                 15 cold starts each, wrk 10 s per route and connection count;
