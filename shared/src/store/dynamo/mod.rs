@@ -21,8 +21,8 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 
-use item::{Item, REPLAY_PREFIX, key, n, pk, replay_from_item, replay_item, s, unavailable};
-pub use item::{RETENTION_SECS, TTL_ATTRIBUTE, from_item, to_item};
+use item::{Item, REPLAY_PREFIX, key, n, pk, replay_from_item, s, unavailable};
+pub use item::{RETENTION_SECS, TTL_ATTRIBUTE, from_item, replay_item, to_item};
 #[cfg(feature = "stream")]
 pub use stream::stream_change;
 pub use table::{create_table_if_missing, create_table_with_stream_if_missing};
