@@ -86,6 +86,26 @@ impl DynamoStore {
         &self.table
     }
 
+    /// One unit of a counter (a global counter's shard, a fraud guard counter, a block's
+    /// verified count), on the condition that it has fewer than its cap.
+    fn count_one(&self, c: &Counter) -> Result<Update> {
+        let update = "SET #ttl = :expires ADD #calls :one";
+        let cond = "attribute_not_exists(#calls) OR #calls < :cap";
+        Update::builder()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(c.key.clone()))
+            .update_expression(update)
+            .condition_expression(cond)
+            .set_expression_attribute_names(Some(names_in(&[update, cond])))
+            .set_expression_attribute_values(Some(HashMap::from([
+                (":expires".to_owned(), n(c.expires)),
+                (":one".to_owned(), n(1)),
+                (":cap".to_owned(), n(c.cap)),
+            ])))
+            .build()
+            .map_err(|e| Error::Corrupt(e.to_string()))
+    }
+
     /// A webhook's conditional update, `condition` and [`Attempt::is_called_by`]: the call's
     /// token (`:th`), and a signed webhook brings no used nonce and records its nonces and that
     /// the attempt is signed, while an unsigned one is refused once it is. The call's id is in
@@ -240,23 +260,6 @@ impl Store for DynamoStore {
             .map_err(|e| Error::Corrupt(e.to_string()))?;
         // A unit of each counter: the global counters' shards (the minute's ceiling, the day's
         // budget) and the fraud guard's.
-        let take = |c: &Counter| {
-            let update = "SET #ttl = :expires ADD #calls :one";
-            let cond = "attribute_not_exists(#calls) OR #calls < :cap";
-            Update::builder()
-                .table_name(&self.table)
-                .key("pk", AttributeValue::S(c.key.clone()))
-                .update_expression(update)
-                .condition_expression(cond)
-                .set_expression_attribute_names(Some(names_in(&[update, cond])))
-                .set_expression_attribute_values(Some(HashMap::from([
-                    (":expires".to_owned(), n(c.expires)),
-                    (":one".to_owned(), n(1)),
-                    (":cap".to_owned(), n(c.cap)),
-                ])))
-                .build()
-                .map_err(|e| Error::Corrupt(e.to_string()))
-        };
         let mut transaction = self
             .client
             .transact_write_items()
@@ -264,12 +267,16 @@ impl Store for DynamoStore {
             // transaction to DynamoDB, which answers them with its first outcome.
             .client_request_token(request_token())
             .transact_items(TransactWriteItem::builder().update(number).build())
-            .transact_items(TransactWriteItem::builder().update(take(&counters.minute)?).build());
+            .transact_items(
+                TransactWriteItem::builder()
+                    .update(self.count_one(&counters.minute)?)
+                    .build(),
+            );
         if let Some(day) = &counters.day {
-            transaction = transaction.transact_items(TransactWriteItem::builder().update(take(day)?).build());
+            transaction = transaction.transact_items(TransactWriteItem::builder().update(self.count_one(day)?).build());
         }
         for c in &counters.guard {
-            transaction = transaction.transact_items(TransactWriteItem::builder().update(take(c)?).build());
+            transaction = transaction.transact_items(TransactWriteItem::builder().update(self.count_one(c)?).build());
         }
         if let Some(r) = replay {
             // The reply under its key, in the same transaction: unless a live one is there.
@@ -492,18 +499,7 @@ impl Store for DynamoStore {
             .set_expression_attribute_values(Some(values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()))
             .build()
             .map_err(|e| Error::Corrupt(e.to_string()))?;
-        let count = "SET #ttl = :expires ADD #calls :one";
-        let counted = Update::builder()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(tally.key.clone()))
-            .update_expression(count)
-            .set_expression_attribute_names(Some(names_in(&[count])))
-            .set_expression_attribute_values(Some(HashMap::from([
-                (":expires".to_owned(), n(tally.expires)),
-                (":one".to_owned(), n(1)),
-            ])))
-            .build()
-            .map_err(|e| Error::Corrupt(e.to_string()))?;
+        let counted = self.count_one(tally)?;
         let mut tries = 0;
         loop {
             let sent = self
